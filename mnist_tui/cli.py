@@ -1,0 +1,125 @@
+"""`mnist-tui`: parse the command line, check everything cheap up front, then run the app or headless.
+
+Errors a user can fix get one line and exit status 2; Paddle's own stderr chatter (Python and C++)
+goes to the run's log file so it never corrupts the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import OPTIMIZERS, PRESETS, ConfigError, TrainConfig, parse_l2, validate
+from .engine.mnist import DataError
+from .engine.rundir import RunDirError
+
+EXIT_USAGE = 2
+PADDLE_HINT = ("Paddle is not installed: pip install paddlepaddle (CPU) "
+               "or paddlepaddle-gpu (NVIDIA GPU), or run `make run`")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of usage + message
+        self.exit(EXIT_USAGE, f"mnist-tui: {message} (see mnist-tui --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="mnist-tui", description="Train the course's Paddle CNN on MNIST and debug it live.")
+    p.add_argument("--version", action="version", version=f"mnist-tui {__version__}")
+    mode = p.add_argument_group("mode")
+    mode.add_argument("--headless", action="store_true", help="no UI: print the course's log lines")
+    mode.add_argument("--check-shape", action="store_true", help="headless: print layer hyper-parameters and shapes first")
+    mode.add_argument("--paused", action="store_true", help="app: start paused")
+    mode.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its newest checkpoint")
+    train = p.add_argument_group("training (defaults: Adam, lr 0.001 cosine-decayed, 5 epochs, batch 64)")
+    train.add_argument("--preset", choices=sorted(PRESETS), help="course: Adam, lr 0.01 constant, 5 epochs, batch 64")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--optimizer", help=f"one of {', '.join(OPTIMIZERS)}")
+    train.add_argument("--lr", type=float, help="learning rate")
+    train.add_argument("--momentum", type=float, help="for --optimizer momentum (default 0.9)")
+    train.add_argument("--schedule", help="cosine (default) or constant learning rate")
+    train.add_argument("--weight-decay", type=float, help="L2 weight decay for the whole model")
+    train.add_argument("--l2", type=parse_l2_arg, help="per-layer L2, e.g. conv1=1e-4,fc=1e-3")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device", help="auto (default), cpu, gpu or gpu:N")
+    train.add_argument("--eval-every", type=int, help="also validate every N batches (0: once per epoch)")
+    train.add_argument("--train-limit", type=int, metavar="N", help="train on the first N images only")
+    train.add_argument("--val-limit", type=int, metavar="N", help="validate on the first N images only")
+    train.add_argument("--test-limit", type=int, metavar="N", help="test on the first N images only")
+    train.add_argument("--to-static", action="store_true", default=None, help="compile the train step (paddle.jit.to_static)")
+    train.add_argument("--amp", action="store_true", default=None, help="GPU: automatic mixed precision")
+    files = p.add_argument_group("files")
+    files.add_argument("--data-dir", help="read the four MNIST IDX files (gzipped or not) from DIR instead of the bundled copy")
+    files.add_argument("--runs-dir", default="runs", help="where run folders go (default ./runs)")
+    return p
+
+
+def parse_l2_arg(text: str) -> dict[str, float]:
+    try:
+        return parse_l2(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--l2: ")) from None
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    base = dict(PRESETS[args.preset]) if args.preset else {}
+    for name in TrainConfig.__dataclass_fields__:
+        value = getattr(args, name, None)
+        if value is not None:
+            base[name] = value
+    return validate(TrainConfig(**base))
+
+
+def route_stderr(log_path: Path):
+    """Point fd 2 (Python and C++ writers alike) at the run's log; return a file on the real terminal."""
+    sys.stderr.flush()
+    terminal = os.fdopen(os.dup(2), "w", buffering=1)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    return terminal
+
+
+def fail(message: str, out=None) -> int:
+    print(f"mnist-tui: {message}", file=out or sys.stderr)
+    return EXIT_USAGE
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if importlib.util.find_spec("paddle") is None:
+        return fail(PADDLE_HINT)
+    from .engine.session import Session
+
+    try:
+        if args.data_dir and not Path(args.data_dir).is_dir():
+            raise DataError(f"{args.data_dir}: data directory not found")
+        if args.resume:
+            session = Session.resume(args.resume)
+        else:
+            session = Session.new(config_from_args(args), args.runs_dir, args.data_dir)
+    except (ConfigError, DataError, RunDirError) as exc:
+        return fail(str(exc))
+    terminal = route_stderr(session.run.log_path)
+    try:
+        if args.headless:
+            from .headless import run_headless
+
+            return run_headless(session, args.check_shape, err=terminal)
+        from .tui.app import run_app
+
+        return run_app(session, start_paused=args.paused, terminal=terminal)
+    except (ConfigError, DataError) as exc:
+        session.close()
+        return fail(str(exc), terminal)
+    except KeyboardInterrupt:
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Training settings: one dataclass, checked in one place, shared by the engine, CLI and app."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")
+LAYERS_WITH_PARAMS = ("conv1", "conv2", "fc")
+
+
+class ConfigError(ValueError):
+    """A setting is out of range or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 5
+    batch_size: int = 64
+    optimizer: str = "adam"
+    lr: float = 0.001
+    momentum: float = 0.9
+    schedule: str = "cosine"  # "cosine" (decay to 0 over the run) or "constant"
+    weight_decay: float = 0.0
+    l2: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+    device: str = "auto"
+    eval_every: int = 0  # batches between extra validations; 0 = once per epoch only
+    train_limit: int | None = None
+    val_limit: int | None = None
+    test_limit: int | None = None
+    metrics_interval_s: float = 0.25  # how often loss/accuracy are fetched from the device
+    checkpoint_every_epoch: bool = True
+    to_static: bool = False
+    amp: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def with_(self, **changes) -> "TrainConfig":
+        return replace(self, **changes)
+
+
+# The course's headline run: Adam, lr 0.01, 5 epochs, batch 64.
+PRESETS = {"course": dict(optimizer="adam", lr=0.01, epochs=5, batch_size=64, schedule="constant")}
+
+
+def parse_l2(text: str) -> dict[str, float]:
+    """Parse 'conv1=1e-4,fc=1e-3' into {'conv1': 1e-4, 'fc': 1e-3}."""
+    result: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--l2: '{part}' is not LAYER=COEFF (e.g. conv1=1e-4,fc=1e-3)")
+        try:
+            coeff = float(value)
+        except ValueError:
+            raise ConfigError(f"--l2: '{value}' in '{part}' is not a number") from None
+        result[name.strip()] = coeff
+    if not result:
+        raise ConfigError("--l2: empty; expected LAYER=COEFF[,LAYER=COEFF...]")
+    return result
+
+
+def validate(cfg: TrainConfig, train_size: int | None = None) -> TrainConfig:
+    """Raise ConfigError naming the first bad setting; return cfg unchanged otherwise."""
+    if cfg.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"--optimizer: unknown '{cfg.optimizer}', choose one of {', '.join(OPTIMIZERS)}")
+    if not cfg.lr > 0:
+        raise ConfigError(f"--lr: must be > 0, got {cfg.lr}")
+    if cfg.epochs < 1:
+        raise ConfigError(f"--epochs: must be >= 1, got {cfg.epochs}")
+    if cfg.batch_size < 1:
+        raise ConfigError(f"--batch-size: must be >= 1, got {cfg.batch_size}")
+    if train_size is not None and cfg.batch_size > train_size:
+        raise ConfigError(f"--batch-size: {cfg.batch_size} is larger than the training split ({train_size})")
+    if cfg.schedule not in ("cosine", "constant"):
+        raise ConfigError(f"--schedule: '{cfg.schedule}' is not cosine or constant")
+    if cfg.weight_decay < 0:
+        raise ConfigError(f"--weight-decay: must be >= 0, got {cfg.weight_decay}")
+    if not 0 <= cfg.momentum < 1:
+        raise ConfigError(f"--momentum: must be in [0, 1), got {cfg.momentum}")
+    for name, coeff in cfg.l2.items():
+        if name not in LAYERS_WITH_PARAMS:
+            raise ConfigError(f"--l2: the model has no layer '{name}' with weights ({', '.join(LAYERS_WITH_PARAMS)})")
+        if coeff < 0:
+            raise ConfigError(f"--l2: {name}={coeff} must be >= 0")
+    for flag, value in (("--train-limit", cfg.train_limit), ("--val-limit", cfg.val_limit), ("--test-limit", cfg.test_limit)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag}: must be >= 1, got {value}")
+    if cfg.eval_every < 0:
+        raise ConfigError(f"--eval-every: must be >= 0, got {cfg.eval_every}")
+    device = cfg.device
+    if device not in ("auto", "cpu", "gpu") and not (device.startswith("gpu:") and device[4:].isdigit()):
+        raise ConfigError(f"--device: '{device}' is not auto, cpu, gpu or gpu:N")
+    return cfg

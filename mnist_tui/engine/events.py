@@ -1,0 +1,177 @@
+"""Typed events the engine emits, and a bus that hands them to subscribers without blocking.
+
+Subscribers are either callbacks (run on the training thread: keep them cheap) or queues that a
+consumer drains at its own pace (the app drains at a fixed frame rate). A queue subscriber that
+falls behind loses its oldest events instead of slowing training.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+
+@dataclass
+class Event:
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def to_json(self) -> dict:
+        return {"type": self.kind, "time": round(time.time(), 3), **asdict(self)}
+
+
+@dataclass
+class RunStarted(Event):
+    run_dir: str
+    device: str  # the device actually used, e.g. "cpu" or "gpu:0 (NVIDIA A100)"
+    config: dict
+    epochs: int
+    batches_per_epoch: int
+    train_size: int
+    val_size: int
+    layers: list[dict]  # static layer info: name, type, hyper, param_shapes, param_count, output_shape
+    start_epoch: int = 0
+    start_step: int = 0
+
+
+@dataclass
+class StatusChanged(Event):
+    status: str  # starting, running, paused, validating, testing, done, stopped, diverged, error
+    detail: str = ""
+
+
+@dataclass
+class BatchMetrics(Event):
+    """One training batch. Emitted in bursts, each time metrics are fetched from the device."""
+
+    epoch: int
+    batch: int  # index within the epoch, from 0
+    step: int  # global batch index, from 0
+    loss: float
+    acc: float
+    images_per_s: float
+    elapsed_s: float
+
+
+@dataclass
+class EvalResult(Event):
+    split: str  # "val" or "test"
+    epoch: int
+    batch: int
+    step: int
+    loss: float
+    acc: float
+    train_loss: float | None  # mean over the batches since the previous validation
+    train_acc: float | None
+
+    @property
+    def gap(self) -> float | None:
+        return None if self.train_acc is None else self.train_acc - self.acc
+
+
+@dataclass
+class LayerStats(Event):
+    """Activation statistics of every layer at one batch; per-row keys are listed in inspect.STAT_KEYS."""
+
+    epoch: int
+    batch: int
+    step: int
+    layers: list[dict]
+
+
+@dataclass
+class SnapshotTaken(Event):
+    epoch: int
+    batch: int
+    step: int
+    path: str
+    conv1_kernel: list[list[float]]  # conv1.weight[0][0], 5x5
+    conv2_kernel: list[list[float]]
+    conv1_channel: int
+    conv1_map: list[list[float]]  # conv1 output, sample 0, that channel, 28x28
+    conv2_channel: int
+    conv2_map: list[list[float]]  # 14x14
+    logits: list[float]
+    softmax: list[float]
+    label: int
+
+
+@dataclass
+class CheckpointSaved(Event):
+    path: str
+    epoch: int
+    batch: int
+    step: int
+
+
+@dataclass
+class Alert(Event):
+    level: str  # "warning" or "error"
+    message: str
+    epoch: int = 0
+    batch: int = 0
+
+
+@dataclass
+class ErrorRaised(Event):
+    message: str
+    traceback: str = ""
+    log_path: str = ""
+
+
+@dataclass
+class Finished(Event):
+    status: str  # done, stopped, diverged, error
+    test_acc: float | None = None
+    test_loss: float | None = None
+
+
+Callback = Callable[[Event], None]
+
+
+@dataclass
+class EventQueue:
+    """A bounded queue a consumer drains when it likes; the oldest events go first when full."""
+
+    maxlen: int = 100_000
+    _items: collections.deque = field(init=False)
+    dropped: int = 0
+
+    def __post_init__(self) -> None:
+        self._items = collections.deque(maxlen=self.maxlen)
+
+    def put(self, event: Event) -> None:
+        if len(self._items) == self.maxlen:
+            self.dropped += 1
+        self._items.append(event)
+
+    def drain(self) -> list[Event]:
+        items = []
+        while self._items:
+            items.append(self._items.popleft())
+        return items
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._callbacks: list[Callback] = []
+
+    def subscribe(self, callback: Callback) -> None:
+        with self._lock:
+            self._callbacks.append(callback)
+
+    def subscribe_queue(self, maxlen: int = 100_000) -> EventQueue:
+        queue = EventQueue(maxlen)
+        self.subscribe(queue.put)
+        return queue
+
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            callback(event)

@@ -1,0 +1,129 @@
+"""One run, wired up: run folder, event bus, event log, and a trainer built on demand.
+
+Building a Session imports neither Paddle nor the data, so the app can draw its first frame at
+once; `make_trainer` (called in a background thread) does the slow part.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import TrainConfig, validate
+from .events import ErrorRaised, EventBus, EventQueue, StatusChanged
+from .mnist import load_mnist
+from .rundir import CONFIG, EVENTS, EventLog, RunDir, RunDirError, atomic_write_text
+
+
+@dataclass
+class Session:
+    cfg: TrainConfig
+    run: RunDir
+    data_dir: str | None = None
+    resume_meta: dict | None = None
+    bus: EventBus = field(default_factory=EventBus)
+
+    def __post_init__(self) -> None:
+        self.event_log = EventLog(self.run.events_path)
+        self.bus.subscribe(self.event_log)
+        self.bus.subscribe(self._log_errors)
+        self.trainer = None
+
+    def _log_errors(self, event) -> None:
+        if isinstance(event, ErrorRaised):
+            with open(self.run.log_path, "a", encoding="utf-8") as log:
+                log.write(f"mnist-tui: {event.message}\n{event.traceback}\n")
+
+    @classmethod
+    def new(cls, cfg: TrainConfig, runs_dir: str | Path, data_dir: str | None = None) -> "Session":
+        return cls(cfg, RunDir.create(runs_dir), data_dir)
+
+    @classmethod
+    def resume(cls, run_path: str | Path) -> "Session":
+        """Reopen a run at its newest checkpoint; events after that checkpoint are dropped so
+        that the re-run batches are logged once, without gaps."""
+        run = RunDir(Path(run_path))
+        if not run.path.is_dir():
+            raise RunDirError(f"{run.path}: no such run folder")
+        saved = run.read_config()
+        try:
+            cfg = validate(TrainConfig.from_dict(saved["config"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RunDirError(f"{run.path / CONFIG}: not a usable run configuration ({exc})") from None
+        meta = newest_checkpoint_meta(run)
+        if meta is None:
+            raise RunDirError(f"{run.path}: no complete checkpoint to resume from")
+        truncate_events_after_checkpoint(run.path / EVENTS, meta["step"])
+        session = cls(cfg, run, saved.get("data_dir"), meta)
+        session.bus.emit(StatusChanged("resumed", f"from checkpoint at step {meta['step']}"))
+        return session
+
+    def subscribe_queue(self, maxlen: int = 100_000) -> EventQueue:
+        return self.bus.subscribe_queue(maxlen)
+
+    def make_trainer(self, pause_on_divergence: bool = False, start_paused: bool = False):
+        """Load the data and build the trainer (imports Paddle: call it off the UI thread)."""
+        from .trainer import Trainer
+
+        data = load_mnist(self.data_dir)
+        validate(self.cfg, train_size=len(data.train.head(self.cfg.train_limit)))
+        self.trainer = Trainer(self.cfg, data, self.run, self.bus, pause_on_divergence, start_paused)
+        self.write_config(data.source)
+        return self.trainer
+
+    def run_trainer(self) -> str:
+        status = self.trainer.run(self.resume_meta)
+        self.event_log.flush()
+        return status
+
+    def write_config(self, data_source: str) -> None:
+        import paddle
+
+        from .. import __version__
+
+        self.run.write_json(CONFIG, {
+            "config": self.cfg.to_dict(),
+            "data_dir": self.data_dir,
+            "data_source": data_source,
+            "versions": {"mnist_tui": __version__, "paddle": paddle.__version__,
+                         "python": sys.version.split()[0]},
+            "device_requested": self.cfg.device,
+            "run_dir": str(self.run.path),
+            "pid": os.getpid(),
+        })
+
+    def close(self) -> None:
+        self.event_log.close()
+
+
+def newest_checkpoint_meta(run: RunDir) -> dict | None:
+    """The newest checkpoint whose three files are all present and whose metadata parses."""
+    for meta_path in sorted(run.checkpoints.glob("step-*.json"), reverse=True):
+        stem = meta_path.with_suffix("")
+        try:
+            meta = json.loads(meta_path.read_text())
+        except ValueError:
+            continue
+        if Path(str(stem) + ".pdparams").is_file() and Path(str(stem) + ".pdopt").is_file():
+            meta["stem"] = str(stem)
+            return meta
+    return None
+
+
+def truncate_events_after_checkpoint(path: Path, step: int) -> None:
+    if not path.exists():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines()
+    keep = len(lines)
+    for i, line in enumerate(lines):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            keep = i
+            break
+        if event.get("type") == "CheckpointSaved" and event.get("step") == step:
+            keep = i + 1
+    atomic_write_text(path, "".join(line + "\n" for line in lines[:keep]))

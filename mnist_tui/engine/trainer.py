@@ -1,0 +1,442 @@
+"""The training loop: data resident on the device, metrics fetched at a bounded rate, controls
+that are safe to call from any thread, and events for whoever listens.
+
+Host syncs are rare and deliberate: one every `metrics_interval_s` for the batch metrics, one per
+validation, one per layer-statistics refresh or snapshot. Everything else stays on the device.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+
+from ..config import TrainConfig
+from . import inspect
+from .events import (
+    Alert,
+    BatchMetrics,
+    CheckpointSaved,
+    ErrorRaised,
+    EvalResult,
+    EventBus,
+    Finished,
+    LayerStats,
+    RunStarted,
+    SnapshotTaken,
+    StatusChanged,
+)
+from .mnist import Mnist, Split
+from .model import MnistCNN
+from .rundir import MODEL, RunDir
+
+EVAL_BATCH = 1000
+
+
+class DeviceError(Exception):
+    """The requested device is not available."""
+
+
+def choose_device(spec: str) -> tuple[str, str]:
+    """Return (paddle device string, human description). `auto` falls back to the CPU."""
+    has_cuda = paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+    if spec == "cpu" or (spec == "auto" and not has_cuda):
+        return "cpu", "CPU"
+    if not paddle.device.is_compiled_with_cuda():
+        raise DeviceError(f"--device {spec}: this Paddle build has no CUDA (install paddlepaddle-gpu)")
+    count = paddle.device.cuda.device_count()
+    index = int(spec.split(":")[1]) if ":" in spec else 0
+    if index >= count:
+        raise DeviceError(f"--device {spec}: {count} GPU(s) visible")
+    return f"gpu:{index}", f"gpu:{index} ({paddle.device.cuda.get_device_name(index)})"
+
+
+def build_optimizer(cfg: TrainConfig, parameters, total_steps: int):
+    lr = cfg.lr
+    if cfg.schedule == "cosine":
+        lr = paddle.optimizer.lr.CosineAnnealingDecay(cfg.lr, T_max=max(1, total_steps))
+    decay = paddle.regularizer.L2Decay(cfg.weight_decay) if cfg.weight_decay > 0 else None
+    common = dict(learning_rate=lr, parameters=parameters, weight_decay=decay)
+    if cfg.optimizer == "sgd":
+        return paddle.optimizer.SGD(**common)
+    if cfg.optimizer == "momentum":
+        return paddle.optimizer.Momentum(momentum=cfg.momentum, **common)
+    if cfg.optimizer == "adagrad":
+        return paddle.optimizer.Adagrad(**common)
+    return paddle.optimizer.Adam(**common)
+
+
+class Trainer:
+    """Trains MnistCNN on the given split and emits events on `bus`.
+
+    Controls (pause, resume, stop, request_*) may be called from any thread at any moment; they
+    take effect at the next batch boundary, or at once while paused.
+    """
+
+    def __init__(self, cfg: TrainConfig, data: Mnist, run: RunDir, bus: EventBus | None = None,
+                 pause_on_divergence: bool = False, start_paused: bool = False) -> None:
+        self.cfg = cfg
+        self.run_dir = run
+        self.bus = bus or EventBus()
+        self.pause_on_divergence = pause_on_divergence
+        self.train_split = data.train.head(cfg.train_limit)
+        self.val_split = data.val.head(cfg.val_limit)
+        self.test_split = data.test.head(cfg.test_limit)
+        self.batches_per_epoch = len(self.train_split) // cfg.batch_size  # the partial last batch is dropped
+        self.total_steps = self.batches_per_epoch * cfg.epochs
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        if not start_paused:
+            self._running.set()
+        self._want_val = threading.Event()
+        self._want_stats = threading.Event()
+        self._want_snapshot = threading.Event()
+        self._want_checkpoint = threading.Event()
+        self.epoch = 0
+        self.batch = 0  # next batch to run within the epoch
+        self.step = 0  # batches done in all
+        self.status = "starting"
+        self.diverged = False
+        self.last_finite_loss: float | None = None
+        self._period: list[tuple[float, float]] = []  # (loss, acc) since the previous validation
+        self._pending: list = []  # per-batch [loss, acc] tensors not yet fetched
+        self._pending_meta: list[tuple[int, int, int]] = []
+        self._last_batch = None  # (x, y) of the last batch, for requests served while paused
+        self._last_grads: dict[str, float] = {}
+        self._last_ratios: dict[str, float] = {}
+        self._snapshot_count = 0
+        self._rng = random.Random(cfg.seed)
+
+    # ---- controls, callable from any thread ----
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def toggle_pause(self) -> None:
+        self.resume() if self.paused else self.pause()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+
+    def request_validation(self) -> None:
+        self._want_val.set()
+
+    def request_layer_stats(self) -> None:
+        self._want_stats.set()
+
+    def request_snapshot(self) -> None:
+        self._want_snapshot.set()
+
+    def request_checkpoint(self) -> None:
+        self._want_checkpoint.set()
+
+    # ---- the loop ----
+    def run(self, resume_from: dict | None = None) -> str:
+        """Train to the end (or until stopped); return the final status. Never raises."""
+        try:
+            self._setup(resume_from)
+            self._train()
+            if self.status == "running":
+                self._set_status("testing")
+                test_loss, test_acc = self.evaluate(self.test_split)
+                self.bus.emit(EvalResult("test", self.epoch, self.batch, self.step, test_loss, test_acc, None, None))
+                paddle.save(self.model.state_dict(), str(self.run_dir.path / MODEL))
+                self._set_status("done")
+                self.bus.emit(Finished("done", test_acc, test_loss))
+            else:
+                self.bus.emit(Finished(self.status))
+        except Exception as exc:  # noqa: BLE001 - reported as an event, the caller decides
+            self.status = "error"
+            self.bus.emit(ErrorRaised(f"{type(exc).__name__}: {exc}", traceback.format_exc(), str(self.run_dir.log_path)))
+            self.bus.emit(Finished("error"))
+        return self.status
+
+    def _setup(self, resume_from: dict | None) -> None:
+        cfg = self.cfg
+        self.device, self.device_name = choose_device(cfg.device)
+        paddle.set_device(self.device)
+        paddle.seed(cfg.seed)
+        self.model = MnistCNN(cfg.l2)
+        self.optimizer = build_optimizer(cfg, self.model.parameters(), self.total_steps)
+        self.step_fn = self._make_step()
+        # The splits are uploaded once; batches are gathered on the device.
+        self.train_x = paddle.to_tensor(self.train_split.images)
+        self.train_y = paddle.to_tensor(self.train_split.labels[:, None])
+        if resume_from:
+            self.model.set_state_dict(paddle.load(resume_from["stem"] + ".pdparams"))
+            self.optimizer.set_state_dict(paddle.load(resume_from["stem"] + ".pdopt"))
+            self.epoch, self.batch, self.step = resume_from["epoch"], resume_from["batch"], resume_from["step"]
+        self.layers = inspect.describe_layers(self.model, cfg.batch_size)
+        self.bus.emit(RunStarted(
+            str(self.run_dir.path), self.device_name, cfg.to_dict(), cfg.epochs, self.batches_per_epoch,
+            len(self.train_split), len(self.val_split), self.layers, self.epoch, self.step,
+        ))
+
+    def _make_step(self):
+        model, optimizer = self.model, self.optimizer
+
+        def train_step(x, y):
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            acc = paddle.metric.accuracy(logits, y)
+            loss.backward()
+            return loss, acc
+
+        if self.cfg.to_static:
+            train_step = paddle.jit.to_static(train_step, full_graph=True)
+
+        def step(x, y, before_update=None):
+            optimizer.clear_grad()
+            loss, acc = train_step(x, y)
+            if before_update:
+                before_update()
+            optimizer.step()
+            if isinstance(optimizer._learning_rate, paddle.optimizer.lr.LRScheduler):
+                optimizer._learning_rate.step()
+            return loss, acc
+
+        return step
+
+    def _train(self) -> None:
+        cfg = self.cfg
+        self._set_status("running" if not self.paused else "paused")
+        self._t0 = self._t_fetch = time.perf_counter()
+        self._images_since_fetch = 0
+        while self.epoch < cfg.epochs:
+            order = np.random.default_rng([cfg.seed, self.epoch]).permutation(len(self.train_split))
+            perm = paddle.to_tensor(order[: self.batches_per_epoch * cfg.batch_size])
+            while self.batch < self.batches_per_epoch:
+                if not self._between_batches():
+                    return
+                idx = perm[self.batch * cfg.batch_size : (self.batch + 1) * cfg.batch_size]
+                x, y = paddle.gather(self.train_x, idx), paddle.gather(self.train_y, idx)
+                self._last_batch = (x, y)
+                want_stats = self._want_stats.is_set()
+                before = self._capture_weights() if want_stats else None
+                loss, acc = self.step_fn(x, y, before_update=(lambda: self._capture_grads()) if want_stats else None)
+                self._pending.append(paddle.stack([loss.reshape([]), acc.reshape([])]))
+                self._pending_meta.append((self.epoch, self.batch, self.step))
+                self.batch += 1
+                self.step += 1
+                self._images_since_fetch += cfg.batch_size
+                if want_stats:
+                    self._want_stats.clear()
+                    self._emit_layer_stats(x, before)
+                if self._want_snapshot.is_set():
+                    self._want_snapshot.clear()
+                    self._take_snapshot(x, y)
+                if time.perf_counter() - self._t_fetch >= cfg.metrics_interval_s:
+                    if not self._fetch_metrics():
+                        return
+                if cfg.eval_every and self.step % cfg.eval_every == 0 and self.batch < self.batches_per_epoch:
+                    if not self._validate():
+                        return
+            if not self._fetch_metrics() or not self._validate():
+                return
+            self.epoch += 1
+            self.batch = 0
+            if cfg.checkpoint_every_epoch:
+                self.save_checkpoint()
+
+    def _between_batches(self) -> bool:
+        """Serve requests and wait while paused; False when the run must end."""
+        while True:
+            if self._stop.is_set():
+                self._fetch_metrics()
+                if not self.diverged:
+                    self.save_checkpoint()
+                    self._set_status("stopped")
+                return False
+            if self._want_val.is_set() and not self._validate():
+                return False
+            if self._want_checkpoint.is_set():
+                self._want_checkpoint.clear()
+                self._fetch_metrics()
+                self.save_checkpoint()
+            if self._running.is_set():
+                if self.status == "paused":
+                    if self.diverged:
+                        self._set_status("diverged")
+                        return False
+                    self._set_status("running")
+                    self._t_fetch = time.perf_counter()
+                    self._images_since_fetch = 0
+                return True
+            if self.status != "paused":
+                self._fetch_metrics()
+                self._set_status("paused")
+            if self._last_batch is not None:
+                if self._want_stats.is_set():
+                    self._want_stats.clear()
+                    self._emit_layer_stats(self._last_batch[0], None)
+                if self._want_snapshot.is_set():
+                    self._want_snapshot.clear()
+                    self._take_snapshot(*self._last_batch)
+            self._running.wait(0.05)
+
+    def _set_status(self, status: str, detail: str = "") -> None:
+        self.status = status
+        self.bus.emit(StatusChanged(status, detail))
+
+    def _fetch_metrics(self) -> bool:
+        """One host sync for all batches since the last fetch; False if the loss went non-finite."""
+        if not self._pending:
+            return not self.diverged
+        values = paddle.stack(self._pending).numpy()
+        meta = self._pending_meta
+        self._pending, self._pending_meta = [], []
+        now = time.perf_counter()
+        rate = self._images_since_fetch / max(now - self._t_fetch, 1e-9)
+        self._t_fetch, self._images_since_fetch = now, 0
+        elapsed = now - self._t0
+        for (epoch, batch, step), (loss, acc) in zip(meta, values):
+            self.bus.emit(BatchMetrics(epoch, batch, step, float(loss), float(acc), rate, elapsed))
+            if not math.isfinite(loss):
+                if not self.diverged:
+                    self._on_divergence(epoch, batch)
+                continue
+            self.last_finite_loss = float(loss)
+            self._period.append((float(loss), float(acc)))
+        return not self.diverged
+
+    def _on_divergence(self, epoch: int, batch: int) -> None:
+        self.diverged = True
+        last = "none" if self.last_finite_loss is None else f"{self.last_finite_loss:.4f}"
+        message = (f"training diverged: non-finite loss at epoch {epoch}, batch {batch} "
+                   f"(last finite loss {last}); try a lower --lr")
+        self.bus.emit(Alert("error", message, epoch, batch))
+        if self.pause_on_divergence:
+            self.pause()
+            self._set_status("paused", message)
+        else:
+            self._set_status("diverged", message)
+
+    # ---- evaluation ----
+    def evaluate(self, split: Split) -> tuple[float, float]:
+        """Mean loss and accuracy over a whole split; sums stay on the device, one fetch at the end."""
+        self.model.eval()
+        total = paddle.zeros([2], dtype="float32")
+        with paddle.no_grad():
+            for start in range(0, len(split), EVAL_BATCH):
+                x = paddle.to_tensor(split.images[start : start + EVAL_BATCH])
+                y = paddle.to_tensor(split.labels[start : start + EVAL_BATCH][:, None])
+                logits = self.model(x)
+                loss = F.cross_entropy(logits, y, reduction="sum")
+                correct = (logits.argmax(axis=1, keepdim=True) == y).astype("float32").sum()
+                total += paddle.stack([loss.reshape([]), correct])
+        self.model.train()
+        loss_sum, correct = total.numpy()
+        return float(loss_sum) / len(split), float(correct) / len(split)
+
+    def _validate(self) -> bool:
+        self._want_val.clear()
+        if not self._fetch_metrics():
+            return False
+        previous = self.status
+        self._set_status("validating")
+        loss, acc = self.evaluate(self.val_split)
+        period = np.array(self._period) if self._period else None
+        self._period = []
+        train_loss, train_acc = (None, None) if period is None else map(float, period.mean(axis=0))
+        self.bus.emit(EvalResult("val", self.epoch, self.batch, self.step, loss, acc, train_loss, train_acc))
+        self._set_status(previous)
+        return True
+
+    # ---- inspection ----
+    def _capture_weights(self) -> dict:
+        return {name: getattr(self.model, name).weight.clone() for name in ("conv1", "conv2", "fc")}
+
+    def _capture_grads(self) -> None:
+        norms = []
+        for name in ("conv1", "conv2", "fc"):
+            grads = [p.grad for p in getattr(self.model, name).parameters() if p.grad is not None]
+            norms.append(paddle.sqrt(sum((g * g).sum() for g in grads)) if grads else paddle.zeros([]))
+        self._grad_tensor = paddle.stack(norms)
+
+    def _emit_layer_stats(self, x, weights_before: dict | None) -> None:
+        names = [name for name, _ in self.model.stages()]
+        with paddle.no_grad():
+            parts = [inspect.activation_stats(self.model.trace(x)).reshape([-1])]
+            if weights_before is not None:
+                ratios = []
+                for name, old in weights_before.items():
+                    new = getattr(self.model, name).weight
+                    ratios.append(paddle.log10((new - old).std() / (old.std() + 1e-12) + 1e-30))
+                parts += [self._grad_tensor, paddle.stack(ratios)]
+            flat = paddle.concat(parts).numpy()  # the one host sync of a refresh
+        n = len(names) * len(inspect.STAT_KEYS)
+        if weights_before is not None:
+            self._last_grads = dict(zip(("conv1", "conv2", "fc"), map(float, flat[n : n + 3])))
+            self._last_ratios = dict(zip(("conv1", "conv2", "fc"), map(float, flat[n + 3 : n + 6])))
+        rows = inspect.stat_rows(names, flat[:n].reshape(len(names), -1), self._last_grads, self._last_ratios)
+        epoch, batch, step = self._position()
+        self.bus.emit(LayerStats(epoch, batch, step, rows))
+
+    def _position(self) -> tuple[int, int, int]:
+        """Epoch, batch and step of the batch that was run last."""
+        if self.batch == 0 and self.step > 0:
+            return self.epoch - 1, self.batches_per_epoch - 1, self.step - 1
+        return self.epoch, max(self.batch - 1, 0), max(self.step - 1, 0)
+
+    def _take_snapshot(self, x, y) -> None:
+        with paddle.no_grad():
+            outputs = dict(self.model.trace(x[:1]))
+        c1 = self._rng.randrange(outputs["conv1"].shape[1])
+        c2 = self._rng.randrange(outputs["conv2"].shape[1])
+        logits = outputs["fc"][0]
+        arrays = {
+            "conv1_weight": self.model.conv1.weight.numpy(),
+            "conv2_weight": self.model.conv2.weight.numpy(),
+            "conv1_output": outputs["conv1"][0].numpy(),
+            "conv2_output": outputs["conv2"][0].numpy(),
+            "logits": logits.numpy(),
+            "softmax": F.softmax(logits).numpy(),
+            "image": x[0, 0].numpy(),
+            "label": np.int64(y[0, 0].numpy()),
+        }
+        epoch, batch, step = self._position()
+        self._snapshot_count += 1
+        path = self.run_dir.snapshots / f"snapshot-{self._snapshot_count:03d}-step{step:07d}.npz"
+        tmp = path.with_name(path.stem + ".tmp.npz")
+        np.savez(tmp, epoch=epoch, batch=batch, step=step, conv1_channel=c1, conv2_channel=c2, **arrays)
+        os.replace(tmp, path)
+        self.bus.emit(SnapshotTaken(
+            epoch, batch, step, str(path),
+            arrays["conv1_weight"][0, 0].tolist(), arrays["conv2_weight"][0, 0].tolist(),
+            c1, arrays["conv1_output"][c1].tolist(), c2, arrays["conv2_output"][c2].tolist(),
+            arrays["logits"].tolist(), arrays["softmax"].tolist(), int(arrays["label"]),
+        ))
+
+    # ---- checkpoints ----
+    def save_checkpoint(self) -> Path | None:
+        """Save model and optimizer under temporary names, then rename; never from non-finite weights."""
+        if self.diverged or not all(bool(paddle.isfinite(p).all()) for p in self.model.parameters()):
+            self.bus.emit(Alert("warning", "checkpoint skipped: the weights are not finite", self.epoch, self.batch))
+            return None
+        stem = self.run_dir.checkpoints / f"step-{self.step:07d}"
+        for suffix, state in ((".pdparams", self.model.state_dict()), (".pdopt", self.optimizer.state_dict())):
+            tmp = str(stem) + suffix + ".tmp"
+            paddle.save(state, tmp)
+            os.replace(tmp, str(stem) + suffix)
+        meta = {"epoch": self.epoch, "batch": self.batch, "step": self.step, "time": time.time()}
+        tmp = Path(str(stem) + ".json.tmp")
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, str(stem) + ".json")
+        self.bus.emit(CheckpointSaved(str(stem) + ".pdparams", self.epoch, self.batch, self.step))
+        return stem
