@@ -94,15 +94,22 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if importlib.util.find_spec("paddle") is None:
         return fail(PADDLE_HINT)
+    from .engine.mnist import load_mnist
     from .engine.session import Session
 
     try:
         if args.data_dir and not Path(args.data_dir).is_dir():
             raise DataError(f"{args.data_dir}: data directory not found")
+        cfg = None if args.resume else config_from_args(args)
+        # Headless loads and checks the data before anything else; the app does it in its worker
+        # so that its first frame does not wait.
+        data = load_mnist(args.data_dir) if args.headless and not args.resume else None
+        if data is not None:
+            validate(cfg, train_size=len(data.train.head(cfg.train_limit)))
         if args.resume:
             session = Session.resume(args.resume)
         else:
-            session = Session.new(config_from_args(args), args.runs_dir, args.data_dir)
+            session = Session.new(cfg, args.runs_dir, args.data_dir, data=data)
     except (ConfigError, DataError, RunDirError) as exc:
         return fail(str(exc))
     terminal = route_stderr(session.run.log_path)

@@ -37,16 +37,16 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
+    def from_dict(cls, data: dict) -> TrainConfig:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
-    def with_(self, **changes) -> "TrainConfig":
+    def with_(self, **changes) -> TrainConfig:
         return replace(self, **changes)
 
 
 # The course's headline run: Adam, lr 0.01, 5 epochs, batch 64.
-PRESETS = {"course": dict(optimizer="adam", lr=0.01, epochs=5, batch_size=64, schedule="constant")}
+PRESETS = {"course": {"optimizer": "adam", "lr": 0.01, "epochs": 5, "batch_size": 64, "schedule": "constant"}}
 
 
 def parse_l2(text: str) -> dict[str, float]:

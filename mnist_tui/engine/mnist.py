@@ -49,7 +49,7 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def head(self, limit: int | None) -> "Split":
+    def head(self, limit: int | None) -> Split:
         if limit is None or limit >= len(self):
             return self
         return Split(self.images[:limit], self.labels[:limit])

@@ -29,7 +29,7 @@ class RunDir:
     path: Path
 
     @classmethod
-    def create(cls, runs_dir: str | Path, name: str | None = None) -> "RunDir":
+    def create(cls, runs_dir: str | Path, name: str | None = None) -> RunDir:
         root = Path(runs_dir)
         name = name or time.strftime("%Y%m%d-%H%M%S")
         try:
@@ -92,7 +92,7 @@ class EventLog:
     FLUSH_ON = (EvalResult, CheckpointSaved, Finished, StatusChanged)
 
     def __init__(self, path: Path) -> None:
-        self._file = open(path, "a", encoding="utf-8")
+        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the run's lifetime
         self._last_flush = time.monotonic()
 
     def __call__(self, event: Event) -> None:

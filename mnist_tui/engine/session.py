@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..config import TrainConfig, validate
 from .events import ErrorRaised, EventBus, EventQueue, StatusChanged
-from .mnist import load_mnist
+from .mnist import Mnist, load_mnist
 from .rundir import CONFIG, EVENTS, EventLog, RunDir, RunDirError, atomic_write_text
 
 
@@ -24,6 +24,7 @@ class Session:
     run: RunDir
     data_dir: str | None = None
     resume_meta: dict | None = None
+    data: Mnist | None = None  # loaded on demand by make_trainer when not given
     bus: EventBus = field(default_factory=EventBus)
 
     def __post_init__(self) -> None:
@@ -38,11 +39,12 @@ class Session:
                 log.write(f"mnist-tui: {event.message}\n{event.traceback}\n")
 
     @classmethod
-    def new(cls, cfg: TrainConfig, runs_dir: str | Path, data_dir: str | None = None) -> "Session":
-        return cls(cfg, RunDir.create(runs_dir), data_dir)
+    def new(cls, cfg: TrainConfig, runs_dir: str | Path, data_dir: str | None = None,
+            data: Mnist | None = None) -> Session:
+        return cls(cfg, RunDir.create(runs_dir), data_dir, data=data)
 
     @classmethod
-    def resume(cls, run_path: str | Path) -> "Session":
+    def resume(cls, run_path: str | Path, data: Mnist | None = None) -> Session:
         """Reopen a run at its newest checkpoint; events after that checkpoint are dropped so
         that the re-run batches are logged once, without gaps."""
         run = RunDir(Path(run_path))
@@ -57,7 +59,7 @@ class Session:
         if meta is None:
             raise RunDirError(f"{run.path}: no complete checkpoint to resume from")
         truncate_events_after_checkpoint(run.path / EVENTS, meta["step"])
-        session = cls(cfg, run, saved.get("data_dir"), meta)
+        session = cls(cfg, run, saved.get("data_dir"), meta, data=data)
         session.bus.emit(StatusChanged("resumed", f"from checkpoint at step {meta['step']}"))
         return session
 
@@ -68,7 +70,7 @@ class Session:
         """Load the data and build the trainer (imports Paddle: call it off the UI thread)."""
         from .trainer import Trainer
 
-        data = load_mnist(self.data_dir)
+        data = self.data or load_mnist(self.data_dir)
         validate(self.cfg, train_size=len(data.train.head(self.cfg.train_limit)))
         self.trainer = Trainer(self.cfg, data, self.run, self.bus, pause_on_divergence, start_paused)
         self.write_config(data.source)

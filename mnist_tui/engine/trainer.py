@@ -40,6 +40,7 @@ from .model import MnistCNN
 from .rundir import MODEL, RunDir
 
 EVAL_BATCH = 1000
+WEIGHTED = ("conv1", "conv2", "fc")  # the layers with parameters
 
 
 class DeviceError(Exception):
@@ -65,7 +66,7 @@ def build_optimizer(cfg: TrainConfig, parameters, total_steps: int):
     if cfg.schedule == "cosine":
         lr = paddle.optimizer.lr.CosineAnnealingDecay(cfg.lr, T_max=max(1, total_steps))
     decay = paddle.regularizer.L2Decay(cfg.weight_decay) if cfg.weight_decay > 0 else None
-    common = dict(learning_rate=lr, parameters=parameters, weight_decay=decay)
+    common = {"learning_rate": lr, "parameters": parameters, "weight_decay": decay}
     if cfg.optimizer == "sgd":
         return paddle.optimizer.SGD(**common)
     if cfg.optimizer == "momentum":
@@ -111,7 +112,6 @@ class Trainer:
         self._pending: list = []  # per-batch [loss, acc] tensors not yet fetched
         self._pending_meta: list[tuple[int, int, int]] = []
         self._last_batch = None  # (x, y) of the last batch, for requests served while paused
-        self._last_grads: dict[str, float] = {}
         self._last_ratios: dict[str, float] = {}
         self._snapshot_count = 0
         self._rng = random.Random(cfg.seed)
@@ -201,11 +201,10 @@ class Trainer:
         if self.cfg.to_static:
             train_step = paddle.jit.to_static(train_step, full_graph=True)
 
-        def step(x, y, before_update=None):
+        def step(x, y):
+            # Gradients are cleared before the step, not after, so they stay readable for layer stats.
             optimizer.clear_grad()
             loss, acc = train_step(x, y)
-            if before_update:
-                before_update()
             optimizer.step()
             if isinstance(optimizer._learning_rate, paddle.optimizer.lr.LRScheduler):
                 optimizer._learning_rate.step()
@@ -229,7 +228,7 @@ class Trainer:
                 self._last_batch = (x, y)
                 want_stats = self._want_stats.is_set()
                 before = self._capture_weights() if want_stats else None
-                loss, acc = self.step_fn(x, y, before_update=(lambda: self._capture_grads()) if want_stats else None)
+                loss, acc = self.step_fn(x, y)
                 self._pending.append(paddle.stack([loss.reshape([]), acc.reshape([])]))
                 self._pending_meta.append((self.epoch, self.batch, self.step))
                 self.batch += 1
@@ -241,12 +240,12 @@ class Trainer:
                 if self._want_snapshot.is_set():
                     self._want_snapshot.clear()
                     self._take_snapshot(x, y)
-                if time.perf_counter() - self._t_fetch >= cfg.metrics_interval_s:
-                    if not self._fetch_metrics():
-                        return
-                if cfg.eval_every and self.step % cfg.eval_every == 0 and self.batch < self.batches_per_epoch:
-                    if not self._validate():
-                        return
+                due_fetch = time.perf_counter() - self._t_fetch >= cfg.metrics_interval_s
+                if due_fetch and not self._fetch_metrics():
+                    return
+                due_eval = cfg.eval_every and self.step % cfg.eval_every == 0 and self.batch < self.batches_per_epoch
+                if due_eval and not self._validate():
+                    return
             if not self._fetch_metrics() or not self._validate():
                 return
             self.epoch += 1
@@ -360,31 +359,34 @@ class Trainer:
 
     # ---- inspection ----
     def _capture_weights(self) -> dict:
-        return {name: getattr(self.model, name).weight.clone() for name in ("conv1", "conv2", "fc")}
+        return {name: getattr(self.model, name).weight.clone() for name in WEIGHTED}
 
-    def _capture_grads(self) -> None:
+    def _grad_norms(self) -> paddle.Tensor:
+        """Norm of the last step's gradients per layer (they are kept until the next step)."""
         norms = []
-        for name in ("conv1", "conv2", "fc"):
+        for name in WEIGHTED:
             grads = [p.grad for p in getattr(self.model, name).parameters() if p.grad is not None]
-            norms.append(paddle.sqrt(sum((g * g).sum() for g in grads)) if grads else paddle.zeros([]))
-        self._grad_tensor = paddle.stack(norms)
+            norms.append(paddle.sqrt(sum((g * g).sum() for g in grads)) if grads else paddle.full([], float("nan")))
+        return paddle.stack(norms)
 
     def _emit_layer_stats(self, x, weights_before: dict | None) -> None:
+        """Activation stats of a no-grad pass on batch x with the current weights, the last step's
+        gradient norms, and (when the weights before that step were kept) its update-to-weight ratios."""
         names = [name for name, _ in self.model.stages()]
         with paddle.no_grad():
-            parts = [inspect.activation_stats(self.model.trace(x)).reshape([-1])]
+            parts = [inspect.activation_stats(self.model.trace(x)).reshape([-1]), self._grad_norms()]
             if weights_before is not None:
                 ratios = []
                 for name, old in weights_before.items():
                     new = getattr(self.model, name).weight
                     ratios.append(paddle.log10((new - old).std() / (old.std() + 1e-12) + 1e-30))
-                parts += [self._grad_tensor, paddle.stack(ratios)]
+                parts.append(paddle.stack(ratios))
             flat = paddle.concat(parts).numpy()  # the one host sync of a refresh
         n = len(names) * len(inspect.STAT_KEYS)
+        grads = {k: float(v) for k, v in zip(WEIGHTED, flat[n : n + 3]) if np.isfinite(v)}
         if weights_before is not None:
-            self._last_grads = dict(zip(("conv1", "conv2", "fc"), map(float, flat[n : n + 3])))
-            self._last_ratios = dict(zip(("conv1", "conv2", "fc"), map(float, flat[n + 3 : n + 6])))
-        rows = inspect.stat_rows(names, flat[:n].reshape(len(names), -1), self._last_grads, self._last_ratios)
+            self._last_ratios = dict(zip(WEIGHTED, map(float, flat[n + 3 : n + 6])))
+        rows = inspect.stat_rows(names, flat[:n].reshape(len(names), -1), grads, self._last_ratios)
         epoch, batch, step = self._position()
         self.bus.emit(LayerStats(epoch, batch, step, rows))
 

@@ -1,0 +1,12 @@
+"""Shared fixtures: the real bundled MNIST, loaded once per test session."""
+
+from __future__ import annotations
+
+import pytest
+
+from mnist_tui.engine.mnist import load_mnist
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    return load_mnist()

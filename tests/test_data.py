@@ -1,0 +1,108 @@
+"""The bundled MNIST loads, checks itself, splits as the course does, and every bad file is named."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+
+import numpy as np
+import pytest
+
+from mnist_tui.engine.mnist import (
+    TEST_IMAGES,
+    TEST_LABELS,
+    TRAIN_IMAGES,
+    TRAIN_LABELS,
+    DataError,
+    bundled_dir,
+    load_mnist,
+)
+
+STEMS = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+
+
+def test_split_sizes_and_values(mnist):
+    assert (len(mnist.train), len(mnist.val), len(mnist.test)) == (50_000, 10_000, 10_000)
+    assert mnist.train.images.shape == (50_000, 1, 28, 28)
+    assert mnist.train.images.dtype == np.float32
+    assert mnist.train.images.min() == -1.0 and mnist.train.images.max() == 1.0
+    assert set(np.unique(mnist.val.labels)) == set(range(10))
+    assert mnist.source == "bundled"
+
+
+def test_validation_is_the_last_10000_training_records(mnist, tmp_path):
+    raw = gzip.decompress((bundled_dir() / f"{TRAIN_LABELS}.gz").read_bytes())
+    labels = np.frombuffer(raw, np.uint8, offset=8)
+    assert np.array_equal(mnist.train.labels, labels[:50_000])
+    assert np.array_equal(mnist.val.labels, labels[50_000:])
+
+
+@pytest.fixture(scope="module")
+def raw_files():
+    return {stem: gzip.decompress((bundled_dir() / f"{stem}.gz").read_bytes()) for stem in STEMS}
+
+
+def write_dir(tmp_path, raw_files, changes=None, gz=False):
+    changes = changes or {}
+    for stem, raw in raw_files.items():
+        data = changes.get(stem, raw)
+        if data is None:
+            continue
+        if gz:
+            (tmp_path / f"{stem}.gz").write_bytes(gzip.compress(data, compresslevel=1))
+        else:
+            (tmp_path / stem).write_bytes(data)
+    return tmp_path
+
+
+def test_data_dir_reads_uncompressed_files(tmp_path, raw_files, mnist):
+    other = load_mnist(write_dir(tmp_path, raw_files))
+    assert np.array_equal(other.test.labels, mnist.test.labels)
+    assert other.source == str(tmp_path)
+
+
+def with_header(raw: bytes, offset: int, value: int) -> bytes:
+    return raw[:offset] + value.to_bytes(4, "big") + raw[offset + 4 :]
+
+
+@pytest.mark.parametrize(
+    "stem, mutate, message",
+    [
+        (TRAIN_IMAGES, lambda raw: None, "file not found"),
+        (TRAIN_IMAGES, lambda raw: raw[: len(raw) // 2], "truncated or padded"),
+        (TRAIN_LABELS, lambda raw: raw[:5], "truncated header"),
+        (TRAIN_IMAGES, lambda raw: with_header(raw, 0, 2049), "wrong magic number 2049"),
+        (TEST_LABELS, lambda raw: with_header(raw, 0, 1234), "wrong magic number 1234"),
+        (TEST_LABELS, lambda raw: with_header(raw, 4, 9999)[: 8 + 9999], "9999 labels for 10000 images"),
+        (TRAIN_LABELS, lambda raw: raw[:-1] + bytes([10]), "label 10 outside 0-9"),
+    ],
+)
+def test_bad_files_are_named(tmp_path, raw_files, stem, mutate, message):
+    directory = write_dir(tmp_path, raw_files, {stem: mutate(raw_files[stem])})
+    with pytest.raises(DataError) as info:
+        load_mnist(directory)
+    assert message in str(info.value)
+    assert stem in str(info.value)
+
+
+def test_truncated_gzip_is_named(tmp_path, raw_files):
+    directory = write_dir(tmp_path, {TEST_LABELS: raw_files[TEST_LABELS]}, gz=True)
+    for stem in (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES):
+        shutil.copy(bundled_dir() / f"{stem}.gz", directory)
+    path = directory / f"{TEST_LABELS}.gz"
+    path.write_bytes(path.read_bytes()[:-20])
+    with pytest.raises(DataError, match=f"{TEST_LABELS}.gz: cannot read"):
+        load_mnist(directory)
+
+
+def test_missing_directory():
+    with pytest.raises(DataError, match="data directory not found"):
+        load_mnist("/nonexistent/mnist")
+
+
+def test_bundled_md5_is_checked(monkeypatch):
+    from mnist_tui.engine import mnist as module
+
+    monkeypatch.setitem(module.BUNDLED_MD5, TEST_LABELS, "0" * 32)
+    with pytest.raises(DataError, match="md5"):
+        load_mnist()

@@ -1,0 +1,229 @@
+"""The engine on real MNIST subsets: it learns, it obeys controls from another thread, and what it
+reports (layer statistics, snapshots, checkpoints, the event log) matches the live model."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import paddle
+import pytest
+
+from mnist_tui.config import TrainConfig
+from mnist_tui.engine import events as ev
+from mnist_tui.engine.inspect import STAT_KEYS
+from mnist_tui.engine.rundir import read_events
+from mnist_tui.engine.session import Session, newest_checkpoint_meta
+
+SMALL = TrainConfig(epochs=1, train_limit=640, val_limit=300, test_limit=300, seed=1)
+
+
+def wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+class Recorder:
+    """Collects events on the training thread; tests read them from the main thread."""
+
+    def __init__(self, session):
+        self.events = []
+        session.bus.subscribe(self.events.append)
+
+    def of(self, kind):
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+def start(session, **kwargs):
+    trainer = session.make_trainer(**kwargs)
+    thread = threading.Thread(target=session.run_trainer, daemon=True)
+    thread.start()
+    return trainer, thread
+
+
+def test_200_batches_lower_the_loss_and_pass_85_percent(mnist, tmp_path):
+    cfg = TrainConfig(epochs=3, train_limit=5000, val_limit=500, test_limit=500, lr=0.001, schedule="constant")
+    session = Session.new(cfg, tmp_path, data=mnist)
+    rec = Recorder(session)
+    session.make_trainer()
+    assert session.run_trainer() == "done"
+    batches = rec.of(ev.BatchMetrics)
+    assert len(batches) == 3 * (5000 // 64) and batches[199].step == 199
+    first, late = batches[:20], batches[180:200]
+    assert np.mean([b.loss for b in late]) < 0.5 * np.mean([b.loss for b in first])
+    assert np.mean([b.acc for b in late]) > 0.85
+    test = [e for e in rec.of(ev.EvalResult) if e.split == "test"]
+    assert len(test) == 1 and test[0].acc > 0.85
+    assert (tmp_path / session.run.name / "model.pdparams").is_file()
+
+
+def test_layer_shapes_match_the_course(mnist, tmp_path):
+    session = Session.new(SMALL, tmp_path, data=mnist)
+    rec = Recorder(session)
+    trainer = session.make_trainer()
+    trainer._setup(None)
+    shapes = {row["name"]: row["output_shape"] for row in rec.of(ev.RunStarted)[0].layers}
+    assert shapes == {
+        "conv1": [64, 20, 28, 28], "relu1": [64, 20, 28, 28], "pool1": [64, 20, 14, 14],
+        "conv2": [64, 20, 14, 14], "relu2": [64, 20, 14, 14], "pool2": [64, 20, 7, 7],
+        "flatten": [64, 980], "fc": [64, 10],
+    }
+    by_name = {row["name"]: row for row in trainer.layers}
+    assert by_name["conv1"]["hyper"] == {"kernel": [5, 5], "stride": [1, 1], "padding": 2, "in": 1, "out": 20}
+    assert by_name["conv2"]["param_shapes"] == {"weight": [20, 20, 5, 5], "bias": [20]}
+    assert by_name["fc"]["param_count"] == 980 * 10 + 10
+
+
+def test_pause_resume_stop_from_another_thread(mnist, tmp_path):
+    cfg = SMALL.with_(epochs=50, metrics_interval_s=0.05)
+    session = Session.new(cfg, tmp_path, data=mnist)
+    rec = Recorder(session)
+    trainer, thread = start(session)
+    wait_for(lambda: len(rec.of(ev.BatchMetrics)) >= 3)
+    trainer.pause()
+    wait_for(lambda: trainer.status == "paused")
+    step = trainer.step
+    time.sleep(0.5)
+    assert trainer.step == step
+    trainer.resume()
+    wait_for(lambda: trainer.step > step + 2)
+    trainer.stop()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert trainer.status == "stopped"
+    assert rec.of(ev.Finished)[-1].status == "stopped"
+    meta = newest_checkpoint_meta(session.run)
+    assert meta is not None and meta["step"] == trainer.step
+
+
+def paused_trainer(mnist, tmp_path, cfg=SMALL):
+    """A trainer that ran a few batches and is now paused, with its event recorder."""
+    session = Session.new(cfg.with_(epochs=50, metrics_interval_s=0.05), tmp_path, data=mnist)
+    rec = Recorder(session)
+    trainer, thread = start(session)
+    wait_for(lambda: trainer.step >= 5)
+    trainer.pause()
+    wait_for(lambda: trainer.status == "paused")
+    return trainer, thread, rec
+
+
+def test_snapshot_equals_the_live_model(mnist, tmp_path):
+    trainer, thread, rec = paused_trainer(mnist, tmp_path)
+    trainer.request_snapshot()
+    wait_for(lambda: rec.of(ev.SnapshotTaken))
+    snap = rec.of(ev.SnapshotTaken)[0]
+    saved = np.load(snap.path)
+    model = trainer.model
+    np.testing.assert_array_equal(saved["conv1_weight"], model.conv1.weight.numpy())
+    np.testing.assert_array_equal(np.array(snap.conv1_kernel, np.float32), model.conv1.weight.numpy()[0, 0])
+    np.testing.assert_array_equal(np.array(snap.conv2_kernel, np.float32), model.conv2.weight.numpy()[0, 0])
+    x, y = trainer._last_batch
+    with paddle.no_grad():
+        outputs = dict(model.trace(x[:1]))
+    np.testing.assert_allclose(saved["logits"], outputs["fc"].numpy()[0], rtol=1e-6)
+    np.testing.assert_allclose(np.array(snap.conv1_map), outputs["conv1"].numpy()[0, snap.conv1_channel], rtol=1e-6)
+    assert snap.label == int(y.numpy()[0, 0])
+    assert abs(sum(snap.softmax) - 1) < 1e-5
+    trainer.stop()
+    thread.join(30)
+
+
+def numpy_stats(a: np.ndarray) -> list[float]:
+    channels = np.abs(np.moveaxis(a, 1, 0).reshape(a.shape[1], -1)).max(axis=1)
+    return [a.mean(), a.std(), a.min(), a.max(), (a == 0).mean(), (channels == 0).mean()]
+
+
+def test_layer_stats_equal_numpy_on_the_same_batch(mnist, tmp_path):
+    trainer, thread, rec = paused_trainer(mnist, tmp_path)
+    trainer.request_layer_stats()
+    wait_for(lambda: rec.of(ev.LayerStats))
+    stats = rec.of(ev.LayerStats)[0]
+    x, _ = trainer._last_batch
+    with paddle.no_grad():
+        outputs = {name: out.numpy() for name, out in trainer.model.trace(x)}
+    for row in stats.layers:
+        expected = numpy_stats(outputs[row["name"]])
+        got = [row[k] for k in STAT_KEYS]
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5, err_msg=row["name"])
+    by_name = {row["name"]: row for row in stats.layers}
+    # ReLU zeros are exactly the non-positive conv outputs: an independent check of zero_frac.
+    assert by_name["relu1"]["zero_frac"] == pytest.approx((outputs["conv1"] <= 0).mean(), abs=1e-6)
+    assert stats.step == trainer.step - 1
+    for name in ("conv1", "conv2", "fc"):  # the last step's gradients, kept while paused
+        assert by_name[name]["grad_norm"] > 0
+    # Refresh at a batch while running: the update-to-weight ratios of that step appear too.
+    trainer.resume()
+    wait_for(lambda: trainer.status == "running")
+    trainer.request_layer_stats()
+    wait_for(lambda: len(rec.of(ev.LayerStats)) >= 2)
+    fresh = {row["name"]: row for row in rec.of(ev.LayerStats)[1].layers}
+    for name in ("conv1", "conv2", "fc"):
+        assert fresh[name]["grad_norm"] > 0
+        assert -8 < fresh[name]["update_ratio_log10"] < 0
+    assert fresh["relu1"]["grad_norm"] is None
+    trainer.stop()
+    thread.join(30)
+
+
+def test_events_jsonl_parses_line_by_line(mnist, tmp_path):
+    session = Session.new(SMALL, tmp_path, data=mnist)
+    session.make_trainer()
+    session.run_trainer()
+    session.close()
+    lines = session.run.events_path.read_text().splitlines()
+    events = read_events(session.run.events_path)
+    assert len(events) == len(lines) > 10
+    kinds = [e["type"] for e in events]
+    assert kinds[-1] == "Finished" and "RunStarted" in kinds and "EvalResult" in kinds
+    batches = [e for e in events if e["type"] == "BatchMetrics"]
+    assert [b["step"] for b in batches] == list(range(640 // 64))
+
+
+def test_torn_last_line_is_skipped_with_a_warning(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"type": "A"}\n{"type": "B"}\n{"type": "C", "lo')
+    with pytest.warns(UserWarning, match="torn last line"):
+        events = read_events(path)
+    assert [e["type"] for e in events] == ["A", "B"]
+
+
+def test_checkpoint_round_trip_gives_the_same_validation(mnist, tmp_path):
+    session = Session.new(SMALL, tmp_path, data=mnist)
+    rec = Recorder(session)
+    session.make_trainer()
+    session.run_trainer()
+    val = [e for e in rec.of(ev.EvalResult) if e.split == "val"][-1]
+    meta = newest_checkpoint_meta(session.run)
+    assert meta["epoch"] == 1 and meta["batch"] == 0
+    fresh = Session(SMALL, session.run, data=mnist, resume_meta=meta)
+    trainer = fresh.make_trainer()
+    trainer._setup(meta)
+    loss, acc = trainer.evaluate(trainer.val_split)
+    assert acc == val.acc
+    assert loss == pytest.approx(val.loss, rel=1e-6)
+    assert (trainer.epoch, trainer.step) == (1, 640 // 64)
+
+
+def test_weight_decay_per_layer_reaches_paddle(mnist, tmp_path):
+    cfg = SMALL.with_(l2={"conv1": 1e-3}, weight_decay=1e-4)
+    trainer = Session.new(cfg, tmp_path, data=mnist).make_trainer()
+    trainer._setup(None)
+    assert trainer.model.conv1.weight.regularizer._coeff == pytest.approx(1e-3)
+    assert trainer.model.fc.weight.regularizer is None
+    assert trainer.optimizer.regularization._coeff == pytest.approx(1e-4)
+
+
+def test_divergence_stops_without_a_checkpoint(mnist, tmp_path):
+    cfg = SMALL.with_(lr=1e4, optimizer="sgd", schedule="constant", epochs=3)
+    session = Session.new(cfg, tmp_path, data=mnist)
+    rec = Recorder(session)
+    session.make_trainer()
+    assert session.run_trainer() == "diverged"
+    alerts = rec.of(ev.Alert)
+    assert alerts and "non-finite loss" in alerts[0].message
+    assert newest_checkpoint_meta(session.run) is None
