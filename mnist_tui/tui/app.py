@@ -1,0 +1,390 @@
+"""The live app: a thin App that owns the training worker and redraws from drained events.
+
+Training runs in a thread worker (Paddle is imported there, so the first frame does not wait for
+it). The engine's events go into a queue the app drains at most 20 times a second; each frame
+folds them into `RunState` and redraws only what changed, inside one `batch_update`. The plotext
+charts are rebuilt on a slower timer, and only when visible.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
+
+from ..engine.events import ErrorRaised
+from .charts import HistoryChart, ValidationChart
+from .confirm_screen import ConfirmQuit
+from .help_screen import HelpScreen
+from .history import SMOOTHING_LEVELS
+from .layers_tab import LayersTab
+from .snapshot_screen import SnapshotScreen
+from .state import RunState, event_from_json
+from .training_tab import TrainingTab
+from .validation_tab import ValidationTab
+
+FRAME_S = 1 / 20  # at most 20 redraws a second, however fast batches come
+CHART_S = 1 / 3  # plotext rebuilds the whole figure: a few times a second is plenty
+MIN_SIZE = (60, 20)
+AUTO_EVERY = 50  # batches between automatic layer statistics
+TABS = ("training", "layers", "validation")
+ACTIVE = ("starting", "resumed", "running", "paused", "validating", "testing")
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60:d}:{rest % 60:02d}"
+
+
+class MnistApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "mnist-tui"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("1", "show_tab('training')", "Training", show=False),
+        Binding("2", "show_tab('layers')", "Layers", show=False),
+        Binding("3", "show_tab('validation')", "Validation", show=False),
+        Binding("tab", "cycle_tab(1)", "Next tab", show=False, priority=True),
+        Binding("shift+tab", "cycle_tab(-1)", "Previous tab", show=False, priority=True),
+        Binding("p", "pause", "Pause/resume"),
+        Binding("s", "snapshot", "Snapshot"),
+        Binding("r", "refresh_stats", "Refresh stats"),
+        Binding("a", "auto_stats", "Auto stats"),
+        Binding("o", "open_snapshot", "Open snapshot"),
+        Binding("v", "validate", "Validate"),
+        Binding("c", "checkpoint", "Checkpoint"),
+        Binding("plus,equals_sign", "smoothing(1)", "Smooth+"),
+        Binding("minus", "smoothing(-1)", "Smooth-"),
+        Binding("l", "log_scale", "Log loss"),
+        Binding("x", "hide_error", "Hide error", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "request_quit", "Quit"),
+        Binding("ctrl+c", "quit_now", "Quit", show=False, priority=True),
+    ]
+    TAB_ACTIONS = {"smoothing": "training", "log_scale": "training", "auto_stats": "layers", "open_snapshot": "layers"}
+
+    def __init__(self, session, start_paused: bool = False) -> None:
+        super().__init__()
+        self.session = session
+        self.start_paused = start_paused
+        self.state = RunState()
+        self.setup_error: str | None = None
+        self.final_status: str | None = None
+        self.smoothing = 3
+        self.log_loss = False
+        self.auto_every: int | None = None
+        self._last_auto = -1
+        self._open_next_snapshot = False
+        self._quitting = False
+        self._stop_requested = False
+        self._charts_dirty = {"history-chart", "validation-chart"}
+        self.worker = None
+
+    # ---- layout ----
+    def compose(self) -> ComposeResult:
+        yield Static(self._header_text(), id="header")
+        with Vertical(id="main"):
+            yield Static(id="error-panel")
+            with TabbedContent(id="tabs", initial="training"):
+                with TabPane("1 Training", id="training"):
+                    yield TrainingTab()
+                with TabPane("2 Layers", id="layers"):
+                    yield LayersTab()
+                with TabPane("3 Validation", id="validation"):
+                    yield ValidationTab()
+        yield Static("", classes="too-small-notice", id="too-small")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.queue = self.session.subscribe_queue()
+        self._fit(self.size.width, self.size.height)
+        self.set_interval(FRAME_S, self._frame)
+        self.set_interval(CHART_S, self._replot)
+        self.worker = self._train()
+
+    def on_resize(self, event) -> None:
+        self._fit(event.size.width, event.size.height)
+
+    def _fit(self, width: int, height: int) -> None:
+        small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
+        self.set_class(small, "-too-small")
+        self.set_class(height >= 40, "-tall")
+        self.query_one("#too-small", Static).update(
+            f"Enlarge the terminal to at least {MIN_SIZE[0]}x{MIN_SIZE[1]}\n(now {width}x{height}).\n"
+            "Training goes on; q quits.")
+
+    # ---- the worker ----
+    @work(thread=True, exclusive=True, name="trainer")
+    def _train(self) -> None:
+        from ..config import ConfigError
+        from ..engine.mnist import DataError
+
+        session = self.session
+        if session.resume_meta:
+            self._replay_history()
+        try:
+            trainer = session.make_trainer(pause_on_divergence=True, start_paused=self.start_paused)
+        except (ConfigError, DataError) as exc:
+            self.setup_error = str(exc)
+            self.call_from_thread(self.exit, EXIT_USAGE)
+            return
+        except Exception as exc:  # noqa: BLE001 - shown in the error panel, the app stays usable
+            session.bus.emit(ErrorRaised(f"{type(exc).__name__}: {exc}", traceback.format_exc(),
+                                         str(session.run.log_path)))
+            self.final_status = "error"
+            return
+        if self._stop_requested:
+            trainer.stop()
+        self.final_status = session.run_trainer()
+
+    def _replay_history(self) -> None:
+        """A resumed run's charts show the whole run: fold the kept events in before training starts."""
+        from ..engine.rundir import read_events
+
+        try:
+            events = [e for e in map(event_from_json, read_events(self.session.run.events_path)) if e]
+        except (OSError, ValueError):
+            return
+        state = RunState()
+        state.apply(events)
+        state.status = "resumed"
+        self.call_from_thread(self._adopt, state)
+
+    def _adopt(self, state: RunState) -> None:
+        state.dirty |= {"header", "metrics", "layers", "evals", "snapshots", "log"}
+        state.new_log_lines = list(state.log_lines)
+        self.state = state
+
+    @property
+    def trainer(self):
+        return self.session.trainer
+
+    @property
+    def training(self) -> bool:
+        """True while the worker may still train (so quitting must stop it first)."""
+        return self.worker is not None and not self.worker.is_finished
+
+    # ---- frames ----
+    def _frame(self) -> None:
+        """Drain the engine's events and redraw what changed; the only regular UI work."""
+        events = self.queue.drain()
+        state = self.state
+        if events:
+            state.apply(events)
+        if self.auto_every and self.trainer and state.step // self.auto_every > self._last_auto:
+            self._last_auto = state.step // self.auto_every
+            self.trainer.request_layer_stats()
+        if self._quitting and not self.training:
+            self.exit(self.exit_status())
+            return
+        dirty, state.dirty = state.dirty, set()
+        if not dirty:
+            return
+        with self.batch_update():
+            if "header" in dirty:
+                self.query_one("#header", Static).update(self._header_text())
+            if "metrics" in dirty:
+                self.query_one(TrainingTab).show_metrics(state)
+                self._charts_dirty.add("history-chart")
+            if "log" in dirty:
+                self.query_one(TrainingTab).write_log(state.new_log_lines)
+                state.new_log_lines = []
+            if "layers" in dirty:
+                self.query_one(LayersTab).show(state, self.auto_every)
+            if "evals" in dirty:
+                self.query_one(ValidationTab).show(state)
+                self._charts_dirty.add("validation-chart")
+            if "snapshots" in dirty:
+                self.query_one(LayersTab).show_snapshots(state.snapshots)
+                if self._open_next_snapshot and state.new_snapshot is not None:
+                    self._open_next_snapshot = False
+                    self._open_snapshot(len(state.snapshots) - 1)
+            if "alert" in dirty:
+                self.notify(state.last_alert.message, severity=state.last_alert.level, timeout=20)
+            if "error" in dirty:
+                self._show_error()
+
+    def _replot(self) -> None:
+        if not self._charts_dirty or self.has_class("-too-small") or len(self.screen_stack) > 1:
+            return
+        active = self.query_one(TabbedContent).active
+        if active == "training" and "history-chart" in self._charts_dirty:
+            self.query_one(HistoryChart).replot(self.state, SMOOTHING_LEVELS[self.smoothing], self.log_loss)
+            self._charts_dirty.discard("history-chart")
+        if active == "validation" and "validation-chart" in self._charts_dirty:
+            self.query_one(ValidationChart).replot(self.state)
+            self._charts_dirty.discard("validation-chart")
+
+    def _header_text(self) -> str:
+        s = self.state
+        status = "stopping" if self._quitting and self.training else s.status
+        colour = {"running": "green", "paused": "yellow", "done": "cyan", "error": "red", "diverged": "red",
+                  "stopping": "yellow"}.get(status, "default")
+        device = s.started.device if s.started else "…"
+        parts = [f"[b]{self.session.run.name}[/b]", device, f"[{colour}]{status}[/]"]
+        if s.started:
+            parts += [f"epoch {min(s.epoch + 1, s.epochs)}/{s.epochs}", f"batch {s.batch + 1}/{s.bpe}",
+                      f"{s.images_per_s:.0f} img/s", clock(s.elapsed_s), f"ETA {clock(s.eta_s())}"]
+        else:
+            parts.append("loading data and Paddle…")
+        return " │ ".join(parts)
+
+    def _show_error(self) -> None:
+        error = self.state.error
+        panel = self.query_one("#error-panel", Static)
+        panel.update(f"[b]Training failed:[/b] {error.message}\nTraceback in {error.log_path}\n"
+                     "The tabs stay usable; q quits (exit status 1), x hides this panel.")
+        panel.add_class("-shown")
+
+    def _open_snapshot(self, index: int) -> None:
+        if isinstance(self.screen, SnapshotScreen):
+            self.pop_screen()
+        self.push_screen(SnapshotScreen(self.state.snapshots, index))
+
+    def exit_status(self) -> int:
+        if self.state.error or self.final_status == "error":
+            return EXIT_ERROR
+        if self.trainer is not None and getattr(self.trainer, "diverged", False):
+            return EXIT_DIVERGED
+        return EXIT_OK
+
+    # ---- actions ----
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        tab = self.TAB_ACTIONS.get(action)
+        if tab and self.screen is self.screen_stack[0] and self.query_one(TabbedContent).active != tab:
+            return False
+        return True
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        self.refresh_bindings()
+        self._replot()
+
+    def action_show_tab(self, tab: str) -> None:
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.query_one(TabbedContent).active = tab
+
+    def action_cycle_tab(self, delta: int) -> None:
+        if len(self.screen_stack) > 1:
+            return
+        tabs = self.query_one(TabbedContent)
+        tabs.active = TABS[(TABS.index(tabs.active) + delta) % len(TABS)]
+
+    def _control(self, method: str, message: str) -> None:
+        if self.trainer is None or not self.training:
+            self.notify("Training is not running (yet)." if self.training else "Training has ended.",
+                        severity="warning", timeout=3)
+            return
+        getattr(self.trainer, method)()
+        if message:
+            self.notify(message, timeout=3)
+
+    def action_pause(self) -> None:
+        self._control("toggle_pause", "")
+
+    def action_snapshot(self) -> None:
+        self._open_next_snapshot = True
+        self._control("request_snapshot", "Snapshot at the next batch…")
+
+    def action_refresh_stats(self) -> None:
+        self._control("request_layer_stats", "Layer statistics at the next batch…")
+
+    def action_validate(self) -> None:
+        self._control("request_validation", "Validating…")
+
+    def action_checkpoint(self) -> None:
+        self._control("request_checkpoint", "Checkpoint at the next batch…")
+
+    def action_auto_stats(self) -> None:
+        self.auto_every = None if self.auto_every else AUTO_EVERY
+        self._last_auto = self.state.step // AUTO_EVERY
+        self.state.dirty.add("layers")
+        self.notify(f"Automatic layer statistics {'every %d batches' % AUTO_EVERY if self.auto_every else 'off'}.",
+                    timeout=3)
+
+    def action_open_snapshot(self) -> None:
+        if not self.state.snapshots:
+            self.notify("No snapshot yet: press s.", timeout=3)
+            return
+        highlighted = self.query_one("#snapshot-list", OptionList).highlighted
+        self._open_snapshot(len(self.state.snapshots) - 1 if highlighted is None else highlighted)
+
+    @on(OptionList.OptionSelected, "#snapshot-list")
+    def _snapshot_selected(self, event: OptionList.OptionSelected) -> None:
+        self._open_snapshot(event.option_index)
+
+    def action_smoothing(self, delta: int) -> None:
+        self.smoothing = max(0, min(len(SMOOTHING_LEVELS) - 1, self.smoothing + delta))
+        self._charts_dirty.add("history-chart")
+        self._replot()
+
+    def action_log_scale(self) -> None:
+        self.log_loss = not self.log_loss
+        self._charts_dirty.add("history-chart")
+        self._replot()
+
+    def action_hide_error(self) -> None:
+        self.query_one("#error-panel").remove_class("-shown")
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(HelpScreen(AUTO_EVERY))
+
+    def action_request_quit(self) -> None:
+        if self._quitting:
+            return
+        if not self.training:
+            self.exit(self.exit_status())
+            return
+        self.push_screen(ConfirmQuit(), lambda yes: self.action_quit_now() if yes else None)
+
+    def action_quit_now(self) -> None:
+        """Stop after the current batch (the trainer saves a checkpoint), then exit once the worker ends."""
+        if self._quitting:
+            return
+        self._quitting = True
+        self._stop_requested = True
+        if self.trainer is not None:
+            self.trainer.stop()
+        self.state.dirty.add("header")
+        if self.training:
+            self.notify("Stopping after the current batch, saving a checkpoint…", timeout=10)
+
+    def on_unmount(self) -> None:
+        # However the app ends, the worker must not train on unseen.
+        self._stop_requested = True
+        if self.trainer is not None:
+            self.trainer.stop()
+
+
+def run_app(session, start_paused: bool = False, terminal=None) -> int:
+    """Run the app on the real terminal (fd 2 already goes to the run's log) and return the exit status."""
+    saved = sys.__stderr__
+    if terminal is not None:
+        sys.__stderr__ = terminal
+    app = MnistApp(session, start_paused=start_paused)
+    try:
+        app.run()
+    finally:
+        sys.__stderr__ = saved
+        deadline = time.monotonic() + 30
+        while app.worker is not None and not app.worker.is_finished and time.monotonic() < deadline:
+            time.sleep(0.05)
+        session.close()
+    if app.setup_error:
+        print(f"mnist-tui: {app.setup_error}", file=terminal or sys.stderr)
+        return EXIT_USAGE
+    return app.exit_status()

@@ -1,0 +1,123 @@
+"""The snapshot view: kernels as numbers, feature maps as heat maps, sample 0's logits and softmax.
+
+Heat maps pack two pixel rows into one cell with '▀' (top pixel as foreground colour, bottom as
+background). Without colour (NO_COLOR, or `h`) they use shade characters, so they stay readable.
+"""
+
+from __future__ import annotations
+
+import math
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from ..engine.events import SnapshotTaken
+
+SHADES = " ░▒▓█"
+BAR_WIDTH = 10
+
+
+def _norm(grid: list[list[float]]) -> list[list[float]]:
+    flat = [v for row in grid for v in row if math.isfinite(v)]
+    lo, hi = (min(flat), max(flat)) if flat else (0.0, 1.0)
+    span = hi - lo or 1.0
+    return [[(v - lo) / span if math.isfinite(v) else 0.0 for v in row] for row in grid]
+
+
+def _colour(t: float) -> str:
+    """Dark blue → red → yellow, a heat scale that also reads as dark → bright."""
+    r = int(255 * min(1.0, 2 * t))
+    g = int(255 * max(0.0, 2 * t - 1))
+    b = int(120 * (1 - t))
+    return f"rgb({r},{g},{b})"
+
+
+def heatmap(grid: list[list[float]], colour: bool = True) -> Text:
+    rows = _norm(grid)
+    if len(rows) % 2:
+        rows.append([0.0] * len(rows[0]))
+    text = Text()
+    for top, bottom in zip(rows[0::2], rows[1::2]):
+        for a, b in zip(top, bottom):
+            if colour:
+                text.append("▀", style=f"{_colour(a)} on {_colour(b)}")
+            else:
+                text.append(SHADES[min(len(SHADES) - 1, int((a + b) / 2 * len(SHADES)))])
+        text.append("\n")
+    text.rstrip()
+    return text
+
+
+def kernel_text(title: str, kernel: list[list[float]]) -> str:
+    return title + "\n" + "\n".join(" ".join(f"{v:+.3f}" for v in row) for row in kernel)
+
+
+def output_bars(snap: SnapshotTaken) -> Text:
+    predicted = max(range(len(snap.softmax)), key=lambda i: snap.softmax[i])
+    text = Text(f"sample 0: label {snap.label}, predicted {predicted}\ndigit logit   softmax\n")
+    for i, (logit, prob) in enumerate(zip(snap.logits, snap.softmax)):
+        cells = prob * BAR_WIDTH
+        bar = "█" * int(cells) + ("▌" if cells - int(cells) >= 0.5 else "")
+        mark = " ◀ label" if i == snap.label else ""
+        style = "bold" if i == snap.label else ""
+        text.append(f"{i} {logit:+7.2f} {bar:<{BAR_WIDTH}} {100 * prob:5.1f}%{mark}\n", style=style)
+    text.rstrip()
+    return text
+
+
+class SnapshotScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("left", "browse(-1)", "Older"),
+        Binding("right", "browse(1)", "Newer"),
+        Binding("h", "toggle_shades", "Colour/shades"),
+    ]
+
+    def __init__(self, snapshots: list[SnapshotTaken], index: int) -> None:
+        super().__init__()
+        self.snapshots = snapshots
+        self.index = index
+        self.shades = False
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="snapshot-body"):
+            yield Static(id="snapshot-title")
+            with Horizontal(classes="snapshot-row"):
+                yield Static(id="conv1-kernel", classes="kernel")
+                yield Static(id="conv2-kernel", classes="kernel")
+            with Horizontal(classes="snapshot-row"):
+                yield Static(id="conv1-map", classes="heatmap")
+                yield Static(id="conv2-map", classes="heatmap")
+                yield Static(id="output-bars")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.shades = self.app.no_color
+        self.show()
+
+    def show(self) -> None:
+        snap = self.snapshots[self.index]
+        colour = not self.shades
+        self.query_one("#snapshot-title", Static).update(
+            f"Snapshot {self.index + 1}/{len(self.snapshots)}: epoch {snap.epoch}, batch {snap.batch} "
+            f"(step {snap.step}), saved to {snap.path}")
+        self.query_one("#conv1-kernel", Static).update(kernel_text("conv1.weight[0][0]", snap.conv1_kernel))
+        self.query_one("#conv2-kernel", Static).update(kernel_text("conv2.weight[0][0]", snap.conv2_kernel))
+        scale = "dark = low, bright = high" if not colour else "blue = low, yellow = high"
+        self.query_one("#conv1-map", Static).update(
+            Text(f"conv1 ch {snap.conv1_channel}\n") + heatmap(snap.conv1_map, colour))
+        self.query_one("#conv2-map", Static).update(
+            Text(f"conv2 ch {snap.conv2_channel}\n") + heatmap(snap.conv2_map, colour) + Text(f"\n\n{scale}"))
+        self.query_one("#output-bars", Static).update(output_bars(snap))
+
+    def action_browse(self, delta: int) -> None:
+        self.index = max(0, min(len(self.snapshots) - 1, self.index + delta))
+        self.show()
+
+    def action_toggle_shades(self) -> None:
+        self.shades = not self.shades
+        self.show()

@@ -1,0 +1,209 @@
+"""What the app knows about the run, folded from engine events; no Textual, so it is testable alone.
+
+The app applies each frame's drained events here, then redraws only the parts marked dirty.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+
+from ..engine import events as ev
+from .history import History, Window
+
+COURSE_LOG_EVERY = 200  # the course prints a log line every 200 batches
+OVERFIT_POINTS = 2.0  # train minus validation accuracy, in points, above which we call it over-fitting
+EXPLODE_FACTOR = 100.0  # activations growing this much between two refreshes are flagged
+
+
+def log_every(batches_per_epoch: int) -> int:
+    """The course's 200, or less on small subsets so an epoch still shows a few lines."""
+    return COURSE_LOG_EVERY if batches_per_epoch >= 4 * COURSE_LOG_EVERY else max(1, batches_per_epoch // 4)
+
+
+class RunState:
+    def __init__(self, window: int = 200, history_points: int = 2000) -> None:
+        self.started: ev.RunStarted | None = None
+        self.status = "starting"
+        self.status_detail = ""
+        self.epoch = self.batch = self.step = 0
+        self.images_per_s = 0.0
+        self.elapsed_s = 0.0
+        self.loss_window, self.acc_window = Window(window), Window(window)
+        self.best_loss: float | None = None
+        self.best_acc: float | None = None
+        self.loss_history, self.acc_history = History(history_points), History(history_points)
+        self.log_lines: collections.deque[str] = collections.deque(maxlen=500)
+        self.new_log_lines: list[str] = []
+        self.evals: list[ev.EvalResult] = []
+        self.test: ev.EvalResult | None = None
+        self.layer_stats: ev.LayerStats | None = None
+        self.flags: dict[str, str] = {}
+        self._peak: dict[str, float] = {}  # largest |activation| per layer at the previous refresh
+        self.snapshots: list[ev.SnapshotTaken] = []  # user-triggered, so few
+        self.new_snapshot: ev.SnapshotTaken | None = None
+        self.checkpoints = 0
+        self.error: ev.ErrorRaised | None = None
+        self.finished: ev.Finished | None = None
+        self.dirty: set[str] = set()
+
+    # ---- derived figures ----
+    @property
+    def bpe(self) -> int:
+        return self.started.batches_per_epoch if self.started else 0
+
+    @property
+    def epochs(self) -> int:
+        return self.started.epochs if self.started else 0
+
+    @property
+    def total_steps(self) -> int:
+        return self.bpe * self.epochs
+
+    def eta_s(self) -> float | None:
+        if not self.started or self.images_per_s <= 0:
+            return None
+        remaining = max(self.total_steps - self.step - 1, 0)
+        return remaining * self.started.config["batch_size"] / self.images_per_s
+
+    def lowest_val_loss(self) -> ev.EvalResult | None:
+        vals = [e for e in self.evals if math.isfinite(e.loss)]
+        return min(vals, key=lambda e: e.loss) if vals else None
+
+    def diagnosis(self) -> str:
+        """The course's reading of the newest evaluation."""
+        last = next((e for e in reversed(self.evals) if e.train_acc is not None), None)
+        if last is None:
+            return "No evaluation yet: press v to validate now, or wait for the end of the epoch."
+        gap = 100 * (last.train_acc - last.acc)
+        where = f"(epoch {last.epoch}, batch {last.batch})"
+        if gap < 0:
+            return (f"Under-trained {where}: train accuracy is {-gap:.2f} points below validation; "
+                    "keep training.")
+        if gap > OVERFIT_POINTS:
+            return (f"Over-fitting {where}: train is {gap:.2f} points above validation (threshold "
+                    f"{OVERFIT_POINTS:g}); raise L2 weight decay (now {self._decay_text()}).")
+        return f"Fine {where}: gap {gap:.2f} points, within the {OVERFIT_POINTS:g}-point threshold."
+
+    def _decay_text(self) -> str:
+        cfg = self.started.config if self.started else {}
+        text = f"--weight-decay {cfg.get('weight_decay', 0):g}"
+        if cfg.get("l2"):
+            text += ", --l2 " + ",".join(f"{k}={v:g}" for k, v in cfg["l2"].items())
+        return text
+
+    # ---- folding events ----
+    def apply(self, events: list[ev.Event]) -> None:
+        for event in events:
+            handler = getattr(self, "_on_" + type(event).__name__, None)
+            if handler:
+                handler(event)
+
+    def _log(self, line: str) -> None:
+        self.log_lines.append(line)
+        self.new_log_lines.append(line)
+        self.dirty.add("log")
+
+    def _on_RunStarted(self, e: ev.RunStarted) -> None:
+        self.started = e
+        self.epoch, self.step = e.start_epoch, e.start_step
+        self.dirty |= {"header", "layers"}
+        self._log(f"run {e.run_dir} on {e.device}: {e.train_size} train, {e.val_size} validation images")
+
+    def _on_StatusChanged(self, e: ev.StatusChanged) -> None:
+        self.status, self.status_detail = e.status, e.detail
+        self.dirty.add("header")
+        if e.detail:
+            self._log(f"{e.status}: {e.detail}")
+
+    def _on_BatchMetrics(self, e: ev.BatchMetrics) -> None:
+        self.epoch, self.batch, self.step = e.epoch, e.batch, e.step
+        self.images_per_s, self.elapsed_s = e.images_per_s, e.elapsed_s
+        self.loss_window.add(e.loss)
+        self.acc_window.add(e.acc)
+        if math.isfinite(e.loss) and (self.best_loss is None or e.loss < self.best_loss):
+            self.best_loss = e.loss
+        if math.isfinite(e.acc) and (self.best_acc is None or e.acc > self.best_acc):
+            self.best_acc = e.acc
+        x = e.step / self.bpe if self.bpe else float(e.step)
+        self.loss_history.add(x, e.loss)
+        self.acc_history.add(x, e.acc)
+        self.dirty |= {"header", "metrics"}
+        if e.batch % log_every(self.bpe or 1) == 0:
+            self._log(f"epoch: {e.epoch}, batch: {e.batch}, loss is: [{e.loss:.6f}], acc is [{e.acc:.6f}]")
+
+    def _on_EvalResult(self, e: ev.EvalResult) -> None:
+        if e.split == "test":
+            self.test = e
+            self._log(f"[test] loss={e.loss:.6f}, acc={e.acc:.6f}")
+        else:
+            self.evals.append(e)
+            self._log(f"[validation] epoch: {e.epoch}, batch: {e.batch}, loss={e.loss:.6f}, acc={e.acc:.6f}")
+        self.dirty.add("evals")
+
+    def _on_LayerStats(self, e: ev.LayerStats) -> None:
+        self.flags = {row["name"]: self._flag(row) for row in e.layers}
+        self.layer_stats = e
+        self.dirty.add("layers")
+
+    def _flag(self, row: dict) -> str:
+        """Dead channels, explosive growth since the previous refresh, non-finite figures, in words."""
+        name, words = row["name"], []
+        figures = [row[k] for k in ("mean", "std", "min", "max")] + [row.get("grad_norm") or 0.0]
+        if not all(math.isfinite(v) for v in figures):
+            words.append("non-finite values")
+        shape = next((r["output_shape"] for r in (self.started.layers if self.started else []) if r["name"] == name),
+                     None)
+        if row["dead_frac"] > 0:
+            channels = shape[1] if shape and len(shape) > 1 else 0
+            dead = round(row["dead_frac"] * channels) if channels else None
+            words.append(f"{dead} dead channel{'s' if dead != 1 else ''}" if dead is not None else
+                         f"{100 * row['dead_frac']:.0f}% dead channels")
+        peak = max(abs(row["min"]), abs(row["max"])) if math.isfinite(row["min"]) and math.isfinite(row["max"]) else None
+        before = self._peak.get(name)
+        if peak is not None and before and peak / before >= EXPLODE_FACTOR:
+            words.append(f"exploding: x{peak / before:.0f} since last refresh")
+        if peak is not None:
+            self._peak[name] = peak
+        return ", ".join(words) or "ok"
+
+    def _on_SnapshotTaken(self, e: ev.SnapshotTaken) -> None:
+        self.snapshots.append(e)
+        self.new_snapshot = e
+        self.dirty.add("snapshots")
+        self._log(f"snapshot at epoch {e.epoch}, batch {e.batch}: {e.path}")
+
+    def _on_CheckpointSaved(self, e: ev.CheckpointSaved) -> None:
+        self.checkpoints += 1
+        self._log(f"checkpoint at epoch {e.epoch}, batch {e.batch}: {e.path}")
+
+    def _on_Alert(self, e: ev.Alert) -> None:
+        self._log(f"{e.level}: {e.message}")
+        self.dirty.add("alert")
+        self.last_alert = e
+
+    def _on_ErrorRaised(self, e: ev.ErrorRaised) -> None:
+        self.error = e
+        self.dirty.add("error")
+        self._log(f"error: {e.message} (traceback in {e.log_path})")
+
+    def _on_Finished(self, e: ev.Finished) -> None:
+        self.finished = e
+        self.status = e.status
+        self.dirty |= {"header", "evals"}
+        text = f"finished: {e.status}"
+        if e.test_acc is not None:
+            text += f", test accuracy {100 * e.test_acc:.2f}%"
+        self._log(text)
+
+
+def event_from_json(data: dict) -> ev.Event | None:
+    """Rebuild an event from a line of events.jsonl (to replay a resumed run's history)."""
+    cls = getattr(ev, str(data.get("type")), None)
+    if not (isinstance(cls, type) and issubclass(cls, ev.Event)):
+        return None
+    fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+    try:
+        return cls(**fields)
+    except TypeError:
+        return None

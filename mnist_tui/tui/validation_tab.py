@@ -1,0 +1,42 @@
+"""Tab 3: one row per evaluation with the generalisation gap, the course's diagnosis, a chart."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from .charts import ValidationChart
+from .state import RunState
+
+COLUMNS = ("epoch", "batch", "train loss", "train acc", "val loss", "val acc", "gap (points)")
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+class ValidationTab(Vertical):
+    def compose(self) -> ComposeResult:
+        yield Static("", id="diagnosis")
+        yield Static("", id="test-result")
+        yield DataTable(id="eval-table", zebra_stripes=True, cursor_type="row")
+        yield ValidationChart(id="validation-chart")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for name in COLUMNS:
+            table.add_column(name, key=name)
+
+    def show(self, state: RunState) -> None:
+        table = self.query_one(DataTable)
+        for e in state.evals[table.row_count:]:
+            gap = "-" if e.gap is None else f"{100 * e.gap:+.2f}"
+            table.add_row(str(e.epoch), str(e.batch), "-" if e.train_loss is None else f"{e.train_loss:.4f}",
+                          _pct(e.train_acc), f"{e.loss:.4f}", _pct(e.acc), gap)
+            table.move_cursor(row=table.row_count - 1)
+        self.query_one("#diagnosis", Static).update(state.diagnosis())
+        test = state.test
+        text = "Test accuracy: after training ends." if test is None else \
+            f"Test accuracy: {100 * test.acc:.2f}% (loss {test.loss:.4f})"
+        self.query_one("#test-result", Static).update(text)
