@@ -191,20 +191,20 @@ class Trainer:
     def _make_step(self):
         model, optimizer = self.model, self.optimizer
 
-        def train_step(x, y):
+        def forward(x, y):
             logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            acc = paddle.metric.accuracy(logits, y)
-            loss.backward()
-            return loss, acc
+            return F.cross_entropy(logits, y), paddle.metric.accuracy(logits, y)
 
         if self.cfg.to_static:
-            train_step = paddle.jit.to_static(train_step, full_graph=True)
+            # Compiles the forward pass (loss and accuracy fused in one graph); backward runs the
+            # generated backward program.
+            forward = paddle.jit.to_static(forward, full_graph=True)
 
         def step(x, y):
             # Gradients are cleared before the step, not after, so they stay readable for layer stats.
             optimizer.clear_grad()
-            loss, acc = train_step(x, y)
+            loss, acc = forward(x, y)
+            loss.backward()
             optimizer.step()
             if isinstance(optimizer._learning_rate, paddle.optimizer.lr.LRScheduler):
                 optimizer._learning_rate.step()
