@@ -11,12 +11,13 @@ from __future__ import annotations
 import sys
 import time
 import traceback
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from ..engine.events import ErrorRaised
 from .charts import HistoryChart, ValidationChart
@@ -24,7 +25,7 @@ from .confirm_screen import ConfirmQuit
 from .help_screen import HelpScreen
 from .history import SMOOTHING_LEVELS
 from .layers_tab import LayersTab
-from .snapshot_screen import SnapshotScreen
+from .snapshot_screen import SnapshotPicker, SnapshotScreen
 from .state import RunState, event_from_json
 from .training_tab import TrainingTab
 from .validation_tab import ValidationTab
@@ -50,28 +51,36 @@ class MnistApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "mnist-tui"
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS = [
+    BINDINGS: ClassVar = [
         Binding("1", "show_tab('training')", "Training", show=False),
         Binding("2", "show_tab('layers')", "Layers", show=False),
         Binding("3", "show_tab('validation')", "Validation", show=False),
         Binding("tab", "cycle_tab(1)", "Next tab", show=False, priority=True),
         Binding("shift+tab", "cycle_tab(-1)", "Previous tab", show=False, priority=True),
-        Binding("p", "pause", "Pause/resume"),
+        Binding("p", "pause", "Pause"),
         Binding("s", "snapshot", "Snapshot"),
-        Binding("r", "refresh_stats", "Refresh stats"),
-        Binding("a", "auto_stats", "Auto stats"),
-        Binding("o", "open_snapshot", "Open snapshot"),
         Binding("v", "validate", "Validate"),
         Binding("c", "checkpoint", "Checkpoint"),
-        Binding("plus,equals_sign", "smoothing(1)", "Smooth+"),
-        Binding("minus", "smoothing(-1)", "Smooth-"),
-        Binding("l", "log_scale", "Log loss"),
+        # Keys of one tab: shown in the footer on that tab (t_*), working everywhere (the hidden twin).
+        Binding("plus", "t_smoothing(1)", "Smooth", key_display="+/-"),
+        Binding("minus", "t_smoothing(-1)", "Smooth-", show=False),
+        Binding("l", "t_log_scale", "Log loss"),
+        Binding("r", "t_refresh_stats", "Stats"),
+        Binding("a", "t_auto_stats", "Auto"),
+        Binding("o", "t_open_snapshot", "List"),
+        Binding("plus,equals_sign", "smoothing(1)", show=False),
+        Binding("minus", "smoothing(-1)", show=False),
+        Binding("l", "log_scale", show=False),
+        Binding("r", "refresh_stats", show=False),
+        Binding("a", "auto_stats", show=False),
+        Binding("o", "open_snapshot", show=False),
         Binding("x", "hide_error", "Hide error", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "request_quit", "Quit"),
         Binding("ctrl+c", "quit_now", "Quit", show=False, priority=True),
     ]
-    TAB_ACTIONS = {"smoothing": "training", "log_scale": "training", "auto_stats": "layers", "open_snapshot": "layers"}
+    TAB_ACTIONS: ClassVar = {"t_smoothing": "training", "t_log_scale": "training", "t_refresh_stats": "layers",
+                             "t_auto_stats": "layers", "t_open_snapshot": "layers"}
 
     def __init__(self, session, start_paused: bool = False) -> None:
         super().__init__()
@@ -103,7 +112,7 @@ class MnistApp(App):
                 with TabPane("3 Validation", id="validation"):
                     yield ValidationTab()
         yield Static("", classes="too-small-notice", id="too-small")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.queue = self.session.subscribe_queue()
@@ -119,6 +128,7 @@ class MnistApp(App):
         small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
         self.set_class(small, "-too-small")
         self.set_class(height >= 40, "-tall")
+        self.state.dirty.add("header")
         self.query_one("#too-small", Static).update(
             f"Enlarge the terminal to at least {MIN_SIZE[0]}x{MIN_SIZE[1]}\n(now {width}x{height}).\n"
             "Training goes on; q quits.")
@@ -205,7 +215,7 @@ class MnistApp(App):
                 self.query_one(ValidationTab).show(state)
                 self._charts_dirty.add("validation-chart")
             if "snapshots" in dirty:
-                self.query_one(LayersTab).show_snapshots(state.snapshots)
+                self.query_one(LayersTab).show(state, self.auto_every)
                 if self._open_next_snapshot and state.new_snapshot is not None:
                     self._open_next_snapshot = False
                     self._open_snapshot(len(state.snapshots) - 1)
@@ -237,7 +247,7 @@ class MnistApp(App):
                       f"{s.images_per_s:.0f} img/s", clock(s.elapsed_s), f"ETA {clock(s.eta_s())}"]
         else:
             parts.append("loading data and Paddle…")
-        return " │ ".join(parts)
+        return (" │ " if self.size.width >= 100 else "│").join(parts)
 
     def _show_error(self) -> None:
         error = self.state.error
@@ -261,12 +271,28 @@ class MnistApp(App):
     # ---- actions ----
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         tab = self.TAB_ACTIONS.get(action)
-        if tab and self.screen is self.screen_stack[0] and self.query_one(TabbedContent).active != tab:
-            return False
-        return True
+        return tab is None or (len(self.screen_stack) == 1 and self.query_one(TabbedContent).active == tab)
+
+    def action_t_smoothing(self, delta: int) -> None:
+        self.action_smoothing(delta)
+
+    def action_t_log_scale(self) -> None:
+        self.action_log_scale()
+
+    def action_t_refresh_stats(self) -> None:
+        self.action_refresh_stats()
+
+    def action_t_auto_stats(self) -> None:
+        self.action_auto_stats()
+
+    def action_t_open_snapshot(self) -> None:
+        self.action_open_snapshot()
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
+        """Focus the tab's main widget (its keys then work at once) and redraw its chart."""
+        tab = {"training": TrainingTab, "layers": LayersTab, "validation": ValidationTab}[self.query_one(TabbedContent).active]
+        self.query_one(tab).focus_main()
         self.refresh_bindings()
         self._replot()
 
@@ -310,19 +336,17 @@ class MnistApp(App):
         self.auto_every = None if self.auto_every else AUTO_EVERY
         self._last_auto = self.state.step // AUTO_EVERY
         self.state.dirty.add("layers")
-        self.notify(f"Automatic layer statistics {'every %d batches' % AUTO_EVERY if self.auto_every else 'off'}.",
-                    timeout=3)
+        self.notify(f"Automatic layer statistics every {AUTO_EVERY} batches." if self.auto_every
+                    else "Automatic layer statistics off.", timeout=3)
 
     def action_open_snapshot(self) -> None:
         if not self.state.snapshots:
             self.notify("No snapshot yet: press s.", timeout=3)
             return
-        highlighted = self.query_one("#snapshot-list", OptionList).highlighted
-        self._open_snapshot(len(self.state.snapshots) - 1 if highlighted is None else highlighted)
-
-    @on(OptionList.OptionSelected, "#snapshot-list")
-    def _snapshot_selected(self, event: OptionList.OptionSelected) -> None:
-        self._open_snapshot(event.option_index)
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.push_screen(SnapshotPicker(self.state.snapshots),
+                         lambda index: self._open_snapshot(index) if index is not None else None)
 
     def action_smoothing(self, delta: int) -> None:
         self.smoothing = max(0, min(len(SMOOTHING_LEVELS) - 1, self.smoothing + delta))

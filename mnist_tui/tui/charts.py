@@ -50,7 +50,7 @@ class ValidationChart(PlotextPlot):
         evals = [e for e in state.evals if e.train_acc is not None]
         bpe = state.bpe or 1
         xs = [e.step / bpe for e in evals]
-        title = "train/val accuracy and loss, gap = train - val acc"
+        title = "accuracy and loss; gap = train - val acc (right axis)"
         if xs:
             plt.plot(xs, [e.train_acc for e in evals], label="train acc", color="green", marker="hd")
             plt.plot(xs, [e.acc for e in evals], label="val acc", color="cyan", marker="hd")
@@ -60,7 +60,6 @@ class ValidationChart(PlotextPlot):
         best = state.lowest_val_loss()
         if best is not None:
             plt.vline(best.step / bpe, color="yellow")
-            title += f"; lowest val loss at epoch {best.epoch} (|)"
         plt.title(title)
         plt.xlabel("epoch")
         self.refresh()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen
@@ -9,7 +11,7 @@ from textual.widgets import Static
 
 
 class ConfirmQuit(ModalScreen[bool]):
-    BINDINGS = [
+    BINDINGS: ClassVar = [
         Binding("y,enter", "answer(True)", "Quit"),
         Binding("n,escape", "answer(False)", "Keep training"),
     ]

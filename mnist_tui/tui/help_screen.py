@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -31,7 +33,7 @@ Press Esc or ? to close."""
 
 
 class HelpScreen(ModalScreen):
-    BINDINGS = [Binding("escape,question_mark", "app.pop_screen", "Close")]
+    BINDINGS: ClassVar = [Binding("escape,question_mark", "app.pop_screen", "Close")]
 
     def __init__(self, auto_every: int) -> None:
         super().__init__()

@@ -7,13 +7,16 @@ background). Without colour (NO_COLOR, or `h`) they use shade characters, so the
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
 
 from ..engine.events import SnapshotTaken
 
@@ -58,11 +61,11 @@ def kernel_text(title: str, kernel: list[list[float]]) -> str:
 
 def output_bars(snap: SnapshotTaken) -> Text:
     predicted = max(range(len(snap.softmax)), key=lambda i: snap.softmax[i])
-    text = Text(f"sample 0: label {snap.label}, predicted {predicted}\ndigit logit   softmax\n")
+    text = Text(f"sample 0: label {snap.label} ◀, predicted {predicted}\n  logit    softmax\n")
     for i, (logit, prob) in enumerate(zip(snap.logits, snap.softmax)):
         cells = prob * BAR_WIDTH
         bar = "█" * int(cells) + ("▌" if cells - int(cells) >= 0.5 else "")
-        mark = " ◀ label" if i == snap.label else ""
+        mark = " ◀" if i == snap.label else ""
         style = "bold" if i == snap.label else ""
         text.append(f"{i} {logit:+7.2f} {bar:<{BAR_WIDTH}} {100 * prob:5.1f}%{mark}\n", style=style)
     text.rstrip()
@@ -70,7 +73,7 @@ def output_bars(snap: SnapshotTaken) -> Text:
 
 
 class SnapshotScreen(Screen):
-    BINDINGS = [
+    BINDINGS: ClassVar = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("left", "browse(-1)", "Older"),
         Binding("right", "browse(1)", "Newer"),
@@ -102,16 +105,16 @@ class SnapshotScreen(Screen):
     def show(self) -> None:
         snap = self.snapshots[self.index]
         colour = not self.shades
+        scale = "dark → bright = low → high" if self.shades else "blue → yellow = low → high"
         self.query_one("#snapshot-title", Static).update(
-            f"Snapshot {self.index + 1}/{len(self.snapshots)}: epoch {snap.epoch}, batch {snap.batch} "
-            f"(step {snap.step}), saved to {snap.path}")
+            f"[b]Snapshot {self.index + 1}/{len(self.snapshots)}[/b]: epoch {snap.epoch}, batch {snap.batch} "
+            f"(step {snap.step}) │ maps: {scale}\nsaved as snapshots/{Path(snap.path).name} in the run folder")
         self.query_one("#conv1-kernel", Static).update(kernel_text("conv1.weight[0][0]", snap.conv1_kernel))
         self.query_one("#conv2-kernel", Static).update(kernel_text("conv2.weight[0][0]", snap.conv2_kernel))
-        scale = "dark = low, bright = high" if not colour else "blue = low, yellow = high"
         self.query_one("#conv1-map", Static).update(
-            Text(f"conv1 ch {snap.conv1_channel}\n") + heatmap(snap.conv1_map, colour))
+            Text(f"conv1 channel {snap.conv1_channel}\n") + heatmap(snap.conv1_map, colour))
         self.query_one("#conv2-map", Static).update(
-            Text(f"conv2 ch {snap.conv2_channel}\n") + heatmap(snap.conv2_map, colour) + Text(f"\n\n{scale}"))
+            Text(f"conv2 ch {snap.conv2_channel}\n") + heatmap(snap.conv2_map, colour))
         self.query_one("#output-bars", Static).update(output_bars(snap))
 
     def action_browse(self, delta: int) -> None:
@@ -121,3 +124,27 @@ class SnapshotScreen(Screen):
     def action_toggle_shades(self) -> None:
         self.shades = not self.shades
         self.show()
+
+
+class SnapshotPicker(ModalScreen[int]):
+    """Every snapshot of this session; Enter reopens one (answers its index)."""
+
+    BINDINGS: ClassVar = [Binding("escape", "app.pop_screen", "Close")]
+
+    def __init__(self, snapshots: list[SnapshotTaken]) -> None:
+        super().__init__()
+        self.snapshots = snapshots
+
+    def compose(self) -> ComposeResult:
+        options = [Option(f"#{i + 1}  epoch {s.epoch}, batch {s.batch}  {Path(s.path).name}", id=str(i))
+                   for i, s in enumerate(self.snapshots)]
+        yield OptionList(*options, id="snapshot-list")
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.border_title = "Snapshots (Enter opens, Esc closes)"
+        options.highlighted = len(self.snapshots) - 1
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option_index)

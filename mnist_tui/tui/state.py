@@ -157,8 +157,9 @@ class RunState:
         if row["dead_frac"] > 0:
             channels = shape[1] if shape and len(shape) > 1 else 0
             dead = round(row["dead_frac"] * channels) if channels else None
-            words.append(f"{dead} dead channel{'s' if dead != 1 else ''}" if dead is not None else
-                         f"{100 * row['dead_frac']:.0f}% dead channels")
+            unit = "channel" if shape and len(shape) == 4 else "unit"
+            words.append(f"{dead} dead {unit}{'s' if dead != 1 else ''}" if dead is not None else
+                         f"{100 * row['dead_frac']:.0f}% dead {unit}s")
         peak = max(abs(row["min"]), abs(row["max"])) if math.isfinite(row["min"]) and math.isfinite(row["max"]) else None
         before = self._peak.get(name)
         if peak is not None and before and peak / before >= EXPLODE_FACTOR:

@@ -47,3 +47,6 @@ class TrainingTab(Vertical):
 
     def write_log(self, lines: list[str]) -> None:
         self.query_one(Log).write_lines(lines)
+
+    def focus_main(self) -> None:
+        self.query_one(Log).focus()

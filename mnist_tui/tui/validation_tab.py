@@ -36,7 +36,12 @@ class ValidationTab(Vertical):
                           _pct(e.train_acc), f"{e.loss:.4f}", _pct(e.acc), gap)
             table.move_cursor(row=table.row_count - 1)
         self.query_one("#diagnosis", Static).update(state.diagnosis())
-        test = state.test
-        text = "Test accuracy: after training ends." if test is None else \
-            f"Test accuracy: {100 * test.acc:.2f}% (loss {test.loss:.4f})"
+        test, best = state.test, state.lowest_val_loss()
+        text = "Test accuracy: when training ends." if test is None else \
+            f"[b]Test accuracy: {100 * test.acc:.2f}%[/b] (loss {test.loss:.4f})"
+        if best is not None:
+            text += f" │ lowest val loss {best.loss:.4f} at epoch {best.epoch}, batch {best.batch} (| on the chart)"
         self.query_one("#test-result", Static).update(text)
+
+    def focus_main(self) -> None:
+        self.query_one(DataTable).focus()
