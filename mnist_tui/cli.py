@@ -15,7 +15,7 @@ from pathlib import Path
 from . import __version__
 from .config import OPTIMIZERS, PRESETS, ConfigError, TrainConfig, parse_l2, validate
 from .engine.mnist import DataError
-from .engine.rundir import RunDirError
+from .errors import UsageError
 
 EXIT_USAGE = 2
 PADDLE_HINT = ("Paddle is not installed: pip install paddlepaddle (CPU) "
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             session = Session.resume(args.resume)
         else:
             session = Session.new(cfg, args.runs_dir, args.data_dir, data=data)
-    except (ConfigError, DataError, RunDirError) as exc:
+    except UsageError as exc:
         return fail(str(exc))
     terminal = route_stderr(session.run.log_path)
     try:
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         from .tui.app import run_app
 
         return run_app(session, start_paused=args.paused, terminal=terminal)
-    except (ConfigError, DataError) as exc:
+    except UsageError as exc:
         session.close()
         return fail(str(exc), terminal)
     except KeyboardInterrupt:

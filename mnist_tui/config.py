@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
+from .errors import UsageError
+
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")
 LAYERS_WITH_PARAMS = ("conv1", "conv2", "fc")
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError, ValueError):
     """A setting is out of range or malformed; the message names it."""
 
 

@@ -201,8 +201,8 @@ def test_checkpoint_round_trip_gives_the_same_validation(mnist, tmp_path):
     meta = newest_checkpoint_meta(session.run)
     assert meta["epoch"] == 1 and meta["batch"] == 0
     fresh = Session(SMALL, session.run, data=mnist, resume_meta=meta)
-    trainer = fresh.make_trainer()
-    trainer._setup(meta)
+    trainer = fresh.make_trainer()  # loads the checkpoint files
+    trainer._setup(fresh.resume_meta)
     loss, acc = trainer.evaluate(trainer.val_split)
     assert acc == val.acc
     assert loss == pytest.approx(val.loss, rel=1e-6)

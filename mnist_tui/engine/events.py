@@ -130,6 +130,14 @@ class Finished(Event):
     test_loss: float | None = None
 
 
+def from_json(record: dict) -> Event | None:
+    """Rebuild an event from its events.jsonl record (None for unknown types)."""
+    cls = {c.__name__: c for c in Event.__subclasses__()}.get(record.get("type", ""))
+    if cls is None:
+        return None
+    return cls(**{k: v for k, v in record.items() if k in cls.__dataclass_fields__})
+
+
 Callback = Callable[[Event], None]
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import UsageError
+
 TRAIN_IMAGES = "train-images-idx3-ubyte"
 TRAIN_LABELS = "train-labels-idx1-ubyte"
 TEST_IMAGES = "t10k-images-idx3-ubyte"
@@ -35,7 +37,7 @@ BUNDLED_MD5 = {
 }
 
 
-class DataError(Exception):
+class DataError(UsageError):
     """A data file is missing or not what MNIST should be."""
 
 

@@ -12,6 +12,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import UsageError
 from .events import CheckpointSaved, EvalResult, Event, Finished, StatusChanged
 
 CONFIG = "config.json"
@@ -20,7 +21,7 @@ LOG = "run.log"
 MODEL = "model.pdparams"
 
 
-class RunDirError(Exception):
+class RunDirError(UsageError):
     """The runs folder cannot be written, or a folder is not a usable run."""
 
 

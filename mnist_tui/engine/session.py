@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import TrainConfig, validate
-from .events import ErrorRaised, EventBus, EventQueue, StatusChanged
+from .events import ErrorRaised, EventBus, EventQueue, StatusChanged, from_json
 from .mnist import Mnist, load_mnist
-from .rundir import CONFIG, EVENTS, EventLog, RunDir, RunDirError, atomic_write_text
+from .rundir import CONFIG, EVENTS, EventLog, RunDir, RunDirError, atomic_write_text, read_events
 
 
 @dataclass
@@ -32,6 +32,7 @@ class Session:
         self.bus.subscribe(self.event_log)
         self.bus.subscribe(self._log_errors)
         self.trainer = None
+        self.past_events: list = []  # a resumed run's history, replayed to each queue subscriber
 
     def _log_errors(self, event) -> None:
         if isinstance(event, ErrorRaised):
@@ -60,11 +61,17 @@ class Session:
             raise RunDirError(f"{run.path}: no complete checkpoint to resume from")
         truncate_events_after_checkpoint(run.path / EVENTS, meta["step"])
         session = cls(cfg, run, saved.get("data_dir"), meta, data=data)
+        session.past_events = [e for e in map(from_json, read_events(run.path / EVENTS)) if e is not None]
         session.bus.emit(StatusChanged("resumed", f"from checkpoint at step {meta['step']}"))
         return session
 
     def subscribe_queue(self, maxlen: int = 100_000) -> EventQueue:
-        return self.bus.subscribe_queue(maxlen)
+        """A queue of every event from now on, starting with a resumed run's history."""
+        queue = EventQueue(maxlen)
+        for event in self.past_events:
+            queue.put(event)
+        self.bus.subscribe(queue.put)
+        return queue
 
     def make_trainer(self, pause_on_divergence: bool = False, start_paused: bool = False):
         """Load the data and build the trainer (imports Paddle: call it off the UI thread)."""
@@ -72,9 +79,21 @@ class Session:
 
         data = self.data or load_mnist(self.data_dir)
         validate(self.cfg, train_size=len(data.train.head(self.cfg.train_limit)))
+        if self.resume_meta:
+            self._load_checkpoint()
         self.trainer = Trainer(self.cfg, data, self.run, self.bus, pause_on_divergence, start_paused)
         self.write_config(data.source)
         return self.trainer
+
+    def _load_checkpoint(self) -> None:
+        import paddle
+
+        stem = self.resume_meta["stem"]
+        try:
+            self.resume_meta["model_state"] = paddle.load(stem + ".pdparams")
+            self.resume_meta["optimizer_state"] = paddle.load(stem + ".pdopt")
+        except Exception as exc:  # noqa: BLE001 - any failure to unpickle means a corrupt file
+            raise RunDirError(f"{stem}: checkpoint is corrupt ({type(exc).__name__}: {exc})") from None
 
     def run_trainer(self) -> str:
         status = self.trainer.run(self.resume_meta)

@@ -21,6 +21,7 @@ import paddle
 import paddle.nn.functional as F
 
 from ..config import TrainConfig
+from ..errors import UsageError
 from . import inspect
 from .events import (
     Alert,
@@ -43,15 +44,17 @@ EVAL_BATCH = 1000
 WEIGHTED = ("conv1", "conv2", "fc")  # the layers with parameters
 
 
-class DeviceError(Exception):
+class DeviceError(UsageError):
     """The requested device is not available."""
 
 
 def choose_device(spec: str) -> tuple[str, str]:
     """Return (paddle device string, human description). `auto` falls back to the CPU."""
     has_cuda = paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
-    if spec == "cpu" or (spec == "auto" and not has_cuda):
+    if spec == "cpu":
         return "cpu", "CPU"
+    if spec == "auto" and not has_cuda:
+        return "cpu", "CPU (auto: no CUDA GPU visible)"
     if not paddle.device.is_compiled_with_cuda():
         raise DeviceError(f"--device {spec}: this Paddle build has no CUDA (install paddlepaddle-gpu)")
     count = paddle.device.cuda.device_count()
@@ -115,6 +118,7 @@ class Trainer:
         self._last_ratios: dict[str, float] = {}
         self._snapshot_count = 0
         self._rng = random.Random(cfg.seed)
+        self.device, self.device_name = choose_device(cfg.device)  # fails early, before the run starts
 
     # ---- controls, callable from any thread ----
     def pause(self) -> None:
@@ -169,7 +173,6 @@ class Trainer:
 
     def _setup(self, resume_from: dict | None) -> None:
         cfg = self.cfg
-        self.device, self.device_name = choose_device(cfg.device)
         paddle.set_device(self.device)
         paddle.seed(cfg.seed)
         self.model = MnistCNN(cfg.l2)
@@ -179,8 +182,8 @@ class Trainer:
         self.train_x = paddle.to_tensor(self.train_split.images)
         self.train_y = paddle.to_tensor(self.train_split.labels[:, None])
         if resume_from:
-            self.model.set_state_dict(paddle.load(resume_from["stem"] + ".pdparams"))
-            self.optimizer.set_state_dict(paddle.load(resume_from["stem"] + ".pdopt"))
+            self.model.set_state_dict(resume_from["model_state"])
+            self.optimizer.set_state_dict(resume_from["optimizer_state"])
             self.epoch, self.batch, self.step = resume_from["epoch"], resume_from["batch"], resume_from["step"]
         self.layers = inspect.describe_layers(self.model, cfg.batch_size)
         self.bus.emit(RunStarted(

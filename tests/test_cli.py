@@ -1,0 +1,115 @@
+"""The command line: bad values, bad data, bad folders get one clear line and exit status 2."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from mnist_tui.cli import main
+from mnist_tui.engine.mnist import TEST_LABELS, bundled_dir
+
+
+def exit_status(args) -> int:
+    try:
+        return main(args)
+    except SystemExit as exc:  # argparse's own errors
+        return exc.code
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--lr", "0"], "--lr: must be > 0"),
+        (["--lr", "-1"], "--lr: must be > 0"),
+        (["--batch-size", "0"], "--batch-size: must be >= 1"),
+        (["--epochs", "0"], "--epochs: must be >= 1"),
+        (["--optimizer", "rmsprop"], "unknown 'rmsprop'"),
+        (["--l2", "conv1"], "is not LAYER=COEFF"),
+        (["--l2", "conv1=abc"], "is not a number"),
+        (["--l2", "conv3=1e-4"], "no layer 'conv3'"),
+        (["--device", "tpu"], "--device: 'tpu'"),
+        (["--lr", "fast"], "invalid float value"),
+        (["--data-dir", "/nonexistent/mnist"], "data directory not found"),
+        (["--headless", "--batch-size", "128", "--train-limit", "100"], "larger than the training split"),
+        (["--headless", "--batch-size", "60000"], "larger than the training split"),
+    ],
+)
+def test_bad_values_one_line_status_2(args, message, capsys, tmp_path):
+    status = exit_status([*args, "--runs-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("mnist-tui: ")
+    assert "Traceback" not in err
+    assert not any(tmp_path.iterdir()), "no run folder for a rejected command"
+
+
+def test_unwritable_runs_dir(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(["--headless", "--train-limit", "64", "--runs-dir", str(blocker / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot create a run folder" in err and len(err.strip().splitlines()) == 1
+
+
+def test_resume_of_a_folder_that_is_not_a_run(tmp_path, capsys):
+    assert main(["--resume", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+
+
+def run_cli(*args, cwd):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, "-m", "mnist_tui", *args], check=False, capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=300)
+
+
+def test_headless_prints_the_course_lines(tmp_path):
+    result = run_cli("--headless", "--check-shape", "--train-limit", "640", "--val-limit", "200",
+                     "--test-limit", "200", "--epochs", "1", "--runs-dir", "runs", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "conv1-- kernel_size:[20, 1, 5, 5], padding:2, stride:[1, 1]" in out
+    assert "inputs_shape: [64, 1, 28, 28]" in out and "outputs8_shape: [64, 10]" in out
+    assert "epoch: 0, batch: 0, loss is: [" in out
+    assert "[validation] epoch: 0" in out and "test accuracy: " in out
+    assert result.stderr == "", "Paddle's stderr goes to the run's log, not the terminal"
+    (run,) = (tmp_path / "runs").iterdir()
+    assert {p.name for p in run.iterdir()} >= {"config.json", "events.jsonl", "checkpoints", "snapshots",
+                                              "model.pdparams", "run.log"}
+
+
+def test_diverging_run_exits_3(tmp_path):
+    result = run_cli("--headless", "--lr", "1e4", "--optimizer", "sgd", "--schedule", "constant",
+                     "--train-limit", "640", "--val-limit", "64", "--epochs", "2", "--runs-dir", "runs", cwd=tmp_path)
+    assert result.returncode == 3
+    assert "non-finite loss at epoch 0, batch" in result.stdout
+    (run,) = (tmp_path / "runs").iterdir()
+    assert not list((run / "checkpoints").glob("*.pdparams"))
+
+
+def test_corrupt_bundled_style_file_via_data_dir(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(bundled_dir(), data, ignore=shutil.ignore_patterns("README.md"))
+    labels = data / f"{TEST_LABELS}.gz"
+    labels.write_bytes(gzip.compress(gzip.decompress(labels.read_bytes())[:-100]))
+    result = run_cli("--headless", "--data-dir", str(data), "--runs-dir", "runs", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(f"mnist-tui: {labels}")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_gpu_without_cuda_is_a_usage_error(tmp_path):
+    import paddle
+
+    if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
+        pytest.skip("a GPU is visible here")
+    result = run_cli("--headless", "--device", "gpu", "--train-limit", "64", "--runs-dir", "runs", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--device gpu: this Paddle build has no CUDA" in result.stderr
+    assert "Traceback" not in result.stderr
