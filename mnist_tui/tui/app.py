@@ -143,10 +143,14 @@ class MnistApp(App):
         if session.resume_meta:
             self._replay_history()
         try:
+            import paddle  # the slow import, off the UI thread
+
+            # Paddle's dygraph mode is per thread: only the thread that first imported Paddle has it on.
+            paddle.disable_static()
             trainer = session.make_trainer(pause_on_divergence=True, start_paused=self.start_paused)
         except (ConfigError, DataError) as exc:
             self.setup_error = str(exc)
-            self.call_from_thread(self.exit, EXIT_USAGE)
+            self.call_from_thread(self.exit, return_code=EXIT_USAGE)
             return
         except Exception as exc:  # noqa: BLE001 - shown in the error panel, the app stays usable
             session.bus.emit(ErrorRaised(f"{type(exc).__name__}: {exc}", traceback.format_exc(),
@@ -195,7 +199,7 @@ class MnistApp(App):
             self._last_auto = state.step // self.auto_every
             self.trainer.request_layer_stats()
         if self._quitting and not self.training:
-            self.exit(self.exit_status())
+            self.exit(return_code=self.exit_status())
             return
         dirty, state.dirty = state.dirty, set()
         if not dirty:
@@ -371,7 +375,7 @@ class MnistApp(App):
         if self._quitting:
             return
         if not self.training:
-            self.exit(self.exit_status())
+            self.exit(return_code=self.exit_status())
             return
         self.push_screen(ConfirmQuit(), lambda yes: self.action_quit_now() if yes else None)
 

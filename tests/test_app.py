@@ -1,0 +1,313 @@
+"""The live app with Pilot on a real MNIST subset: keys, tables, snapshots, validation, pause, quit,
+errors and resizing; plus the pure history and state logic it draws from."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from textual.widgets import DataTable, Static, TabbedContent
+
+from mnist_tui.config import TrainConfig
+from mnist_tui.engine import events as ev
+from mnist_tui.engine.session import Session
+from mnist_tui.tui.app import MnistApp
+from mnist_tui.tui.confirm_screen import ConfirmQuit
+from mnist_tui.tui.help_screen import HelpScreen
+from mnist_tui.tui.history import History, Window, smooth
+from mnist_tui.tui.snapshot_screen import SnapshotScreen, heatmap
+from mnist_tui.tui.state import RunState
+
+SMALL = TrainConfig(epochs=2, train_limit=640, val_limit=200, test_limit=200, seed=1)
+LONG = SMALL.with_(epochs=20)  # long enough that a test can act on it while it trains
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "condition"):
+    """Poll the app (letting it run) until `condition()` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout} s: {pilot.app.state.status} {pilot.app.state.step} "
+                                 f"{pilot.app.trainer} {pilot.app.worker.state} {pilot.app.state.error}")
+        await pilot.pause(0.1)
+
+
+def text_of(widget: Static) -> str:
+    return str(widget.render())
+
+
+async def pause_training(pilot, app: MnistApp) -> int:
+    """Let a few batches run, press p, wait until the trainer waits; return the step shown."""
+    await wait_for(pilot, lambda: app.trainer is not None and app.state.step >= 3, what="a few batches")
+    await pilot.press("p")
+    await wait_for(pilot, lambda: app.state.status == "paused", what="paused")
+    await pilot.pause(0.3)
+    return app.state.step
+
+
+@pytest.mark.anyio
+async def test_keys_switch_tabs_and_help(tmp_path):
+    app = MnistApp(Session.new(SMALL, tmp_path), start_paused=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        tabs = app.query_one(TabbedContent)
+        assert tabs.active == "training"
+        for key, tab in (("2", "layers"), ("3", "validation"), ("1", "training"), ("tab", "layers"),
+                         ("tab", "validation"), ("tab", "training"), ("shift+tab", "validation")):
+            await pilot.press(key)
+            assert tabs.active == tab, key
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "Ctrl+C" in text_of(app.screen.query_one(Static))
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+@pytest.mark.anyio
+async def test_layers_table_shows_output_shapes(tmp_path):
+    app = MnistApp(Session.new(SMALL, tmp_path), start_paused=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one("#structure-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 8, what="layer rows")
+        await pilot.press("2")
+        assert table.get_cell("conv1", "output shape") == "[64, 20, 28, 28]"
+        assert table.get_cell("fc", "output shape") == "[64, 10]"
+        assert table.get_cell("conv2", "param shape") == "[20,20,5,5]+[20]"
+        assert [table.get_row_at(i)[0] for i in range(8)] == [
+            "conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "flatten", "fc"]
+
+
+@pytest.mark.anyio
+async def test_snapshot_kernel_equals_model_weights(tmp_path):
+    session = Session.new(LONG, tmp_path)
+    app = MnistApp(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pause_training(pilot, app)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SnapshotScreen), what="snapshot view")
+        snap = app.state.snapshots[-1]
+        weights = session.trainer.model.conv1.weight.numpy()[0, 0]
+        assert weights.shape == (5, 5)
+        assert np.allclose(np.array(snap.conv1_kernel), weights, atol=1e-6)
+        shown = text_of(app.screen.query_one("#conv1-kernel", Static)).splitlines()[1:]
+        assert [[float(v) for v in line.split()] for line in shown] == \
+            [[round(float(v), 3) for v in row] for row in weights]
+        saved = np.load(snap.path)
+        assert np.allclose(saved["conv1_weight"][0, 0], weights) and snap.path.startswith(str(session.run.snapshots))
+        await pilot.press("escape")
+        await pilot.press("2", "o")
+        await pilot.press("enter")
+        assert isinstance(app.screen, SnapshotScreen) and app.screen.index == 0
+
+
+@pytest.mark.anyio
+async def test_refresh_while_paused_changes_taken_at(tmp_path):
+    app = MnistApp(Session.new(LONG, tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pause_training(pilot, app)
+        await pilot.press("2", "r")
+        await wait_for(pilot, lambda: app.state.layer_stats is not None, what="first statistics")
+        first = app.state.layer_stats
+        label = app.query_one("#taken-at", Static)
+        await wait_for(pilot, lambda: f"batch {first.batch} " in text_of(label), what="first label")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: app.state.step >= first.step + 3, what="more batches")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: app.state.status == "paused", what="paused again")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.state.layer_stats is not first, what="second statistics")
+        second = app.state.layer_stats
+        assert second.step > first.step
+        await wait_for(pilot, lambda: f"batch {second.batch} " in text_of(label), what="second label")
+        stats = app.query_one("#stats-table", DataTable)
+        assert stats.get_cell("conv1", "grad norm") != "-" or second.layers[0]["grad_norm"] is None
+        assert float(stats.get_cell("relu1", "min")) >= 0
+
+
+@pytest.mark.anyio
+async def test_validation_row_gap_is_train_minus_val(tmp_path):
+    app = MnistApp(Session.new(SMALL, tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.state.evals, what="an evaluation")
+        await pilot.press("3")
+        table = app.query_one("#eval-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count >= 1, what="a row")
+        row = dict(zip(("epoch", "batch", "tl", "ta", "vl", "va", "gap"), table.get_row_at(0)))
+        e = app.state.evals[0]
+        assert row["epoch"] == "0" and float(row["gap"]) == pytest.approx(100 * (e.train_acc - e.acc), abs=0.006)
+        shown_gap = float(row["ta"].rstrip("%")) - float(row["va"].rstrip("%"))
+        assert float(row["gap"]) == pytest.approx(shown_gap, abs=0.011)
+        diagnosis = text_of(app.query_one("#diagnosis", Static))
+        assert diagnosis.split()[0] in ("Under-trained", "Over-fitting", "Fine")
+        await wait_for(pilot, lambda: app.state.test is not None, what="test accuracy")
+        await pilot.pause(0.2)
+        assert f"{100 * app.state.test.acc:.2f}%" in text_of(app.query_one("#test-result", Static))
+
+
+@pytest.mark.anyio
+async def test_p_stops_and_restarts_the_batch_counter(tmp_path):
+    app = MnistApp(Session.new(LONG, tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        step = await pause_training(pilot, app)
+        header = app.query_one("#header", Static)
+        shown = text_of(header)
+        await pilot.pause(1.0)
+        assert app.state.step == step and app.trainer.step == step + 1
+        assert text_of(header) == shown and "paused" in shown
+        await pilot.press("p")
+        await wait_for(pilot, lambda: app.state.step > step + 2, what="training again")
+
+
+@pytest.mark.anyio
+async def test_confirmed_quit_leaves_checkpoint_and_complete_events(tmp_path):
+    session = Session.new(LONG, tmp_path)
+    app = MnistApp(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.state.step >= 3, what="a few batches")
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmQuit)
+        await pilot.press("n")
+        assert not isinstance(app.screen, ConfirmQuit) and app.training
+        await pilot.press("q", "y")
+        await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
+        await pilot.pause(0.3)
+    assert app.return_code == 0
+    session.close()
+    assert list(session.run.checkpoints.glob("step-*.pdparams"))
+    lines = session.run.events_path.read_text().splitlines()
+    assert json.loads(lines[-1]) == {**json.loads(lines[-1]), "type": "Finished", "status": "stopped"}
+
+
+@pytest.mark.anyio
+async def test_worker_exception_shows_error_panel_and_keys_work(tmp_path, monkeypatch):
+    from mnist_tui.engine import trainer
+
+    def boom(self):
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(trainer.Trainer, "_train", boom)
+    session = Session.new(SMALL, tmp_path)
+    app = MnistApp(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one("#error-panel", Static)
+        await wait_for(pilot, lambda: panel.has_class("-shown"), what="error panel")
+        assert "injected failure" in text_of(panel) and str(session.run.log_path) in text_of(panel)
+        assert panel.display
+        await pilot.press("2")
+        assert app.query_one(TabbedContent).active == "layers"
+        await pilot.press("q")  # training is over: no confirmation
+    assert app.return_code == 1
+    assert "RuntimeError: injected failure" in session.run.log_path.read_text()
+
+
+@pytest.mark.anyio
+async def test_small_terminal_shows_notice_and_resizing_survives(tmp_path):
+    app = MnistApp(Session.new(SMALL, tmp_path), start_paused=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        notice = app.query_one("#too-small", Static)
+        assert not notice.display
+        for size in ((200, 50), (40, 12), (80, 24), (40, 12)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.2)
+        assert app.has_class("-too-small") and notice.display
+        assert "Enlarge the terminal" in text_of(notice) and not app.query_one("#main").display
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.2)
+        assert not notice.display and app.query_one("#main").display
+
+
+def test_app_module_does_not_import_paddle():
+    code = "import sys, mnist_tui.tui.app; print('paddle' in sys.modules, 'mnist_tui.engine.trainer' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+# ---- pure logic ----
+def test_history_stays_bounded_and_keeps_the_shape():
+    history = History(max_points=100)
+    for i in range(100_000):
+        history.add(i, float(i))
+    xs, ys = history.points()
+    assert 50 <= len(xs) <= 101 and history.count == 100_000
+    assert xs[0] < 1000 and xs[-1] > 99_000  # still spans the whole run
+    assert all(abs(x - y) < 1e-6 for x, y in zip(xs, ys))  # means of x and y move together
+
+
+def test_history_marks_non_finite_points_apart():
+    history = History(max_points=10)
+    for i, v in enumerate([1.0, float("nan"), 2.0, float("inf")]):
+        history.add(i, v)
+    assert list(history.nonfinite_xs) == [1, 3]
+    assert history.points()[1] == [1.0, 2.0]
+
+
+def test_smoothing_is_debiased():
+    assert smooth([5.0] * 20, 0.9) == pytest.approx([5.0] * 20)  # no pull towards 0 at the start
+    assert smooth([1.0, 3.0], 0.0) == [1.0, 3.0]
+    smoothed = smooth([0.0] * 10 + [10.0] * 10, 0.5)
+    assert smoothed[9] == 0 and 5 <= smoothed[10] <= 10 and smoothed[-1] > 9.9
+
+
+def test_window_figures_skip_non_finite():
+    window = Window(3)
+    for v in (4.0, float("nan"), 1.0, 2.0):
+        window.add(v)
+    assert window.current == 2.0 and window.mean == 1.5 and window.finite() == [1.0, 2.0]
+
+
+def started(**config) -> ev.RunStarted:
+    layers = [{"name": "relu1", "output_shape": [64, 20, 28, 28]}, {"name": "fc", "output_shape": [64, 10]}]
+    return ev.RunStarted("run", "CPU", {"batch_size": 64, "weight_decay": 0.0, **config}, 2, 10, 640, 200, layers)
+
+
+def stats_row(name, peak, dead=0.0):
+    return {"name": name, "mean": 0.1, "std": 0.1, "min": 0.0, "max": peak, "zero_frac": 0.5, "dead_frac": dead,
+            "grad_norm": None, "update_ratio_log10": None}
+
+
+def test_state_diagnosis_follows_the_course():
+    state = RunState()
+    state.apply([started(l2={"fc": 1e-3})])
+    assert "No evaluation" in state.diagnosis()
+    state.apply([ev.EvalResult("val", 0, 10, 10, 0.5, 0.90, 0.6, 0.85)])
+    assert state.diagnosis().startswith("Under-trained")
+    state.apply([ev.EvalResult("val", 1, 10, 20, 0.3, 0.90, 0.2, 0.95)])
+    assert state.diagnosis().startswith("Over-fitting") and "--weight-decay 0" in state.diagnosis()
+    assert "fc=0.001" in state.diagnosis() and "threshold 2" in state.diagnosis()
+    state.apply([ev.EvalResult("val", 1, 10, 20, 0.3, 0.94, 0.2, 0.95)])
+    assert state.diagnosis().startswith("Fine")
+    assert state.lowest_val_loss().epoch == 1
+
+
+def test_state_flags_dead_and_exploding_units_in_words():
+    state = RunState()
+    state.apply([started(), ev.LayerStats(0, 1, 1, [stats_row("relu1", 1.0, dead=0.1), stats_row("fc", 2.0)])])
+    assert state.flags == {"relu1": "2 dead channels", "fc": "ok"}
+    state.apply([ev.LayerStats(0, 5, 5, [stats_row("relu1", 1.0), stats_row("fc", 2000.0)])])
+    assert state.flags["relu1"] == "ok" and state.flags["fc"].startswith("exploding: x1000")
+    state.apply([ev.LayerStats(0, 6, 6, [stats_row("relu1", float("nan")), stats_row("fc", 2000.0)])])
+    assert "non-finite" in state.flags["relu1"]
+
+
+def test_state_keeps_course_log_lines_and_bounded_memory():
+    state = RunState(window=50, history_points=100)
+    state.apply([started()])
+    state.apply([ev.BatchMetrics(0, i % 10, i, 1.0 / (i + 1), 0.5, 600.0, i / 10) for i in range(20_000)])
+    assert len(state.loss_window.values) == 50 and len(state.loss_history.xs) <= 100
+    assert len(state.log_lines) == 500  # bounded: the oldest lines went
+    assert state.log_lines[-1] == "epoch: 0, batch: 8, loss is: [0.000050], acc is [0.500000]"  # step 19998
+
+
+def test_heatmap_reads_without_colour():
+    grid = [[0.0, 1.0], [0.0, 1.0], [0.5, 0.5], [0.5, 0.5]]
+    plain = heatmap(grid, colour=False).plain.splitlines()
+    assert plain == [" █", "▒▒"]
+    assert set(heatmap(grid, colour=True).plain.replace("\n", "")) == {"▀"}
