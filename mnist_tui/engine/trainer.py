@@ -154,8 +154,11 @@ class Trainer:
     def run(self, resume_from: dict | None = None) -> str:
         """Train to the end (or until stopped); return the final status. Never raises."""
         try:
-            self._setup(resume_from)
-            self._train()
+            # Fresh names for parameters and optimizer accumulators (conv2d_0.w_0_moment1_0, ...)
+            # whatever this process built before: the optimizer's checkpoint is keyed by them.
+            with paddle.utils.unique_name.guard():
+                self._setup(resume_from)
+                self._train()
             if self.status == "running":
                 self._set_status("testing")
                 test_loss, test_acc = self.evaluate(self.test_split)

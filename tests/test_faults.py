@@ -1,0 +1,204 @@
+"""Faults: a run killed at any moment keeps a readable log and a loadable checkpoint, and a
+resumed run continues the same history to the same result."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import warnings
+
+import paddle
+import pytest
+
+from mnist_tui.config import TrainConfig
+from mnist_tui.engine import events as ev
+from mnist_tui.engine.model import MnistCNN
+from mnist_tui.engine.rundir import RunDir, read_events
+from mnist_tui.engine.session import Session, newest_checkpoint_meta
+
+TINY_EPOCHS = ["--train-limit", "320", "--val-limit", "64", "--test-limit", "64", "--epochs", "200"]
+
+
+def spawn(tmp_path, *args):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([sys.executable, "-m", "mnist_tui", "--headless", *args, "--runs-dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+
+
+def wait_for_checkpoint(run_root, proc, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in run_root.iterdir() if run_root.exists() else []:
+            if list((run / "checkpoints").glob("*.json")):
+                return run
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.05)
+    raise AssertionError("no checkpoint in time")
+
+
+def check_survivor(run):
+    lines = (run / "events.jsonl").read_text().splitlines()
+    for line in lines[:-1]:
+        json.loads(line)  # every line but possibly the last parses
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        events = read_events(run / "events.jsonl")
+    assert events[0]["type"] == "StatusChanged" or events[0]["type"] == "RunStarted"
+    meta = newest_checkpoint_meta(RunDir(run))
+    assert meta is not None
+    model = MnistCNN()
+    state = paddle.load(meta["stem"] + ".pdparams")
+    model.set_state_dict(state)
+    assert paddle.equal_all(model.fc.weight, state["fc.weight"])
+    state = paddle.load(meta["stem"] + ".pdopt")
+    assert any("moment1" in key for key in state), "Adam's state is in the optimizer checkpoint"
+    return meta
+
+
+def test_sigkill_at_random_moments_leaves_a_readable_run(tmp_path):
+    rng = random.Random(1234)
+    trials, survivors = 20, []
+    for pair in range(trials // 2):  # two at a time: each waits mostly on Paddle's import
+        procs = []
+        for i in range(2):
+            root = tmp_path / f"trial{pair}-{i}"
+            procs.append((root, spawn(root, *TINY_EPOCHS, "--seed", str(pair))))
+        for root, proc in procs:
+            run = wait_for_checkpoint(root, proc)
+            time.sleep(rng.uniform(0, 2.5))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+            check_survivor(run)
+            survivors.append(len((run / "events.jsonl").read_bytes()))
+    assert len(survivors) == trials
+    assert len(set(survivors)) > trials // 2, "kills landed at many different moments"
+
+
+def test_resume_after_sigkill_continues_without_duplicates_or_gaps(tmp_path):
+    root = tmp_path / "runs"
+    args = ["--train-limit", "640", "--val-limit", "128", "--test-limit", "128", "--epochs", "4"]
+    proc = spawn(root, *args)
+    run = wait_for_checkpoint(root, proc)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    meta = newest_checkpoint_meta(RunDir(run))
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    result = subprocess.run([sys.executable, "-m", "mnist_tui", "--headless", "--resume", str(run)], check=False,
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    events = read_events(run / "events.jsonl")
+    steps = [e["step"] for e in events if e["type"] == "BatchMetrics"]
+    assert steps == list(range(4 * 10)), "every batch once, in order"
+    vals = [e for e in events if e["type"] == "EvalResult" and e["split"] == "val"]
+    assert [v["epoch"] for v in vals] == [0, 1, 2, 3]
+    assert events[-1]["type"] == "Finished" and events[-1]["status"] == "done"
+    assert any(e["type"] == "StatusChanged" and e["status"] == "resumed" for e in events)
+    assert meta["step"] > 0
+
+
+def run_to_end(session, stop_at_step=None):
+    rec = []
+    session.bus.subscribe(rec.append)
+    trainer = session.make_trainer()
+    if stop_at_step is not None:
+        def stopper(event):
+            if isinstance(event, ev.BatchMetrics) and event.step >= stop_at_step:
+                trainer.stop()
+        session.bus.subscribe(stopper)
+    session.run_trainer()
+    session.close()
+    return trainer, rec
+
+
+def test_resumed_run_ends_like_an_uninterrupted_one(mnist, tmp_path):
+    cfg = TrainConfig(epochs=2, train_limit=1280, val_limit=500, test_limit=100, seed=3, metrics_interval_s=0.0)
+    _, whole = run_to_end(Session.new(cfg, tmp_path / "a", data=mnist))
+    first, _ = run_to_end(Session.new(cfg, tmp_path / "b", data=mnist), stop_at_step=13)
+    assert first.status == "stopped" and first.step < 20
+    resumed, rest = run_to_end(Session.resume(first.run_dir.path, data=mnist))
+    assert resumed.status == "done"
+    final = {name: [e for e in events if isinstance(e, ev.EvalResult) and e.split == "val"][-1]
+             for name, events in (("whole", whole), ("resumed", rest))}
+    assert abs(final["whole"].acc - final["resumed"].acc) <= 0.003
+    logged = read_events(first.run_dir.events_path)
+    assert [e["step"] for e in logged if e["type"] == "BatchMetrics"] == list(range(40))
+
+
+def test_stop_from_sigterm_within_two_seconds(tmp_path):
+    root = tmp_path / "runs"
+    proc = spawn(root, *TINY_EPOCHS)
+    run = wait_for_checkpoint(root, proc)
+    before = len(list((run / "checkpoints").glob("*.json")))
+    proc.send_signal(signal.SIGTERM)
+    start = time.monotonic()
+    assert proc.wait(10) == 130
+    assert time.monotonic() - start < 2.0
+    events = read_events(run / "events.jsonl")
+    assert events[-1]["type"] == "Finished" and events[-1]["status"] == "stopped"
+    assert len(list((run / "checkpoints").glob("*.json"))) >= before
+    last_step = max(e["step"] for e in events if e["type"] == "BatchMetrics")
+    assert newest_checkpoint_meta(RunDir(run))["step"] == last_step + 1
+
+
+def test_corrupt_checkpoint_on_resume_is_a_usage_error(mnist, tmp_path):
+    cfg = TrainConfig(epochs=1, train_limit=128, val_limit=64, test_limit=64)
+    trainer, _ = run_to_end(Session.new(cfg, tmp_path, data=mnist))
+    meta = newest_checkpoint_meta(trainer.run_dir)
+    with open(meta["stem"] + ".pdparams", "r+b") as f:
+        f.truncate(100)
+    from mnist_tui.cli import main
+
+    assert main(["--headless", "--resume", str(trainer.run_dir.path)]) == 2
+
+
+@pytest.mark.parametrize("kind", ["snapshot", "checkpoint"])
+def test_no_half_written_files_under_real_names(mnist, tmp_path, kind, monkeypatch):
+    """A crash mid-write (simulated: the write raises) leaves no file under the real name."""
+    import numpy as np
+
+    cfg = TrainConfig(epochs=1, train_limit=128, val_limit=64, test_limit=64)
+    session = Session.new(cfg, tmp_path, data=mnist)
+    trainer = session.make_trainer()
+    trainer._setup(None)
+    x, y = trainer.train_x[:64], trainer.train_y[:64]
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    if kind == "snapshot":
+        monkeypatch.setattr(np, "savez", crash)
+        with pytest.raises(OSError):
+            trainer._take_snapshot(x, y)
+        assert not list(trainer.run_dir.snapshots.glob("snapshot-*[0-9].npz"))
+    else:
+        monkeypatch.setattr(paddle, "save", crash)
+        with pytest.raises(OSError):
+            trainer.save_checkpoint()
+        assert newest_checkpoint_meta(trainer.run_dir) is None
+        assert not list(trainer.run_dir.checkpoints.glob("*.pdparams"))
+
+
+def test_thread_safety_of_controls_under_hammering(mnist, tmp_path):
+    cfg = TrainConfig(epochs=20, train_limit=320, val_limit=64, test_limit=64, metrics_interval_s=0.01)
+    session = Session.new(cfg, tmp_path, data=mnist)
+    trainer = session.make_trainer()
+    thread = threading.Thread(target=session.run_trainer)
+    thread.start()
+    rng = random.Random(0)
+    actions = [trainer.pause, trainer.resume, trainer.request_layer_stats, trainer.request_snapshot,
+               trainer.request_validation, trainer.request_checkpoint]
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline:
+        rng.choice(actions)()
+        time.sleep(rng.uniform(0, 0.05))
+    trainer.stop()
+    thread.join(30)
+    assert trainer.status == "stopped"
