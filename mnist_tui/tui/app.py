@@ -245,6 +245,8 @@ class MnistApp(App):
         colour = {"running": "green", "paused": "yellow", "done": "cyan", "error": "red", "diverged": "red",
                   "stopping": "yellow"}.get(status, "default")
         device = s.started.device if s.started else "…"
+        if "(" in device and self.size.width < 120:  # "CPU (auto: …)" → "CPU"; "gpu:0 (NVIDIA …)" → the name
+            device = "CPU" if device.startswith("CPU") else device[device.index("(") + 1 :].rstrip(")")[:24]
         parts = [f"[b]{self.session.run.name}[/b]", device, f"[{colour}]{status}[/]"]
         if s.started:
             parts += [f"epoch {min(s.epoch + 1, s.epochs)}/{s.epochs}", f"batch {s.batch + 1}/{s.bpe}",
@@ -314,11 +316,11 @@ class MnistApp(App):
     def _control(self, method: str, message: str) -> None:
         if self.trainer is None or not self.training:
             self.notify("Training is not running (yet)." if self.training else "Training has ended.",
-                        severity="warning", timeout=3)
+                        severity="warning", timeout=2)
             return
         getattr(self.trainer, method)()
         if message:
-            self.notify(message, timeout=3)
+            self.notify(message, timeout=2)
 
     def action_pause(self) -> None:
         self._control("toggle_pause", "")
@@ -341,11 +343,11 @@ class MnistApp(App):
         self._last_auto = self.state.step // AUTO_EVERY
         self.state.dirty.add("layers")
         self.notify(f"Automatic layer statistics every {AUTO_EVERY} batches." if self.auto_every
-                    else "Automatic layer statistics off.", timeout=3)
+                    else "Automatic layer statistics off.", timeout=2)
 
     def action_open_snapshot(self) -> None:
         if not self.state.snapshots:
-            self.notify("No snapshot yet: press s.", timeout=3)
+            self.notify("No snapshot yet: press s.", timeout=2)
             return
         if len(self.screen_stack) > 1:
             self.pop_screen()

@@ -12,7 +12,10 @@ from .state import RunState
 
 
 class HistoryChart(PlotextPlot):
-    """Full-run loss (left axis) and accuracy (right axis), smoothed; non-finite losses marked x."""
+    """Full-run loss (left axis) and accuracy (right axis), smoothed; non-finite losses marked x.
+
+    The title names each series by its glyph (a legend box would cover the start of the curves).
+    """
 
     def replot(self, state: RunState, beta: float, log_loss: bool) -> None:
         plt = self.plt
@@ -21,19 +24,19 @@ class HistoryChart(PlotextPlot):
         xs, loss = state.loss_history.points()
         axs, acc = state.acc_history.points()
         scale = "log" if log_loss else "linear"
-        title = f"loss ({scale}) and accuracy, smoothing {beta:g}"
+        title = f"loss ⠤ (left, {scale}) · accuracy ▄ (right) · smoothing {beta:g}"
         if log_loss:
             keep = [i for i, v in enumerate(loss) if v > 0]
             xs, loss = [xs[i] for i in keep], [loss[i] for i in keep]
         if xs:
-            plt.plot(xs, smooth(loss, beta), label="loss", color="red", marker="braille")
+            plt.plot(xs, smooth(loss, beta), color="red", marker="braille")
         if axs:
-            plt.plot(axs, smooth(acc, beta), label="acc", color="green", marker="braille", yside="right")
+            plt.plot(axs, smooth(acc, beta), color="green", marker="hd", yside="right")
         bad = list(state.loss_history.nonfinite_xs)
         if bad:
             top = max(loss) if loss else 1.0
-            plt.scatter(bad, [top] * len(bad), marker="x", color="magenta", label="non-finite loss")
-            title += f", {len(bad)} non-finite"
+            plt.scatter(bad, [top] * len(bad), marker="x", color="magenta")
+            title += f" · x = {len(bad)} non-finite"
         plt.yscale(scale, yside="left")
         plt.title(title)
         plt.xlabel("epoch")
@@ -41,7 +44,14 @@ class HistoryChart(PlotextPlot):
 
 
 class ValidationChart(PlotextPlot):
-    """Train and validation accuracy and loss on one axis, the gap as its own series."""
+    """Train and validation accuracy and loss on one axis, the gap on the right axis.
+
+    No plotext legend (it would cover a short chart): each series has its own marker character,
+    listed in the line under the chart, so it reads without colour too.
+    """
+
+    SERIES = (("train acc", "+", "green"), ("val acc", "x", "cyan"), ("train loss", "•", "red"),
+              ("val loss", "o", "orange"), ("gap (right)", "*", "magenta"))
 
     def replot(self, state: RunState) -> None:
         plt = self.plt
@@ -50,19 +60,21 @@ class ValidationChart(PlotextPlot):
         evals = [e for e in state.evals if e.train_acc is not None]
         bpe = state.bpe or 1
         xs = [e.step / bpe for e in evals]
-        title = "accuracy and loss; gap = train - val acc (right axis)"
+        columns = ([e.train_acc for e in evals], [e.acc for e in evals], [_finite(e.train_loss) for e in evals],
+                   [_finite(e.loss) for e in evals], [e.gap for e in evals])
         if xs:
-            plt.plot(xs, [e.train_acc for e in evals], label="train acc", color="green", marker="hd")
-            plt.plot(xs, [e.acc for e in evals], label="val acc", color="cyan", marker="hd")
-            plt.plot(xs, [_finite(e.train_loss) for e in evals], label="train loss", color="red", marker="hd")
-            plt.plot(xs, [_finite(e.loss) for e in evals], label="val loss", color="orange", marker="hd")
-            plt.plot(xs, [e.gap for e in evals], label="gap", color="magenta", marker="hd", yside="right")
+            for (_, marker, colour), ys in zip(self.SERIES, columns):
+                plt.plot(xs, ys, marker=marker, color=colour, yside="right" if ys is columns[-1] else "left")
         best = state.lowest_val_loss()
         if best is not None:
             plt.vline(best.step / bpe, color="yellow")
-        plt.title(title)
         plt.xlabel("epoch")
         self.refresh()
+
+    @classmethod
+    def legend(cls) -> str:
+        return "  ".join(f"[{colour}]{marker}[/] {name}" for name, marker, colour in cls.SERIES) + \
+            "  [yellow]|[/] min val loss"
 
 
 def _finite(value: float | None) -> float:

@@ -22,6 +22,7 @@ class ValidationTab(Vertical):
         yield Static("", id="test-result")
         yield DataTable(id="eval-table", zebra_stripes=True, cursor_type="row")
         yield ValidationChart(id="validation-chart")
+        yield Static(ValidationChart.legend(), id="validation-legend")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -37,10 +38,10 @@ class ValidationTab(Vertical):
             table.move_cursor(row=table.row_count - 1)
         self.query_one("#diagnosis", Static).update(state.diagnosis())
         test, best = state.test, state.lowest_val_loss()
-        text = "Test accuracy: when training ends." if test is None else \
-            f"[b]Test accuracy: {100 * test.acc:.2f}%[/b] (loss {test.loss:.4f})"
+        text = "Test accuracy: when training ends" if test is None else \
+            f"[b]Test accuracy {100 * test.acc:.2f}%[/b] (loss {test.loss:.4f})"
         if best is not None:
-            text += f" │ lowest val loss {best.loss:.4f} at epoch {best.epoch}, batch {best.batch} (| on the chart)"
+            text += f" │ lowest val loss {best.loss:.4f} at epoch {best.epoch}"
         self.query_one("#test-result", Static).update(text)
 
     def focus_main(self) -> None:
