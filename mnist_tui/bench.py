@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -84,23 +85,85 @@ def course_loop(data: Mnist, images: int, to_static: bool = False) -> float:
     return n / (time.perf_counter() - start)
 
 
-def engine_run(data: Mnist, images: int, **changes) -> float:
-    """Our engine, headless, one epoch over `images` images; returns images per second."""
+def timed_session(data: Mnist, images: int, runs: str, **changes):
+    """A session on `images` training images whose bus records when training starts and ends."""
     from .engine.session import Session
 
     cfg = TrainConfig(epochs=1, batch_size=BATCH, train_limit=images, val_limit=BATCH, test_limit=BATCH,
-                      checkpoint_every_epoch=False, **changes)
+                      checkpoint_every_epoch=False, schedule="constant", **changes)
+    session = Session.new(cfg, runs, data=data)
+    marks: dict[str, float] = {}
+
+    def mark(event):
+        if event.kind in ("RunStarted", "Finished"):
+            marks[event.kind] = time.perf_counter()
+        elif event.kind == "BatchMetrics":
+            marks["batches"] = marks.get("batches", 0) + 1
+
+    session.bus.subscribe(mark)
+    return session, marks
+
+
+def throughput(marks: dict) -> float:
+    """Images per second between the engine's RunStarted and Finished events: the same clock for
+    the engine alone and under the app, set-up and Paddle's import excluded."""
+    return marks["batches"] * BATCH / (marks["Finished"] - marks["RunStarted"])
+
+
+def engine_run(data: Mnist, images: int, **changes) -> float:
+    """Our engine, headless, one epoch over `images` images; returns images per second."""
     with tempfile.TemporaryDirectory() as runs:
-        session = Session.new(cfg, runs, data=data)
-        trainer = session.make_trainer()
-        seen = []
-        session.bus.subscribe(lambda e: seen.append(e) if e.kind == "BatchMetrics" else None)
-        start = time.perf_counter()
-        trainer._setup(None)
-        trainer._train()
-        elapsed = time.perf_counter() - start
+        session, marks = timed_session(data, images, runs, **changes)
+        session.make_trainer()
+        session.run_trainer()
         session.close()
-    return len(seen) * BATCH / elapsed
+    return throughput(marks)
+
+
+async def _app_run(data: Mnist, images: int, key_presses: int) -> tuple[float, list[float]]:
+    from textual.widgets import TabbedContent
+
+    from .tui.app import MnistApp
+
+    with tempfile.TemporaryDirectory() as runs:
+        session, marks = timed_session(data, images, runs)
+        session.data = data
+        app = MnistApp(session)
+        latencies: list[float] = []
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.action_auto_stats()  # layers on automatic refresh, as a watching user would have it
+            while "RunStarted" not in marks:
+                await pilot.pause(0.05)
+            tabs = app.query_one(TabbedContent)
+            for i in range(key_presses):
+                key, tab = ("2", "layers") if i % 2 == 0 else ("1", "training")
+                start = time.perf_counter()
+                await pilot.press(key)
+                while tabs.active != tab:
+                    await pilot.pause(0.001)
+                await pilot.pause()  # the refresh that shows it
+                latencies.append((time.perf_counter() - start) * 1000)
+                await pilot.pause(0.2)
+            await pilot.press("1")
+            while "Finished" not in marks:
+                await pilot.pause(0.05)
+            app.exit()
+        session.close()
+    return throughput(marks), latencies
+
+
+def app_run(data: Mnist, images: int, key_presses: int = 0) -> tuple[float, list[float]]:
+    """Our engine driven by the Textual app (headless driver), Training tab shown, Layers on auto-refresh."""
+    import asyncio
+
+    return asyncio.run(_app_run(data, images, key_presses))
+
+
+def history_memory_in_fresh_process(points: int) -> dict:
+    """Run history_memory where neither Paddle nor the data set is loaded, so RSS is the app's own."""
+    code = f"import json; from mnist_tui.bench import history_memory; print(json.dumps(history_memory({points})))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def alternate(contenders: dict, repeats: int) -> dict[str, list[float]]:
@@ -117,6 +180,67 @@ def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
+FIRST_FRAME_CHILD = """
+import asyncio, sys, tempfile
+from mnist_tui.config import TrainConfig
+from mnist_tui.engine.session import Session
+from mnist_tui.tui.app import MnistApp
+
+async def first_frame():
+    app = MnistApp(Session.new(TrainConfig(train_limit=640), tempfile.mkdtemp()))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        print("FIRST_FRAME", flush=True)
+        sys.stdout.close()
+        await asyncio.sleep(30)
+
+asyncio.run(first_frame())
+"""
+
+
+def first_frame_seconds() -> float:
+    """Wall time from starting a fresh Python to the app's first frame (Paddle is not waited for)."""
+    start = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-c", FIRST_FRAME_CHILD], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
+    line = child.stdout.readline()
+    elapsed = time.perf_counter() - start
+    child.kill()
+    child.wait()
+    if "FIRST_FRAME" not in line:
+        raise RuntimeError("the app did not draw a frame")
+    return elapsed
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def history_memory(points: int = 1_000_000) -> dict:
+    """RSS after streaming `points` batch metrics into the app's state, and its growth over the
+    last 90% of them (flat means the history is bounded)."""
+    from .engine.events import BatchMetrics, RunStarted
+    from .tui.state import RunState
+
+    state = RunState()
+    state.apply([RunStarted("run", "CPU", {}, 10**4, 781, 50_000, 10_000, [])])
+    chunk = 1000
+    rss_at_10pct = None
+    for start in range(0, points, chunk):
+        state.apply([BatchMetrics(i // 781, i % 781, i, 1.0 / (1 + i), 0.9, 1000.0, 1.0)
+                     for i in range(start, start + chunk)])
+        state.dirty.clear()  # what the app's frame does after drawing
+        state.new_log_lines = []
+        if start + chunk == points // 10:
+            rss_at_10pct = rss_mb()
+    after = rss_mb()
+    return {"rss_mb_after_1m_points": round(after, 1), "rss_growth_mb_last_900k": round(after - rss_at_10pct, 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mnist_tui.bench")
     parser.add_argument("--quick", action="store_true", help="a short version (under a minute)")
@@ -124,12 +248,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, help="rounds (each contender once per round)")
     parser.add_argument("--levers", action="store_true", help="also measure each speed lever on its own")
     args = parser.parse_args(argv)
-    images = args.images or (1280 if args.quick else 6400)
+    images = args.images or (1280 if args.quick else 12800)
     repeats = args.repeats or 3
     data = load_mnist()
+    latencies: list[float] = []
+
+    def app_contender() -> float:
+        rate, keys = app_run(data, images, key_presses=10 if not args.quick else 4)
+        latencies.extend(keys)
+        return rate
+
     contenders = {
         "course": lambda: course_loop(data, images),
         "engine": lambda: engine_run(data, images),
+        "app": app_contender,
     }
     if args.levers:
         contenders["engine_to_static"] = lambda: engine_run(data, images, to_static=True)
@@ -139,6 +271,13 @@ def main(argv: list[str] | None = None) -> int:
     results = alternate(contenders, repeats)
     summary = {f"{name}_img_s": round(median(v), 1) for name, v in results.items()}
     summary["engine_vs_course"] = round(summary["engine_img_s"] / summary["course_img_s"], 3)
+    summary["app_vs_engine"] = round(summary["app_img_s"] / summary["engine_img_s"], 3)
+    # Ratios within each round too: neighbours in time share the machine's load.
+    summary["app_vs_engine_per_round"] = [round(a / e, 3) for a, e in zip(results["app"], results["engine"])]
+    summary["key_p50_ms"] = round(float(np.percentile(latencies, 50)), 1)
+    summary["key_p95_ms"] = round(float(np.percentile(latencies, 95)), 1)
+    summary["first_frame_s"] = round(median([first_frame_seconds() for _ in range(3)]), 2)
+    summary.update(history_memory_in_fresh_process(100_000 if args.quick else 1_000_000))
     summary.update(images_per_round=images, repeats=repeats, machine=f"{platform.machine()}, {os.cpu_count()} cores",
                    python=platform.python_version())
     print(json.dumps(summary))

@@ -156,6 +156,7 @@ class Trainer:
         try:
             # Fresh names for parameters and optimizer accumulators (conv2d_0.w_0_moment1_0, ...)
             # whatever this process built before: the optimizer's checkpoint is keyed by them.
+            paddle.disable_static()  # dygraph mode is per thread in Paddle; this may be a new thread
             with paddle.utils.unique_name.guard():
                 self._setup(resume_from)
                 self._train()
