@@ -379,6 +379,9 @@ class MnistApp(App):
         if not self.training:
             self.exit(return_code=self.exit_status())
             return
+        if self.state.finished is not None:  # training is over, the worker is only flushing: no question
+            self.action_quit_now()
+            return
         self.push_screen(ConfirmQuit(), lambda yes: self.action_quit_now() if yes else None)
 
     def action_quit_now(self) -> None:
