@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import time
 import traceback
+from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
@@ -48,7 +49,7 @@ def clock(seconds: float | None) -> str:
 
 
 class MnistApp(App):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses elsewhere find it
     TITLE = "mnist-tui"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar = [
