@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from textual import work
 
 from mnist_tui.config import TrainConfig
