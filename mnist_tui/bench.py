@@ -90,7 +90,7 @@ def timed_session(data: Mnist, images: int, runs: str, **changes):
     from .engine.session import Session
 
     cfg = TrainConfig(epochs=1, batch_size=BATCH, train_limit=images, val_limit=BATCH, test_limit=BATCH,
-                      checkpoint_every_epoch=False, schedule="constant", **changes)
+                      checkpoint_every_epoch=False, lr=0.001, schedule="constant", shift=0, **changes)
     session = Session.new(cfg, runs, data=data)
     marks: dict[str, float] = {}
 

@@ -311,3 +311,72 @@ def test_heatmap_reads_without_colour():
     plain = heatmap(grid, colour=False).plain.splitlines()
     assert plain == [" █", "▒▒"]
     assert set(heatmap(grid, colour=True).plain.replace("\n", "")) == {"▀"}
+
+
+@pytest.mark.anyio
+async def test_resumed_run_shows_the_whole_history(tmp_path):
+    first = Session.new(LONG, tmp_path)
+    app = MnistApp(first)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.state.step >= 12, what="a dozen batches")
+        await pilot.press("c")  # checkpoint now
+        await wait_for(pilot, lambda: app.state.checkpoints >= 1, what="a checkpoint")
+        await pilot.press("q", "y")
+        await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
+    first.close()
+    resumed = Session.resume(first.run.path)
+    app = MnistApp(resumed, start_paused=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.state.status == "paused", what="resumed, paused")
+        assert app.state.loss_history.count >= 12, "batches from before the resume are charted"
+        assert app.state.step >= 11
+    resumed.close()
+
+
+@pytest.mark.anyio
+async def test_divergence_pauses_with_an_alert_and_exits_3(tmp_path):
+    cfg = LONG.with_(lr=1e4, optimizer="sgd", schedule="constant")
+    app = MnistApp(Session.new(cfg, tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.state.status == "paused", what="paused on divergence")
+        assert "non-finite loss" in app.state.last_alert.message
+        assert "last finite loss" in app.state.last_alert.message
+        step = app.trainer.step
+        await pilot.pause(0.5)
+        assert app.trainer.step == step, "training waits instead of going on with NaN weights"
+        await pilot.press("q", "y")
+        await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
+    assert app.return_code == 3, (app.final_status, app.trainer.status)
+    assert not list(app.session.run.checkpoints.glob("*.pdparams"))
+
+
+@pytest.mark.anyio
+async def test_gpu_without_cuda_exits_2_with_one_line(tmp_path):
+    import paddle
+
+    if paddle.device.is_compiled_with_cuda():
+        pytest.skip("this Paddle has CUDA")
+    app = MnistApp(Session.new(SMALL.with_(device="gpu"), tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.setup_error is not None, what="the usage error")
+    assert app.return_code == 2
+    assert "--device gpu: this Paddle build has no CUDA" in app.setup_error
+
+
+@pytest.mark.anyio
+async def test_sigterm_quits_with_a_checkpoint_within_two_seconds(tmp_path):
+    import os
+    import signal
+
+    session = Session.new(LONG, tmp_path)
+    app = MnistApp(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.state.step >= 3, what="a few batches")
+        start = time.monotonic()
+        os.kill(os.getpid(), signal.SIGTERM)
+        await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
+        assert time.monotonic() - start < 2.0
+    assert app.return_code == 0
+    session.close()
+    assert list(session.run.checkpoints.glob("step-*.pdparams"))
+    assert json.loads(session.run.events_path.read_text().splitlines()[-1])["status"] == "stopped"

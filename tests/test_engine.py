@@ -47,7 +47,7 @@ def start(session, **kwargs):
 
 
 def test_200_batches_lower_the_loss_and_pass_85_percent(mnist, tmp_path):
-    cfg = TrainConfig(epochs=3, train_limit=5000, val_limit=500, test_limit=500, lr=0.001, schedule="constant")
+    cfg = TrainConfig(epochs=3, train_limit=5000, val_limit=500, test_limit=500, lr=0.001, schedule="constant", shift=0)
     session = Session.new(cfg, tmp_path, data=mnist)
     rec = Recorder(session)
     session.make_trainer()

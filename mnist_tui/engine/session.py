@@ -61,8 +61,9 @@ class Session:
             raise RunDirError(f"{run.path}: no complete checkpoint to resume from")
         truncate_events_after_checkpoint(run.path / EVENTS, meta["step"])
         session = cls(cfg, run, saved.get("data_dir"), meta, data=data)
-        session.past_events = [e for e in map(from_json, read_events(run.path / EVENTS)) if e is not None]
         session.bus.emit(StatusChanged("resumed", f"from checkpoint at step {meta['step']}"))
+        session.event_log.flush()
+        session.past_events = [e for e in map(from_json, read_events(run.path / EVENTS)) if e is not None]
         return session
 
     def subscribe_queue(self, maxlen: int = 100_000) -> EventQueue:

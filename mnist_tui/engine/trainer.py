@@ -227,11 +227,17 @@ class Trainer:
         while self.epoch < cfg.epochs:
             order = np.random.default_rng([cfg.seed, self.epoch]).permutation(len(self.train_split))
             perm = paddle.to_tensor(order[: self.batches_per_epoch * cfg.batch_size])
+            shift_rng = np.random.default_rng([cfg.seed, self.epoch, 1])
+            shift_rng.integers(-cfg.shift, cfg.shift + 1, size=(self.batch, 2))  # skip the batches already done
             while self.batch < self.batches_per_epoch:
                 if not self._between_batches():
                     return
                 idx = perm[self.batch * cfg.batch_size : (self.batch + 1) * cfg.batch_size]
                 x, y = paddle.gather(self.train_x, idx), paddle.gather(self.train_y, idx)
+                if cfg.shift:
+                    # Random translation of the whole batch; the offsets come from the host RNG, so no sync.
+                    dy, dx = shift_rng.integers(-cfg.shift, cfg.shift + 1, size=2)
+                    x = paddle.roll(x, shifts=[int(dy), int(dx)], axis=[2, 3])
                 self._last_batch = (x, y)
                 want_stats = self._want_stats.is_set()
                 before = self._capture_weights() if want_stats else None
@@ -265,7 +271,7 @@ class Trainer:
         while True:
             if self._stop.is_set():
                 self._fetch_metrics()
-                if not self.diverged:
+                if not self.diverged:  # a diverged run ends as such, with no checkpoint
                     self.save_checkpoint()
                     self._set_status("stopped")
                 return False
@@ -276,10 +282,9 @@ class Trainer:
                 self._fetch_metrics()
                 self.save_checkpoint()
             if self._running.is_set():
+                if self.diverged:
+                    return False
                 if self.status == "paused":
-                    if self.diverged:
-                        self._set_status("diverged")
-                        return False
                     self._set_status("running")
                     self._t_fetch = time.perf_counter()
                     self._images_since_fetch = 0
@@ -311,14 +316,16 @@ class Trainer:
         rate = self._images_since_fetch / max(now - self._t_fetch, 1e-9)
         self._t_fetch, self._images_since_fetch = now, 0
         elapsed = now - self._t0
+        first_bad = None
         for (epoch, batch, step), (loss, acc) in zip(meta, values):
             self.bus.emit(BatchMetrics(epoch, batch, step, float(loss), float(acc), rate, elapsed))
             if not math.isfinite(loss):
-                if not self.diverged:
-                    self._on_divergence(epoch, batch)
-                continue
-            self.last_finite_loss = float(loss)
-            self._period.append((float(loss), float(acc)))
+                first_bad = first_bad or (epoch, batch)
+            elif first_bad is None:
+                self.last_finite_loss = float(loss)
+                self._period.append((float(loss), float(acc)))
+        if first_bad and not self.diverged:
+            self._on_divergence(*first_bad)
         return not self.diverged
 
     def _on_divergence(self, epoch: int, batch: int) -> None:
@@ -328,10 +335,11 @@ class Trainer:
                    f"(last finite loss {last}); try a lower --lr")
         self.bus.emit(Alert("error", message, epoch, batch))
         if self.pause_on_divergence:
+            # Hold the broken network so its layers can be inspected; returns on stop or resume.
             self.pause()
             self._set_status("paused", message)
-        else:
-            self._set_status("diverged", message)
+            self._between_batches()
+        self._set_status("diverged", message)
 
     # ---- evaluation ----
     def evaluate(self, split: Split) -> tuple[float, float]:

@@ -8,6 +8,8 @@ charts are rebuilt on a slower timer, and only when visible.
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import sys
 import time
 import traceback
@@ -27,7 +29,7 @@ from .help_screen import HelpScreen
 from .history import SMOOTHING_LEVELS
 from .layers_tab import LayersTab
 from .snapshot_screen import SnapshotPicker, SnapshotScreen
-from .state import RunState, event_from_json
+from .state import RunState
 from .training_tab import TrainingTab
 from .validation_tab import ValidationTab
 
@@ -137,19 +139,14 @@ class MnistApp(App):
     # ---- the worker ----
     @work(thread=True, exclusive=True, name="trainer")
     def _train(self) -> None:
-        from ..config import ConfigError
-        from ..engine.mnist import DataError
+        from ..errors import UsageError
 
         session = self.session
-        if session.resume_meta:
-            self._replay_history()
         try:
-            import paddle  # the slow import, off the UI thread
-
-            # Paddle's dygraph mode is per thread: only the thread that first imported Paddle has it on.
-            paddle.disable_static()
+            # Imports Paddle (slow) and loads the data: off the UI thread. A resumed run's history
+            # arrives through the queue first (Session.subscribe_queue replays it).
             trainer = session.make_trainer(pause_on_divergence=True, start_paused=self.start_paused)
-        except (ConfigError, DataError) as exc:
+        except UsageError as exc:
             self.setup_error = str(exc)
             self.call_from_thread(self.exit, return_code=EXIT_USAGE)
             return
@@ -158,27 +155,11 @@ class MnistApp(App):
                                          str(session.run.log_path)))
             self.final_status = "error"
             return
+        # Paddle's import installs its own SIGTERM handler (it aborts); ours goes on top, afterwards.
+        self.call_from_thread(self._handle_sigterm)
         if self._stop_requested:
             trainer.stop()
         self.final_status = session.run_trainer()
-
-    def _replay_history(self) -> None:
-        """A resumed run's charts show the whole run: fold the kept events in before training starts."""
-        from ..engine.rundir import read_events
-
-        try:
-            events = [e for e in map(event_from_json, read_events(self.session.run.events_path)) if e]
-        except (OSError, ValueError):
-            return
-        state = RunState()
-        state.apply(events)
-        state.status = "resumed"
-        self.call_from_thread(self._adopt, state)
-
-    def _adopt(self, state: RunState) -> None:
-        state.dirty |= {"header", "metrics", "layers", "evals", "snapshots", "log"}
-        state.new_log_lines = list(state.log_lines)
-        self.state = state
 
     @property
     def trainer(self):
@@ -271,7 +252,7 @@ class MnistApp(App):
     def exit_status(self) -> int:
         if self.state.error or self.final_status == "error":
             return EXIT_ERROR
-        if self.trainer is not None and getattr(self.trainer, "diverged", False):
+        if self.final_status == "diverged":
             return EXIT_DIVERGED
         return EXIT_OK
 
@@ -397,7 +378,12 @@ class MnistApp(App):
         if self.training:
             self.notify("Stopping after the current batch, saving a checkpoint…", timeout=10)
 
+    def _handle_sigterm(self) -> None:
+        """SIGTERM (e.g. a scheduler ending the job) quits like a confirmed q: checkpoint, flush, exit."""
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.action_quit_now)
+
     def on_unmount(self) -> None:
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
         # However the app ends, the worker must not train on unseen.
         self._stop_requested = True
         if self.trainer is not None:

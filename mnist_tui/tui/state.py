@@ -196,15 +196,3 @@ class RunState:
         if e.test_acc is not None:
             text += f", test accuracy {100 * e.test_acc:.2f}%"
         self._log(text)
-
-
-def event_from_json(data: dict) -> ev.Event | None:
-    """Rebuild an event from a line of events.jsonl (to replay a resumed run's history)."""
-    cls = getattr(ev, str(data.get("type")), None)
-    if not (isinstance(cls, type) and issubclass(cls, ev.Event)):
-        return None
-    fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-    try:
-        return cls(**fields)
-    except TypeError:
-        return None
