@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import paddle
 import pytest
 from textual.widgets import DataTable, Static, TabbedContent
 
@@ -94,15 +95,18 @@ async def test_snapshot_kernel_equals_model_weights(tmp_path):
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, SnapshotScreen), what="snapshot view")
         snap = app.state.snapshots[-1]
-        weights = session.trainer.model.conv1.weight.numpy()[0, 0]
+        shown = text_of(app.screen.query_one("#conv1-kernel", Static)).splitlines()[1:]
+        # The model lives in the training process: a checkpoint taken while still paused holds it.
+        await pilot.press("escape", "c")
+        await wait_for(pilot, lambda: app.state.checkpoints >= 1, what="a checkpoint")
+        (params,) = session.run.checkpoints.glob("step-*.pdparams")
+        weights = paddle.load(str(params))["conv1.weight"].numpy()[0, 0]
         assert weights.shape == (5, 5)
         assert np.allclose(np.array(snap.conv1_kernel), weights, atol=1e-6)
-        shown = text_of(app.screen.query_one("#conv1-kernel", Static)).splitlines()[1:]
         assert [[float(v) for v in line.split()] for line in shown] == \
             [[round(float(v), 3) for v in row] for row in weights]
         saved = np.load(snap.path)
         assert np.allclose(saved["conv1_weight"][0, 0], weights) and snap.path.startswith(str(session.run.snapshots))
-        await pilot.press("escape")
         await pilot.press("2", "o")
         await pilot.press("enter")
         assert isinstance(app.screen, SnapshotScreen) and app.screen.index == 0
@@ -188,12 +192,9 @@ async def test_confirmed_quit_leaves_checkpoint_and_complete_events(tmp_path):
 
 @pytest.mark.anyio
 async def test_worker_exception_shows_error_panel_and_keys_work(tmp_path, monkeypatch):
-    from mnist_tui.engine import trainer
+    from mnist_tui.engine.worker import FAULT_ENV
 
-    def boom(self):
-        raise RuntimeError("injected failure")
-
-    monkeypatch.setattr(trainer.Trainer, "_train", boom)
+    monkeypatch.setenv(FAULT_ENV, "injected failure")  # the training process raises it
     session = Session.new(SMALL, tmp_path)
     app = MnistApp(session)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -376,6 +377,7 @@ async def test_sigterm_quits_with_a_checkpoint_within_two_seconds(tmp_path):
         os.kill(os.getpid(), signal.SIGTERM)
         await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
         assert time.monotonic() - start < 2.0
+        await pilot.pause(0.3)  # the next frame exits
     assert app.return_code == 0
     session.close()
     assert list(session.run.checkpoints.glob("step-*.pdparams"))

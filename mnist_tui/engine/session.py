@@ -28,9 +28,7 @@ class Session:
     bus: EventBus = field(default_factory=EventBus)
 
     def __post_init__(self) -> None:
-        self.event_log = EventLog(self.run.events_path)
-        self.bus.subscribe(self.event_log)
-        self.bus.subscribe(self._log_errors)
+        self.event_log: EventLog | None = None  # opened by the process that trains
         self.trainer = None
         self.past_events: list = []  # a resumed run's history, replayed to each queue subscriber
 
@@ -61,8 +59,6 @@ class Session:
             raise RunDirError(f"{run.path}: no complete checkpoint to resume from")
         truncate_events_after_checkpoint(run.path / EVENTS, meta["step"])
         session = cls(cfg, run, saved.get("data_dir"), meta, data=data)
-        session.bus.emit(StatusChanged("resumed", f"from checkpoint at step {meta['step']}"))
-        session.event_log.flush()
         session.past_events = [e for e in map(from_json, read_events(run.path / EVENTS)) if e is not None]
         return session
 
@@ -84,6 +80,19 @@ class Session:
             self._load_checkpoint()
         self.trainer = Trainer(self.cfg, data, self.run, self.bus, pause_on_divergence, start_paused)
         self.write_config(data.source)
+        self.event_log = EventLog(self.run.events_path)
+        self.bus.subscribe(self.event_log)
+        self.bus.subscribe(self._log_errors)
+        if self.resume_meta:
+            self.bus.emit(StatusChanged("resumed", f"from checkpoint at step {self.resume_meta['step']}"))
+        return self.trainer
+
+    def start_process(self, pause_on_divergence: bool = True, start_paused: bool = False):
+        """Train in a child process instead (what the app does); returns the controlling proxy."""
+        from .worker import TrainerProcess
+
+        self.trainer = TrainerProcess(self, pause_on_divergence, start_paused)
+        self.trainer.start()
         return self.trainer
 
     def _load_checkpoint(self) -> None:
@@ -118,7 +127,8 @@ class Session:
         })
 
     def close(self) -> None:
-        self.event_log.close()
+        if self.event_log is not None:
+            self.event_log.close()
 
 
 def newest_checkpoint_meta(run: RunDir) -> dict | None:

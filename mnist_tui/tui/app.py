@@ -123,6 +123,8 @@ class MnistApp(App):
         self.set_interval(FRAME_S, self._frame)
         self.set_interval(CHART_S, self._replot)
         self.worker = self._train()
+        # SIGTERM (e.g. a scheduler ending the job) quits like a confirmed q: checkpoint, flush, exit.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.action_quit_now)
 
     def on_resize(self, event) -> None:
         self._fit(event.size.width, event.size.height)
@@ -139,27 +141,25 @@ class MnistApp(App):
     # ---- the worker ----
     @work(thread=True, exclusive=True, name="trainer")
     def _train(self) -> None:
-        from ..errors import UsageError
+        """Start the training process and forward its events to the session's bus until it ends.
 
+        Paddle is imported and the data loaded in that process, so neither delays this one; a
+        resumed run's history arrives through the queue first (Session.subscribe_queue replays it).
+        """
         session = self.session
         try:
-            # Imports Paddle (slow) and loads the data: off the UI thread. A resumed run's history
-            # arrives through the queue first (Session.subscribe_queue replays it).
-            trainer = session.make_trainer(pause_on_divergence=True, start_paused=self.start_paused)
-        except UsageError as exc:
-            self.setup_error = str(exc)
-            self.call_from_thread(self.exit, return_code=EXIT_USAGE)
-            return
+            trainer = session.start_process(pause_on_divergence=True, start_paused=self.start_paused)
         except Exception as exc:  # noqa: BLE001 - shown in the error panel, the app stays usable
             session.bus.emit(ErrorRaised(f"{type(exc).__name__}: {exc}", traceback.format_exc(),
                                          str(session.run.log_path)))
             self.final_status = "error"
             return
-        # Paddle's import installs its own SIGTERM handler (it aborts); ours goes on top, afterwards.
-        self.call_from_thread(self._handle_sigterm)
         if self._stop_requested:
             trainer.stop()
-        self.final_status = session.run_trainer()
+        self.final_status = trainer.run_until_done(session.bus.emit)
+        if trainer.usage_error:
+            self.setup_error = trainer.usage_error
+            self.call_from_thread(self.exit, return_code=EXIT_USAGE)
 
     @property
     def trainer(self):
@@ -377,10 +377,6 @@ class MnistApp(App):
         self.state.dirty.add("header")
         if self.training:
             self.notify("Stopping after the current batch, saving a checkpoint…", timeout=10)
-
-    def _handle_sigterm(self) -> None:
-        """SIGTERM (e.g. a scheduler ending the job) quits like a confirmed q: checkpoint, flush, exit."""
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.action_quit_now)
 
     def on_unmount(self) -> None:
         asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
