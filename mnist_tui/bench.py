@@ -117,6 +117,10 @@ def engine_run(data: Mnist, images: int, **changes) -> float:
         session.make_trainer()
         session.run_trainer()
         session.close()
+    if changes.get("threads"):
+        import paddle
+
+        paddle.base.core.set_num_threads(1)  # back to Paddle's default for the next contender
     return throughput(marks)
 
 
@@ -266,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.levers:
         contenders["engine_to_static"] = lambda: engine_run(data, images, to_static=True)
         contenders["engine_sync_every_batch"] = lambda: engine_run(data, images, metrics_interval_s=0.0)
+        contenders["engine_2_threads"] = lambda: engine_run(data, images, threads=2)
     course_loop(data, 640)  # warm-up: oneDNN kernels, allocator
     engine_run(data, 640)
     results = alternate(contenders, repeats)

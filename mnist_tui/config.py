@@ -34,6 +34,7 @@ class TrainConfig:
     metrics_interval_s: float = 0.25  # how often loss/accuracy are fetched from the device
     checkpoint_every_epoch: bool = True
     to_static: bool = False
+    threads: int = 0  # CPU math threads; 0 keeps Paddle's default (1)
     amp: bool = False
 
     def to_dict(self) -> dict:
@@ -98,6 +99,8 @@ def validate(cfg: TrainConfig, train_size: int | None = None) -> TrainConfig:
             raise ConfigError(f"{flag}: must be >= 1, got {value}")
     if not 0 <= cfg.shift <= 4:
         raise ConfigError(f"--shift: must be between 0 and 4 pixels, got {cfg.shift}")
+    if cfg.threads < 0:
+        raise ConfigError(f"--threads: must be >= 0, got {cfg.threads}")
     if cfg.eval_every < 0:
         raise ConfigError(f"--eval-every: must be >= 0, got {cfg.eval_every}")
     device = cfg.device

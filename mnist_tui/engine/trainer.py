@@ -178,6 +178,8 @@ class Trainer:
     def _setup(self, resume_from: dict | None) -> None:
         cfg = self.cfg
         paddle.set_device(self.device)
+        if cfg.threads and self.device == "cpu":
+            paddle.base.core.set_num_threads(cfg.threads)
         paddle.seed(cfg.seed)
         self.model = MnistCNN(cfg.l2)
         self.optimizer = build_optimizer(cfg, self.model.parameters(), self.total_steps)
@@ -242,7 +244,7 @@ class Trainer:
                 want_stats = self._want_stats.is_set()
                 before = self._capture_weights() if want_stats else None
                 loss, acc = self.step_fn(x, y)
-                self._pending.append(paddle.stack([loss.reshape([]), acc.reshape([])]))
+                self._pending.append(paddle.stack([loss.detach().reshape([]), acc.reshape([])]))  # detached: frees the graph
                 self._pending_meta.append((self.epoch, self.batch, self.step))
                 self.batch += 1
                 self.step += 1
