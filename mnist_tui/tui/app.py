@@ -188,7 +188,8 @@ class MnistApp(App):
             return
         with self.batch_update():
             if "header" in dirty:
-                self.query_one("#header", Static).update(self._header_text())
+                # Fixed size (one docked line): a repaint is enough, no layout pass for the whole screen.
+                self.query_one("#header", Static).update(self._header_text(), layout=False)
             if "metrics" in dirty:
                 self.query_one(TrainingTab).show_metrics(state)
                 self._charts_dirty.add("history-chart")

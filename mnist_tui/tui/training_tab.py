@@ -42,8 +42,8 @@ class TrainingTab(Vertical):
 
     def _spark(self, name: str, window: Window, best: str, pattern: str) -> None:
         self.query_one(f"#{name}-spark", Sparkline).data = window.finite()
-        self.query_one(f"#{name}-figures", Static).update(
-            f"now {_fmt(window.current, pattern)}  mean {_fmt(window.mean, pattern)}  {best}")
+        self.query_one(f"#{name}-figures", Static).update(  # fixed width: repaint only, no layout pass
+            f"now {_fmt(window.current, pattern)}  mean {_fmt(window.mean, pattern)}  {best}", layout=False)
 
     def write_log(self, lines: list[str]) -> None:
         self.query_one(Log).write_lines(lines)
