@@ -382,3 +382,18 @@ async def test_sigterm_quits_with_a_checkpoint_within_two_seconds(tmp_path):
     session.close()
     assert list(session.run.checkpoints.glob("step-*.pdparams"))
     assert json.loads(session.run.events_path.read_text().splitlines()[-1])["status"] == "stopped"
+
+
+@pytest.mark.anyio
+async def test_ctrl_c_quits_at_once_with_a_checkpoint(tmp_path):
+    session = Session.new(LONG, tmp_path)
+    app = MnistApp(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.state.step >= 3, what="a few batches")
+        await pilot.press("ctrl+c")
+        assert not isinstance(app.screen, ConfirmQuit), "Ctrl+C does not ask"
+        await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
+        await pilot.pause(0.3)
+    assert app.return_code == 0
+    session.close()
+    assert list(session.run.checkpoints.glob("step-*.pdparams"))
