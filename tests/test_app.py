@@ -93,7 +93,8 @@ async def test_snapshot_kernel_equals_model_weights(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await pause_training(pilot, app)
         await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, SnapshotScreen), what="snapshot view")
+        await wait_for(pilot, lambda: isinstance(app.screen, SnapshotScreen) and app.screen.query("#conv1-kernel"),
+                       what="snapshot view")
         snap = app.state.snapshots[-1]
         shown = text_of(app.screen.query_one("#conv1-kernel", Static)).splitlines()[1:]
         # The model lives in the training process: a checkpoint taken while still paused holds it.

@@ -33,8 +33,8 @@ from .state import RunState
 from .training_tab import TrainingTab
 from .validation_tab import ValidationTab
 
-FRAME_S = 1 / 20  # at most 20 redraws a second, however fast batches come
-CHART_S = 1 / 3  # plotext rebuilds the whole figure: a few times a second is plenty
+FRAME_S = 1 / 10  # at most 10 redraws a second, however fast batches come (keys are handled at once)
+CHART_S = 1.0  # plotext rebuilds the whole figure: once a second is plenty for a history
 MIN_SIZE = (60, 20)
 AUTO_EVERY = 50  # batches between automatic layer statistics
 TABS = ("training", "layers", "validation")
