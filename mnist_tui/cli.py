@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--test-limit", type=int, metavar="N", help="test on the first N images only")
     train.add_argument("--threads", type=int, help="CPU math threads (default: Paddle's, 1)")
     train.add_argument("--to-static", action="store_true", default=None, help="compile the train step (paddle.jit.to_static)")
-    train.add_argument("--amp", action="store_true", default=None, help="GPU: automatic mixed precision")
+    train.add_argument("--amp", action="store_true", default=None,
+                       help="GPU only: float16 automatic mixed precision with loss scaling")
     files = p.add_argument_group("files")
     files.add_argument("--data-dir", help="read the four MNIST IDX files (gzipped or not) from DIR instead of the bundled copy")
     files.add_argument("--runs-dir", default="runs", help="where run folders go (default ./runs)")
@@ -128,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(exc), terminal)
     except KeyboardInterrupt:
         return 130
+    finally:
+        sys.stderr.flush()
+        os.dup2(terminal.fileno(), 2)  # the terminal gets fd 2 back (matters when main is called in-process)
+        terminal.close()
 
 
 def entry() -> None:

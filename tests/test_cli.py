@@ -49,6 +49,14 @@ def test_bad_values_one_line_status_2(args, message, capsys, tmp_path):
     assert not any(tmp_path.iterdir()), "no run folder for a rejected command"
 
 
+def test_amp_on_cpu_is_a_usage_error(tmp_path, capsys):
+    import paddle
+
+    if paddle.device.is_compiled_with_cuda():
+        pytest.skip("this Paddle has CUDA")
+    assert main(["--headless", "--amp", "--device", "cpu", "--train-limit", "64", "--runs-dir", str(tmp_path)]) == 2
+
+
 def test_unwritable_runs_dir(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

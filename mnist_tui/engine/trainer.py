@@ -119,6 +119,8 @@ class Trainer:
         self._snapshot_count = 0
         self._rng = random.Random(cfg.seed)
         self.device, self.device_name = choose_device(cfg.device)  # fails early, before the run starts
+        if cfg.amp and self.device == "cpu":
+            raise DeviceError("--amp: mixed precision needs a GPU (float16); this run is on the CPU")
 
     # ---- controls, callable from any thread ----
     def pause(self) -> None:
@@ -209,12 +211,21 @@ class Trainer:
             # generated backward program.
             forward = paddle.jit.to_static(forward, full_graph=True)
 
+        # GPU only (checked in __init__): float16 compute with dynamic loss scaling.
+        scaler = paddle.amp.GradScaler(init_loss_scaling=2.0**15) if self.cfg.amp else None
+
         def step(x, y):
             # Gradients are cleared before the step, not after, so they stay readable for layer stats.
             optimizer.clear_grad()
-            loss, acc = forward(x, y)
-            loss.backward()
-            optimizer.step()
+            with paddle.amp.auto_cast(enable=scaler is not None):
+                loss, acc = forward(x, y)
+            if scaler is None:
+                loss.backward()
+                optimizer.step()
+            else:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
             if isinstance(optimizer._learning_rate, paddle.optimizer.lr.LRScheduler):
                 optimizer._learning_rate.step()
             return loss, acc
