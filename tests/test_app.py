@@ -55,6 +55,15 @@ async def pause_training(pilot, app: MnistApp) -> int:
     return app.state.step
 
 
+def assert_stopped_cleanly(app: MnistApp, session: Session) -> None:
+    """Exit status 0, a checkpoint, and an event log that ends with the stop."""
+    assert app.return_code == 0
+    session.close()
+    assert list(session.run.checkpoints.glob("step-*.pdparams"))
+    last = json.loads(session.run.events_path.read_text().splitlines()[-1])
+    assert (last["type"], last["status"]) == ("Finished", "stopped")
+
+
 @pytest.mark.anyio
 async def test_keys_switch_tabs_and_help(tmp_path):
     app = MnistApp(Session.new(SMALL, tmp_path), start_paused=True)
@@ -184,11 +193,7 @@ async def test_confirmed_quit_leaves_checkpoint_and_complete_events(tmp_path):
         await pilot.press("q", "y")
         await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
         await pilot.pause(0.3)
-    assert app.return_code == 0
-    session.close()
-    assert list(session.run.checkpoints.glob("step-*.pdparams"))
-    lines = session.run.events_path.read_text().splitlines()
-    assert json.loads(lines[-1]) == {**json.loads(lines[-1]), "type": "Finished", "status": "stopped"}
+    assert_stopped_cleanly(app, session)
 
 
 @pytest.mark.anyio
@@ -379,10 +384,7 @@ async def test_sigterm_quits_with_a_checkpoint_within_two_seconds(tmp_path):
         await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
         assert time.monotonic() - start < 2.0
         await pilot.pause(0.3)  # the next frame exits
-    assert app.return_code == 0
-    session.close()
-    assert list(session.run.checkpoints.glob("step-*.pdparams"))
-    assert json.loads(session.run.events_path.read_text().splitlines()[-1])["status"] == "stopped"
+    assert_stopped_cleanly(app, session)
 
 
 @pytest.mark.anyio
@@ -395,6 +397,4 @@ async def test_ctrl_c_quits_at_once_with_a_checkpoint(tmp_path):
         assert not isinstance(app.screen, ConfirmQuit), "Ctrl+C does not ask"
         await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
         await pilot.pause(0.3)
-    assert app.return_code == 0
-    session.close()
-    assert list(session.run.checkpoints.glob("step-*.pdparams"))
+    assert_stopped_cleanly(app, session)

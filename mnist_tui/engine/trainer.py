@@ -156,9 +156,9 @@ class Trainer:
     def run(self, resume_from: dict | None = None) -> str:
         """Train to the end (or until stopped); return the final status. Never raises."""
         try:
+            paddle.disable_static()  # dygraph mode is per thread in Paddle; this may be a new thread
             # Fresh names for parameters and optimizer accumulators (conv2d_0.w_0_moment1_0, ...)
             # whatever this process built before: the optimizer's checkpoint is keyed by them.
-            paddle.disable_static()  # dygraph mode is per thread in Paddle; this may be a new thread
             with paddle.utils.unique_name.guard():
                 self._setup(resume_from)
                 self._train()
@@ -166,7 +166,9 @@ class Trainer:
                 self._set_status("testing")
                 test_loss, test_acc = self.evaluate(self.test_split)
                 self.bus.emit(EvalResult("test", self.epoch, self.batch, self.step, test_loss, test_acc, None, None))
-                paddle.save(self.model.state_dict(), str(self.run_dir.path / MODEL))
+                final = str(self.run_dir.path / MODEL)
+                paddle.save(self.model.state_dict(), final + ".tmp")
+                os.replace(final + ".tmp", final)
                 self._set_status("done")
                 self.bus.emit(Finished("done", test_acc, test_loss))
             else:
