@@ -317,8 +317,12 @@ def main(argv: list[str] | None = None) -> int:
     summary = {f"{name}_img_s": round(median(v), 1) for name, v in results.items()}
     summary["engine_vs_course"] = round(summary["engine_img_s"] / summary["course_img_s"], 3)
     summary["app_vs_engine"] = round(summary["app_img_s"] / summary["engine_img_s"], 3)
-    # Ratios within each round too: neighbours in time share the machine's load.
-    summary["app_vs_engine_per_round"] = [round(a / e, 3) for a, e in zip(results["app"], results["engine"])]
+    # Ratios within each round too: neighbours in time share the machine's load, so on a shared
+    # machine the median of these is the steadier figure.
+    for name, a, b in (("engine_vs_course", "engine", "course"), ("app_vs_engine", "app", "engine")):
+        ratios = [x / y for x, y in zip(results[a], results[b])]
+        summary[f"{name}_per_round"] = [round(r, 3) for r in ratios]
+        summary[f"{name}_median_of_rounds"] = round(median(ratios), 3)
     try:
         latencies = key_latency_in_terminal()
         summary["key_latency_measured_in"] = "tmux, 80x24"
