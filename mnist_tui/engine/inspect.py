@@ -85,7 +85,3 @@ def stat_rows(names: list[str], stats: np.ndarray, grad_norms: dict, update_rati
         row["update_ratio_log10"] = update_ratios.get(name)
         rows.append(row)
     return rows
-
-
-def channel_map(output: paddle.Tensor, channel: int) -> np.ndarray:
-    return output[0, channel].numpy()
