@@ -102,8 +102,8 @@ async def test_snapshot_kernel_equals_model_weights(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await pause_training(pilot, app)
         await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, SnapshotScreen) and app.screen.query("#conv1-kernel"),
-                       what="snapshot view")
+        await wait_for(pilot, lambda: isinstance(app.screen, SnapshotScreen) and app.screen.query("#conv1-kernel")
+                       and "conv1" in text_of(app.screen.query_one("#conv1-kernel", Static)), what="snapshot view")
         snap = app.state.snapshots[-1]
         shown = text_of(app.screen.query_one("#conv1-kernel", Static)).splitlines()[1:]
         # The model lives in the training process: a checkpoint taken while still paused holds it.
@@ -192,7 +192,7 @@ async def test_confirmed_quit_leaves_checkpoint_and_complete_events(tmp_path):
         assert not isinstance(app.screen, ConfirmQuit) and app.training
         await pilot.press("q", "y")
         await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: app.return_code is not None, timeout=5, what="the app exits")
     assert_stopped_cleanly(app, session)
 
 
@@ -353,6 +353,7 @@ async def test_divergence_pauses_with_an_alert_and_exits_3(tmp_path):
         assert app.trainer.step == step, "training waits instead of going on with NaN weights"
         await pilot.press("q", "y")
         await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
+        await wait_for(pilot, lambda: app.return_code is not None, timeout=5, what="the app exits")
     assert app.return_code == 3, (app.final_status, app.trainer.status)
     assert not list(app.session.run.checkpoints.glob("*.pdparams"))
 
@@ -365,7 +366,7 @@ async def test_gpu_without_cuda_exits_2_with_one_line(tmp_path):
         pytest.skip("this Paddle has CUDA")
     app = MnistApp(Session.new(SMALL.with_(device="gpu"), tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.setup_error is not None, what="the usage error")
+        await wait_for(pilot, lambda: app.return_code is not None, what="the app exits on the usage error")
     assert app.return_code == 2
     assert "--device gpu: this Paddle build has no CUDA" in app.setup_error
 
@@ -383,7 +384,7 @@ async def test_sigterm_quits_with_a_checkpoint_within_two_seconds(tmp_path):
         os.kill(os.getpid(), signal.SIGTERM)
         await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
         assert time.monotonic() - start < 2.0
-        await pilot.pause(0.3)  # the next frame exits
+        await wait_for(pilot, lambda: app.return_code is not None, timeout=5, what="the app exits")
     assert_stopped_cleanly(app, session)
 
 
@@ -396,5 +397,5 @@ async def test_ctrl_c_quits_at_once_with_a_checkpoint(tmp_path):
         await pilot.press("ctrl+c")
         assert not isinstance(app.screen, ConfirmQuit), "Ctrl+C does not ask"
         await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: app.return_code is not None, timeout=5, what="the app exits")
     assert_stopped_cleanly(app, session)

@@ -184,7 +184,7 @@ class MnistApp(App):
             self.exit(return_code=self.exit_status())
             return
         dirty, state.dirty = state.dirty, set()
-        if not dirty:
+        if not dirty or not self.query("#header"):  # nothing new, or the app is closing (widgets gone)
             return
         with self.batch_update():
             if "header" in dirty:
