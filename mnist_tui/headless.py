@@ -43,7 +43,7 @@ class CoursePrinter:
             if self.check_shape:
                 line += "\n" + course_shape_report(event.layers, event.config["batch_size"])
         elif isinstance(event, BatchMetrics) and event.batch % LOG_EVERY == 0:
-            line = f"epoch: {event.epoch}, batch: {event.batch}, loss is: [{event.loss:.6f}], acc is [{event.acc:.6f}]"
+            line = event.course_line()
         elif isinstance(event, EvalResult):
             label = "validation" if event.split == "val" else "test"
             line = f"[{label}] epoch: {event.epoch}, batch: {event.batch}, loss={event.loss:.6f}, acc={event.acc:.6f}"

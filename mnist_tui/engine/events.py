@@ -56,6 +56,10 @@ class BatchMetrics(Event):
     images_per_s: float
     elapsed_s: float
 
+    def course_line(self) -> str:
+        """The course's batch log line, shared by the headless printer and the app's log."""
+        return f"epoch: {self.epoch}, batch: {self.batch}, loss is: [{self.loss:.6f}], acc is [{self.acc:.6f}]"
+
 
 @dataclass
 class EvalResult(Event):

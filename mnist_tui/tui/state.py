@@ -130,7 +130,7 @@ class RunState:
         self.acc_history.add(x, e.acc)
         self.dirty |= {"header", "metrics"}
         if e.batch % log_every(self.bpe or 1) == 0:
-            self._log(f"epoch: {e.epoch}, batch: {e.batch}, loss is: [{e.loss:.6f}], acc is [{e.acc:.6f}]")
+            self._log(e.course_line())
 
     def _on_EvalResult(self, e: ev.EvalResult) -> None:
         if e.split == "test":
