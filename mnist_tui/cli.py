@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--val-limit", type=int, metavar="N", help="validate on the first N images only")
     train.add_argument("--test-limit", type=int, metavar="N", help="test on the first N images only")
     train.add_argument("--threads", type=int, help="CPU math threads (default: Paddle's, 1)")
+    train.add_argument("--shards", type=int, metavar="N",
+                       help="CPU: split each batch over N cores (default: one per core, up to 4; 1 = off)")
     train.add_argument("--to-static", action="store_true", default=None, help="compile the train step (paddle.jit.to_static)")
     train.add_argument("--amp", action="store_true", default=None,
                        help="GPU only: float16 automatic mixed precision with loss scaling")

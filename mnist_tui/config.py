@@ -35,6 +35,7 @@ class TrainConfig:
     checkpoint_every_epoch: bool = True
     to_static: bool = False
     threads: int = 0  # CPU math threads; 0 keeps Paddle's default (1)
+    shards: int = 0  # CPU: split each batch over this many cores (threads); 0 = one per core, up to 4
     amp: bool = False
 
     def to_dict(self) -> dict:
@@ -99,6 +100,8 @@ def validate(cfg: TrainConfig, train_size: int | None = None) -> TrainConfig:
             raise ConfigError(f"{flag}: must be >= 1, got {value}")
     if not 0 <= cfg.shift <= 4:
         raise ConfigError(f"--shift: must be between 0 and 4 pixels, got {cfg.shift}")
+    if cfg.shards < 0:
+        raise ConfigError(f"--shards: must be >= 0, got {cfg.shards}")
     if cfg.threads < 0:
         raise ConfigError(f"--threads: must be >= 0, got {cfg.threads}")
     if cfg.eval_every < 0:

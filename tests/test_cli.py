@@ -86,7 +86,7 @@ def test_headless_prints_the_course_lines(tmp_path):
     assert "epoch: 0, batch: 0, loss is: [" in out
     assert "[validation] epoch: 0" in out and "test accuracy: " in out
     assert result.stderr == "", "Paddle's stderr goes to the run's log, not the terminal"
-    assert "on CPU (auto: no CUDA GPU visible)" in out, "auto falls back to the CPU and says so"
+    assert "on CPU" in out and "(auto: no CUDA GPU visible" in out, "auto falls back to the CPU and says so"
     (run,) = (tmp_path / "runs").iterdir()
     assert {p.name for p in run.iterdir()} >= {"config.json", "events.jsonl", "checkpoints", "snapshots",
                                               "model.pdparams", "run.log"}

@@ -39,6 +39,7 @@ from .events import (
 from .mnist import Mnist, Split
 from .model import MnistCNN
 from .rundir import MODEL, RunDir
+from .shards import Shards, auto_shard_count
 
 EVAL_BATCH = 1000
 WEIGHTED = ("conv1", "conv2", "fc")  # the layers with parameters
@@ -121,6 +122,20 @@ class Trainer:
         self.device, self.device_name = choose_device(cfg.device)  # fails early, before the run starts
         if cfg.amp and self.device == "cpu":
             raise DeviceError("--amp: mixed precision needs a GPU (float16); this run is on the CPU")
+        self.shard_count = self._shard_count()
+        if self.shard_count > 1:  # "CPU ×2 (auto: no CUDA GPU visible; each batch split over 2 cores)"
+            reason = self.device_name.partition("(")[2].rstrip(")")
+            split = f"each batch split over {self.shard_count} cores"
+            self.device_name = f"CPU ×{self.shard_count} ({reason + '; ' if reason else ''}{split})"
+
+    def _shard_count(self) -> int:
+        cfg = self.cfg
+        plain_dygraph_cpu = self.device == "cpu" and not cfg.to_static and not cfg.amp
+        if cfg.shards > 1 and not plain_dygraph_cpu:
+            raise UsageError("--shards: splitting a batch over cores is for the CPU without --to-static or --amp")
+        if cfg.shards:
+            return min(cfg.shards, cfg.batch_size)
+        return auto_shard_count(self.device, cfg.batch_size) if plain_dygraph_cpu else 1
 
     # ---- controls, callable from any thread ----
     def pause(self) -> None:
@@ -155,6 +170,7 @@ class Trainer:
     # ---- the loop ----
     def run(self, resume_from: dict | None = None) -> str:
         """Train to the end (or until stopped); return the final status. Never raises."""
+        self.shards = None
         try:
             paddle.disable_static()  # dygraph mode is per thread in Paddle; this may be a new thread
             # Fresh names for parameters and optimizer accumulators (conv2d_0.w_0_moment1_0, ...)
@@ -177,6 +193,9 @@ class Trainer:
             self.status = "error"
             self.bus.emit(ErrorRaised(f"{type(exc).__name__}: {exc}", traceback.format_exc(), str(self.run_dir.log_path)))
             self.bus.emit(Finished("error"))
+        finally:
+            if self.shards is not None:
+                self.shards.close()
         return self.status
 
     def _setup(self, resume_from: dict | None) -> None:
@@ -187,6 +206,8 @@ class Trainer:
         paddle.seed(cfg.seed)
         self.model = MnistCNN(cfg.l2)
         self.optimizer = build_optimizer(cfg, self.model.parameters(), self.total_steps)
+        replicas = [MnistCNN(cfg.l2) for _ in range(self.shard_count - 1)]  # their weights come from the model
+        self.shards = Shards(self.model, replicas, self.device)
         self.step_fn = self._make_step()
         # The splits are uploaded once; batches are gathered on the device.
         self.train_x = paddle.to_tensor(self.train_split.images)
@@ -202,7 +223,7 @@ class Trainer:
         ))
 
     def _make_step(self):
-        model, optimizer = self.model, self.optimizer
+        model, optimizer, shards = self.model, self.optimizer, self.shards
 
         def forward(x, y):
             logits = model(x)
@@ -219,12 +240,16 @@ class Trainer:
         def step(x, y):
             # Gradients are cleared before the step, not after, so they stay readable for layer stats.
             optimizer.clear_grad()
-            with paddle.amp.auto_cast(enable=scaler is not None):
+            if shards.count > 1:
+                loss, acc = shards.forward_backward(x, y)  # plain dygraph on the CPU only (see _shard_count)
+                optimizer.step()
+            elif scaler is None:
                 loss, acc = forward(x, y)
-            if scaler is None:
                 loss.backward()
                 optimizer.step()
             else:
+                with paddle.amp.auto_cast():
+                    loss, acc = forward(x, y)
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
@@ -361,14 +386,10 @@ class Trainer:
         """Mean loss and accuracy over a whole split; sums stay on the device, one fetch at the end."""
         self.model.eval()
         total = paddle.zeros([2], dtype="float32")
-        with paddle.no_grad():
-            for start in range(0, len(split), EVAL_BATCH):
-                x = paddle.to_tensor(split.images[start : start + EVAL_BATCH])
-                y = paddle.to_tensor(split.labels[start : start + EVAL_BATCH][:, None])
-                logits = self.model(x)
-                loss = F.cross_entropy(logits, y, reduction="sum")
-                correct = (logits.argmax(axis=1, keepdim=True) == y).astype("float32").sum()
-                total += paddle.stack([loss.reshape([]), correct])
+        for start in range(0, len(split), EVAL_BATCH):
+            x = paddle.to_tensor(split.images[start : start + EVAL_BATCH])
+            y = paddle.to_tensor(split.labels[start : start + EVAL_BATCH][:, None])
+            total += self.shards.loss_and_correct_sums(x, y)
         self.model.train()
         loss_sum, correct = total.numpy()
         return float(loss_sum) / len(split), float(correct) / len(split)

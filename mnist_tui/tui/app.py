@@ -229,7 +229,8 @@ class MnistApp(App):
                   "stopping": "yellow"}.get(status, "default")
         device = s.started.device if s.started else "…"
         if "(" in device and self.size.width < 120:  # "CPU (auto: …)" → "CPU"; "gpu:0 (NVIDIA …)" → the name
-            device = "CPU" if device.startswith("CPU") else device[device.index("(") + 1 :].rstrip(")")[:24]
+            cpu = device.startswith("CPU")
+            device = device[: device.index("(")].strip() if cpu else device[device.index("(") + 1 :].rstrip(")")[:24]
         parts = [f"[b]{self.session.run.name}[/b]", device, f"[{colour}]{status}[/]"]
         if s.started:
             parts += [f"epoch {min(s.epoch + 1, s.epochs)}/{s.epochs}", f"batch {s.batch + 1}/{s.bpe}",
