@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 from textual import work
 
 from mnist_tui.config import TrainConfig
@@ -56,14 +55,12 @@ def fixed_events() -> list[ev.Event]:
 
 
 class FixedApp(MnistApp):
-    """The app with no training worker: the fixed events are emitted once it is mounted."""
+    """The app with the fixed events in place of a training worker. They are emitted from the worker
+    because MnistApp.on_mount starts it once the app's queue is subscribed (Textual calls every
+    class's on_mount, so an override here would run before that)."""
 
     @work(thread=True)
     def _train(self) -> None:
-        return
-
-    def on_mount(self) -> None:
-        super().on_mount()
         for event in fixed_events():
             self.session.bus.emit(event)
 
@@ -80,7 +77,6 @@ async def settle(pilot) -> None:
     await pilot.pause(0.8)
 
 
-@pytest.mark.skip(reason="not yet stable: differs between runs for a reason not found yet")
 def test_training_tab(snap_compare, tmp_path):
     async def run_before(pilot):
         await pilot.press("1")  # focuses the log, as a tab switch does

@@ -28,6 +28,7 @@ from .session import Session
 CONTROLS = ("pause", "resume", "toggle_pause", "stop", "request_validation", "request_layer_stats",
             "request_snapshot", "request_checkpoint")
 SEND_EVERY_S = 0.05
+TRAINER_NICENESS = 5
 FAULT_ENV = "MNIST_TUI_INJECT_FAULT"  # tests set it to make the child's training raise
 
 
@@ -130,6 +131,9 @@ def _real_std_streams():
 
 def _child_main(cfg, run_path, data_dir, resume_meta, pause_on_divergence, start_paused, commands, inbox) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the app decides when to stop
+    # Training takes every core (engine/shards.py); at a lower priority, the UI still gets a core the
+    # moment a key or a frame wakes it, and training gets all the rest.
+    os.nice(TRAINER_NICENESS)
     session = Session(cfg, RunDir(Path(run_path)), data_dir, resume_meta)
     outbox: collections.deque = collections.deque()
     session.bus.subscribe(outbox.append)

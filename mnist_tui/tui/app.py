@@ -20,13 +20,14 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from ..engine.events import ErrorRaised
 from .charts import HistoryChart, ValidationChart
 from .confirm_screen import ConfirmQuit
 from .help_screen import HelpScreen
 from .history import SMOOTHING_LEVELS
+from .key_bar import KeyBar
 from .layers_tab import LayersTab
 from .snapshot_screen import SnapshotPicker, SnapshotScreen
 from .state import RunState
@@ -115,7 +116,7 @@ class MnistApp(App):
                 with TabPane("3 Validation", id="validation"):
                     yield ValidationTab()
         yield Static("", classes="too-small-notice", id="too-small")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.queue = self.session.subscribe_queue()
@@ -280,11 +281,12 @@ class MnistApp(App):
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
-        """Focus the tab's main widget (its keys then work at once) and redraw its chart."""
+        """Focus the tab's main widget (its keys then work at once) and redraw its chart once the
+        tab is on screen (the chart shows its last figure meanwhile), so the switch itself stays quick."""
         tab = {"training": TrainingTab, "layers": LayersTab, "validation": ValidationTab}[self.query_one(TabbedContent).active]
         self.query_one(tab).focus_main()
         self.refresh_bindings()
-        self._replot()
+        self.call_after_refresh(self._replot)
 
     def action_show_tab(self, tab: str) -> None:
         if len(self.screen_stack) > 1:

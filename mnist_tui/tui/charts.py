@@ -11,7 +11,25 @@ from .history import smooth
 from .state import RunState
 
 
-class HistoryChart(PlotextPlot):
+class CachedPlot(PlotextPlot):
+    """PlotextPlot builds its figure again on every render, and showing a tab renders all of it:
+    this keeps the built figure until the data (replot), the size or the theme change."""
+
+    _generation = 0
+    _built: tuple = (None, None)
+
+    def redraw(self) -> None:
+        self._generation += 1
+        self.refresh()
+
+    def render(self):
+        key = (self._generation, self.size, self.app.theme)
+        if self._built[0] != key:
+            self._built = (key, super().render())
+        return self._built[1]
+
+
+class HistoryChart(CachedPlot):
     """Full-run loss (left axis) and accuracy (right axis), smoothed; non-finite losses marked x.
 
     The title names each series by its glyph (a legend box would cover the start of the curves).
@@ -40,10 +58,10 @@ class HistoryChart(PlotextPlot):
         plt.yscale(scale, yside="left")
         plt.title(title)
         plt.xlabel("epoch")
-        self.refresh()
+        self.redraw()
 
 
-class ValidationChart(PlotextPlot):
+class ValidationChart(CachedPlot):
     """Train and validation accuracy and loss on one axis, the gap on the right axis.
 
     No plotext legend (it would cover a short chart): each series has its own marker character,
@@ -69,7 +87,7 @@ class ValidationChart(PlotextPlot):
         if best is not None:
             plt.vline(best.step / bpe, color="yellow")
         plt.xlabel("epoch")
-        self.refresh()
+        self.redraw()
 
     @classmethod
     def legend(cls) -> str:

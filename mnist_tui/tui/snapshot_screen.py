@@ -15,10 +15,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..engine.events import SnapshotTaken
+from .key_bar import KeyBar
 
 SHADES = " ░▒▓█"
 BAR_WIDTH = 10
@@ -96,7 +97,7 @@ class SnapshotScreen(Screen):
                 yield Static(id="conv1-map", classes="heatmap")
                 yield Static(id="conv2-map", classes="heatmap")
                 yield Static(id="output-bars")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.shades = self.app.no_color
