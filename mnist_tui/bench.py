@@ -310,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.levers:
         contenders["engine_to_static"] = lambda: engine_run(data, images, to_static=True)
         contenders["engine_sync_every_batch"] = lambda: engine_run(data, images, metrics_interval_s=0.0)
-        contenders["engine_2_threads"] = lambda: engine_run(data, images, threads=2)
+        contenders["engine_1_shard"] = lambda: engine_run(data, images, shards=1)  # one core, as before shards
+        contenders["engine_1_shard_2_threads"] = lambda: engine_run(data, images, shards=1, threads=2)
     course_loop(data, 640)  # warm-up: oneDNN kernels, allocator
     engine_run(data, 640)
     results = alternate(contenders, repeats)

@@ -34,8 +34,11 @@ from .state import RunState
 from .training_tab import TrainingTab
 from .validation_tab import ValidationTab
 
-FRAME_S = 1 / 10  # at most 10 redraws a second, however fast batches come (keys are handled at once)
-CHART_S = 1.0  # plotext rebuilds the whole figure: once a second is plenty for a history
+# At most 4 redraws a second, however fast batches come; keys are handled at once, not on frames.
+# Each frame costs the UI's core ~5 ms at 80x24 and training now uses every core: 10 frames a
+# second took ~20% of a core, 4 take ~10% (measured with simulated events, see BENCHMARKS.md).
+FRAME_S = 1 / 4
+CHART_S = 2.0  # plotext rebuilds the whole figure (~10 ms): every 2 s is plenty for a whole-run history
 MIN_SIZE = (60, 20)
 AUTO_EVERY = 50  # batches between automatic layer statistics
 TABS = ("training", "layers", "validation")
@@ -120,6 +123,7 @@ class MnistApp(App):
 
     def on_mount(self) -> None:
         self.queue = self.session.subscribe_queue()
+        self._header = self.query_one("#header", Static)
         self._fit(self.size.width, self.size.height)
         self.set_interval(FRAME_S, self._frame)
         self.set_interval(CHART_S, self._replot)
@@ -185,12 +189,12 @@ class MnistApp(App):
             self.exit(return_code=self.exit_status())
             return
         dirty, state.dirty = state.dirty, set()
-        if not dirty or not self.query("#header"):  # nothing new, or the app is closing (widgets gone)
+        if not dirty or not self._header.is_attached:  # nothing new, or the app is closing (widgets gone)
             return
         with self.batch_update():
             if "header" in dirty:
                 # Fixed size (one docked line): a repaint is enough, no layout pass for the whole screen.
-                self.query_one("#header", Static).update(self._header_text(), layout=False)
+                self._header.update(self._header_text(), layout=False)
             if "metrics" in dirty:
                 self.query_one(TrainingTab).show_metrics(state)
                 self._charts_dirty.add("history-chart")
