@@ -20,6 +20,7 @@ from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.confirm_screen import ConfirmQuit
 from mnist_tui.tui.help_screen import HelpScreen
 from mnist_tui.tui.history import History, Window, smooth
+from mnist_tui.tui.key_bar import KeyBar
 from mnist_tui.tui.snapshot_screen import SnapshotScreen, heatmap
 from mnist_tui.tui.state import RunState
 
@@ -74,6 +75,12 @@ async def test_keys_switch_tabs_and_help(tmp_path):
                          ("tab", "validation"), ("tab", "training"), ("shift+tab", "validation")):
             await pilot.press(key)
             assert tabs.active == tab, key
+        keys = app.query_one(KeyBar)
+        for key, shown, hidden in (("1", "+/- Smooth", "r Stats"), ("2", "r Stats", "+/- Smooth"),
+                                   ("3", "v Validate", "r Stats")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert shown in text_of(keys) and hidden not in text_of(keys), key  # the key bar follows the tab
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         assert "Ctrl+C" in text_of(app.screen.query_one(Static))
