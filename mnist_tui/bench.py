@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -161,6 +162,53 @@ def app_run(data: Mnist, images: int, key_presses: int = 0) -> tuple[float, list
     import asyncio
 
     return asyncio.run(_app_run(data, images, key_presses))
+
+
+def ui_cpu_percent(size: tuple[int, int] = (80, 24), seconds: float = 8.0, batches_per_s: float = 14.0) -> float:
+    """Share of one core the UI process uses on the Training tab while batch metrics arrive at the
+    engine's rate (and layer statistics every 50 batches), with no training running: CPU time, so
+    machine noise barely moves it. Training uses every core, so this is what the app takes from it."""
+    import asyncio
+    import math
+    import threading
+
+    from textual import work
+
+    from .engine.events import BatchMetrics, LayerStats, RunStarted, StatusChanged
+    from .engine.rundir import RunDir
+    from .engine.session import Session
+    from .tui.app import MnistApp
+
+    stop = threading.Event()
+
+    class SimulatedApp(MnistApp):
+        @work(thread=True)
+        def _train(self) -> None:
+            emit = self.session.bus.emit
+            emit(RunStarted("sim", "CPU", TrainConfig(epochs=50).to_dict(), 50, 781, 50_000, 10_000, []))
+            emit(StatusChanged("running"))
+            start, step = time.perf_counter(), 0
+            while not stop.is_set():
+                step += 1
+                loss = 2.3 * math.exp(-step / 300) + 0.05 + 0.03 * math.sin(step)
+                emit(BatchMetrics(step // 781, step % 781, step, loss, 1 - loss / 2.5, 900.0, step / batches_per_s))
+                if step % 50 == 0:
+                    emit(LayerStats(step // 781, step % 781, step, []))
+                time.sleep(max(0.0, start + step / batches_per_s - time.perf_counter()))
+
+    async def measure() -> float:
+        with tempfile.TemporaryDirectory() as runs:
+            app = SimulatedApp(Session(TrainConfig(epochs=50), RunDir.create(Path(runs), "sim")))
+            async with app.run_test(size=size) as pilot:
+                await pilot.pause(2.0)
+                cpu, wall = time.process_time(), time.perf_counter()
+                await asyncio.sleep(seconds)
+                share = (time.process_time() - cpu) / (time.perf_counter() - wall)
+                stop.set()
+                app.exit()
+        return round(100 * share, 1)
+
+    return asyncio.run(measure())
 
 
 def history_memory_in_fresh_process(points: int) -> dict:
@@ -332,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     summary["key_p50_ms"] = round(float(np.percentile(latencies, 50)), 1)
     summary["key_p95_ms"] = round(float(np.percentile(latencies, 95)), 1)
     summary["first_frame_s"] = round(median([first_frame_seconds() for _ in range(3)]), 2)
+    summary["ui_cpu_pct_80x24"] = ui_cpu_percent((80, 24))
+    summary["ui_cpu_pct_120x40"] = ui_cpu_percent((120, 40))
     summary.update(history_memory_in_fresh_process(100_000 if args.quick else 1_000_000))
     summary.update(images_per_round=images, repeats=repeats, machine=f"{platform.machine()}, {os.cpu_count()} cores",
                    python=platform.python_version())
