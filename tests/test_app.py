@@ -81,6 +81,10 @@ async def test_keys_switch_tabs_and_help(tmp_path):
             await pilot.press(key)
             await pilot.pause()
             assert shown in text_of(keys) and hidden not in text_of(keys), key  # the key bar follows the tab
+        await pilot.click(KeyBar, offset=(text_of(keys).index("? Help"), 0))  # its keys can be clicked too
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         assert "Ctrl+C" in text_of(app.screen.query_one(Static))

@@ -71,8 +71,10 @@ class Shards:
         return 1 + len(self.replicas)
 
     def close(self) -> None:
+        """Stop the worker threads; the main model alone serves any later call."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+        self._pool, self.replicas = None, []
 
     def _map(self, fn: Callable, x, y) -> list:
         """fn(model, x part, y part, share) for every part of the batch. Each model (the main one
