@@ -222,6 +222,7 @@ async def test_worker_exception_shows_error_panel_and_keys_work(tmp_path, monkey
         await pilot.press("2")
         assert app.query_one(TabbedContent).active == "layers"
         await pilot.press("q")  # training is over: no confirmation
+        await wait_for(pilot, lambda: app.return_code is not None, timeout=5, what="the app exits")
     assert app.return_code == 1
     assert "RuntimeError: injected failure" in session.run.log_path.read_text()
 
