@@ -1,7 +1,7 @@
 """The live app: a thin App that owns the training worker and redraws from drained events.
 
-Training runs in a thread worker (Paddle is imported there, so the first frame does not wait for
-it). The engine's events go into a queue the app drains at most 20 times a second; each frame
+A thread worker starts the training process and relays its events (Paddle is imported in that
+process, so the first frame never waits for it). A queue holds them until a frame (4 a second)
 folds them into `RunState` and redraws only what changed, inside one `batch_update`. The plotext
 charts are rebuilt on a slower timer, and only when visible.
 """
