@@ -118,9 +118,10 @@ async def test_snapshot_kernel_equals_model_weights(tmp_path):
         snap = app.state.snapshots[-1]
         shown = text_of(app.screen.query_one("#conv1-kernel", Static)).splitlines()[1:]
         # The model lives in the training process: a checkpoint taken while still paused holds it.
+        saved = app.state.checkpoints  # an epoch end may have saved one already (small epochs)
         await pilot.press("escape", "c")
-        await wait_for(pilot, lambda: app.state.checkpoints >= 1, what="a checkpoint")
-        (params,) = session.run.checkpoints.glob("step-*.pdparams")
+        await wait_for(pilot, lambda: app.state.checkpoints > saved, what="a checkpoint")
+        params = max(session.run.checkpoints.glob("step-*.pdparams"))  # the newest: names are zero-padded steps
         weights = paddle.load(str(params))["conv1.weight"].numpy()[0, 0]
         assert weights.shape == (5, 5)
         assert np.allclose(np.array(snap.conv1_kernel), weights, atol=1e-6)

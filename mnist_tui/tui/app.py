@@ -219,6 +219,8 @@ class MnistApp(App):
     def _replot(self) -> None:
         if not self._charts_dirty or self.has_class("-too-small") or len(self.screen_stack) > 1:
             return
+        if not self._header.is_attached:  # the app is closing: the widgets are gone
+            return
         active = self.query_one(TabbedContent).active
         if active == "training" and "history-chart" in self._charts_dirty:
             self.query_one(HistoryChart).replot(self.state, SMOOTHING_LEVELS[self.smoothing], self.log_loss)
