@@ -35,10 +35,10 @@ from .training_tab import TrainingTab
 from .validation_tab import ValidationTab
 
 # At most 4 redraws a second, however fast batches come; keys are handled at once, not on frames.
-# Each frame costs the UI's core ~5 ms at 80x24 and training now uses every core: 10 frames a
-# second took ~20% of a core, 4 take ~10% (measured with simulated events, see BENCHMARKS.md).
+# Training now uses every core, so the UI's frames are taken from it: on the Training tab at 80x24,
+# 10 frames a second took ~20% of a core, 4 take ~10% (simulated events, see BENCHMARKS.md).
 FRAME_S = 1 / 4
-CHART_S = 2.0  # plotext rebuilds the whole figure (~10 ms): every 2 s is plenty for a whole-run history
+CHART_S = 2.0  # plotext rebuilds the whole figure: every 2 s is plenty for a whole-run history
 MIN_SIZE = (60, 20)
 AUTO_EVERY = 50  # batches between automatic layer statistics
 TABS = ("training", "layers", "validation")
