@@ -43,6 +43,12 @@ async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "conditi
         await pilot.pause(0.1)
 
 
+async def wait_for_exit(pilot, app: MnistApp) -> None:
+    """After a quit: the worker ends, then the app exits with its return code."""
+    await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
+    await wait_for(pilot, lambda: app.return_code is not None, timeout=5, what="the app exits")
+
+
 def text_of(widget: Static) -> str:
     return str(widget.render())
 
@@ -203,8 +209,7 @@ async def test_confirmed_quit_leaves_checkpoint_and_complete_events(tmp_path):
         await pilot.press("n")
         assert not isinstance(app.screen, ConfirmQuit) and app.training
         await pilot.press("q", "y")
-        await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
-        await wait_for(pilot, lambda: app.return_code is not None, timeout=5, what="the app exits")
+        await wait_for_exit(pilot, app)
     assert_stopped_cleanly(app, session)
 
 
@@ -223,7 +228,7 @@ async def test_worker_exception_shows_error_panel_and_keys_work(tmp_path, monkey
         await pilot.press("2")
         assert app.query_one(TabbedContent).active == "layers"
         await pilot.press("q")  # training is over: no confirmation
-        await wait_for(pilot, lambda: app.return_code is not None, timeout=5, what="the app exits")
+        await wait_for_exit(pilot, app)
     assert app.return_code == 1
     assert "RuntimeError: injected failure" in session.run.log_path.read_text()
 
@@ -365,8 +370,7 @@ async def test_divergence_pauses_with_an_alert_and_exits_3(tmp_path):
         await pilot.pause(0.5)
         assert app.trainer.step == step, "training waits instead of going on with NaN weights"
         await pilot.press("q", "y")
-        await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
-        await wait_for(pilot, lambda: app.return_code is not None, timeout=5, what="the app exits")
+        await wait_for_exit(pilot, app)
     assert app.return_code == 3, (app.final_status, app.trainer.status)
     assert not list(app.session.run.checkpoints.glob("*.pdparams"))
 
@@ -409,6 +413,5 @@ async def test_ctrl_c_quits_at_once_with_a_checkpoint(tmp_path):
         await wait_for(pilot, lambda: app.state.step >= 3, what="a few batches")
         await pilot.press("ctrl+c")
         assert not isinstance(app.screen, ConfirmQuit), "Ctrl+C does not ask"
-        await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
-        await wait_for(pilot, lambda: app.return_code is not None, timeout=5, what="the app exits")
+        await wait_for_exit(pilot, app)
     assert_stopped_cleanly(app, session)

@@ -217,9 +217,8 @@ class MnistApp(App):
                 self._show_error()
 
     def _replot(self) -> None:
-        if not self._charts_dirty or self.has_class("-too-small") or len(self.screen_stack) > 1:
-            return
-        if not self._header.is_attached:  # the app is closing: the widgets are gone
+        hidden = self.has_class("-too-small") or len(self.screen_stack) > 1
+        if not self._charts_dirty or hidden or not self._header.is_attached:  # not attached: the app is closing
             return
         active = self.query_one(TabbedContent).active
         if active == "training" and "history-chart" in self._charts_dirty:
