@@ -87,6 +87,7 @@ async def test_keys_switch_tabs_and_help(tmp_path):
             await pilot.press(key)
             await pilot.pause()
             assert shown in text_of(keys) and hidden not in text_of(keys), key  # the key bar follows the tab
+        assert "No evaluation yet" in text_of(app.query_one("#diagnosis", Static))  # before the first one, too
         await pilot.click(KeyBar, offset=(text_of(keys).index("? Help"), 0))  # its keys can be clicked too
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)

@@ -13,6 +13,7 @@ from .history import History, Window
 
 COURSE_LOG_EVERY = 200  # the course prints a log line every 200 batches
 OVERFIT_POINTS = 2.0  # train minus validation accuracy, in points, above which we call it over-fitting
+NO_EVALUATION = "No evaluation yet: press v to validate now, or wait for the end of the epoch."
 EXPLODE_FACTOR = 100.0  # activations growing this much between two refreshes are flagged
 
 
@@ -74,7 +75,7 @@ class RunState:
         """The course's reading of the newest evaluation."""
         last = next((e for e in reversed(self.evals) if e.train_acc is not None), None)
         if last is None:
-            return "No evaluation yet: press v to validate now, or wait for the end of the epoch."
+            return NO_EVALUATION
         gap = 100 * (last.train_acc - last.acc)
         where = f"(epoch {last.epoch}, batch {last.batch})"
         if gap < 0:

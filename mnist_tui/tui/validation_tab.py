@@ -7,8 +7,9 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from .charts import ValidationChart
-from .state import RunState
+from .state import NO_EVALUATION, RunState
 
+TEST_PENDING = "Test accuracy: when training ends"
 COLUMNS = ("epoch", "batch", "train loss", "train acc", "val loss", "val acc", "gap (points)")
 
 
@@ -18,8 +19,8 @@ def _pct(value: float | None) -> str:
 
 class ValidationTab(Vertical):
     def compose(self) -> ComposeResult:
-        yield Static("", id="diagnosis")
-        yield Static("", id="test-result")
+        yield Static(NO_EVALUATION, id="diagnosis")  # until the first evaluation arrives
+        yield Static(TEST_PENDING, id="test-result")
         yield DataTable(id="eval-table", zebra_stripes=True, cursor_type="row")
         yield ValidationChart(id="validation-chart")
         yield Static(ValidationChart.legend(), id="validation-legend")
@@ -38,7 +39,7 @@ class ValidationTab(Vertical):
             table.move_cursor(row=table.row_count - 1)
         self.query_one("#diagnosis", Static).update(state.diagnosis())
         test, best = state.test, state.lowest_val_loss()
-        text = "Test accuracy: when training ends" if test is None else \
+        text = TEST_PENDING if test is None else \
             f"[b]Test accuracy {100 * test.acc:.2f}%[/b] (loss {test.loss:.4f})"
         if best is not None:
             text += f" │ lowest val loss {best.loss:.4f} at epoch {best.epoch}"
