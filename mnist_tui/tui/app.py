@@ -234,7 +234,9 @@ class MnistApp(App):
         colour = {"running": "green", "paused": "yellow", "done": "cyan", "error": "red", "diverged": "red",
                   "stopping": "yellow"}.get(status, "default")
         device = s.started.device if s.started else "…"
-        if "(" in device and self.size.width < 120:  # "CPU (auto: …)" → "CPU"; "gpu:0 (NVIDIA …)" → the name
+        # The rest of the header takes ~100 columns; a device that does not fit beside it is shortened:
+        # "CPU ×2 (auto: …)" → "CPU ×2"; "gpu:0 (NVIDIA …)" → the name. The log line has it in full.
+        if "(" in device and len(device) > self.size.width - 100:
             cpu = device.startswith("CPU")
             device = device[: device.index("(")].strip() if cpu else device[device.index("(") + 1 :].rstrip(")")[:24]
         parts = [f"[b]{self.session.run.name}[/b]", device, f"[{colour}]{status}[/]"]
