@@ -21,6 +21,7 @@ from mnist_tui.tui.confirm_screen import ConfirmQuit
 from mnist_tui.tui.help_screen import HelpScreen
 from mnist_tui.tui.history import History, Window, smooth
 from mnist_tui.tui.key_bar import KeyBar
+from mnist_tui.tui.live_figures import LiveFigures, bar_levels, bar_rows
 from mnist_tui.tui.snapshot_screen import SnapshotScreen, heatmap
 from mnist_tui.tui.state import RunState
 
@@ -195,6 +196,11 @@ async def test_p_stops_and_restarts_the_batch_counter(tmp_path):
         await pilot.pause(1.0)
         assert app.state.step == step and app.trainer.step == step + 1
         assert text_of(header) == shown and "paused" in shown
+        state, figures = app.state, app.query_one(LiveFigures)
+        loss_row, acc_row, progress = (figures.render_line(y).text for y in range(3))
+        assert loss_row.startswith("loss") and f"now {state.loss_window.current:.4f}" in loss_row
+        assert f"best {state.best_acc:.3f}" in acc_row
+        assert f"{round(100 * (state.batch + 1) / state.bpe)}%" in progress.split("run")[0]
         await pilot.press("p")
         await wait_for(pilot, lambda: app.state.step > step + 2, what="training again")
 
@@ -287,6 +293,16 @@ def test_window_figures_skip_non_finite():
     for v in (4.0, float("nan"), 1.0, 2.0):
         window.add(v)
     assert window.current == 2.0 and window.mean == 1.5 and window.finite() == [1.0, 2.0]
+
+
+def test_sparkline_bars_follow_the_data_top_row_first():
+    levels = bar_levels([0.0, 1.0, 2.0, 3.0], width=8, height=2)
+    assert levels == [0, 0, 5, 5, 10, 10, 15, 15]  # each value fills two columns; 15 = full 2 rows
+    top, bottom = bar_rows(levels, height=2)
+    assert "".join(text for text, _ in top) == "    ▃▃██"
+    assert "".join(text for text, _ in bottom) == "▁▁▆▆████"
+    assert len(bottom) < len(levels)  # neighbouring bars of one colour are one segment
+    assert bar_levels([], width=3, height=1) == [0, 0, 0]  # no data: a flat line
 
 
 def started(**config) -> ev.RunStarted:

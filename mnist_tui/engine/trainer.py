@@ -425,12 +425,13 @@ class Trainer:
         gradient norms, and (when the weights before that step were kept) its update-to-weight ratios."""
         names = [name for name, _ in self.model.stages()]
         with paddle.no_grad():
-            parts = [inspect.activation_stats(self.model.trace(x)).reshape([-1]), self._grad_norms()]
+            parts = [self.shards.activation_stats(x).reshape([-1]), self._grad_norms()]
             if weights_before is not None:
                 ratios = []
                 for name, old in weights_before.items():
                     new = getattr(self.model, name).weight
-                    ratios.append(paddle.log10((new - old).std() / (old.std() + 1e-12) + 1e-30))
+                    ratio = inspect.population_std(new - old) / (inspect.population_std(old) + 1e-12)
+                    ratios.append(paddle.log10(ratio + 1e-30))
                 parts.append(paddle.stack(ratios))
             flat = paddle.concat(parts).numpy()  # the one host sync of a refresh
         n = len(names) * len(inspect.STAT_KEYS)

@@ -38,7 +38,7 @@ from .validation_tab import ValidationTab
 # Training now uses every core, so the UI's frames are taken from it: on the Training tab at 80x24,
 # 10 frames a second took ~20% of a core, 4 take ~10% (simulated events, see BENCHMARKS.md).
 FRAME_S = 1 / 4
-CHART_S = 2.0  # plotext rebuilds the whole figure: every 2 s is plenty for a whole-run history
+CHART_S = 5.0  # plotext rebuilds the whole figure (~50 ms at 120x40): every 5 s is plenty for a whole-run history
 MIN_SIZE = (60, 20)
 AUTO_EVERY = 50  # batches between automatic layer statistics
 TABS = ("training", "layers", "validation")

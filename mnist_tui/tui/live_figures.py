@@ -1,0 +1,171 @@
+"""The Training tab's live figures: loss and accuracy sparklines with their numbers, and the epoch
+and run progress, drawn by one widget through Textual's line API.
+
+They change on every frame while training shares the cores with the UI. Built from Textual's
+widgets (two Sparklines, two Statics, two ProgressBars and their Labels), a frame repainted a
+dozen widgets, and each Sparkline sent one Rich segment per bar through the Rich pipeline: about
+5% of a core at 120x40. Here a frame builds a few strips, and only when what they show changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar, NamedTuple
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+from textual.widget import Widget
+
+from .history import Window
+from .state import RunState
+
+BARS = "▁▂▃▄▅▆▇█"
+NAME_WIDTH = 6
+FIGURES_WIDTH = 42
+PERCENT_WIDTH = 5
+COLOUR_STEPS = 8  # from the min colour (low bars) to the max colour (high bars)
+
+
+def bar_levels(data: Sequence[float], width: int, height: int) -> list[int]:
+    """For each of `width` columns, the height of its bar in eighths of a row (0 to 8*height - 1):
+    the largest value of the column's share of `data`, scaled between the data's min and max, as
+    Textual's Sparkline does. No data: a flat line at the bottom."""
+    if width <= 0:
+        return []
+    if not data:
+        return [0] * width
+    top = len(BARS) * height - 1
+    low, high = min(data), max(data)
+    extent = (high - low) or 1.0
+    n = len(data)
+    levels = []
+    for column in range(width):
+        start, end = column * n // width, (column + 1) * n // width
+        bucket = data[start:max(end, start + 1)] if start < n else data[-1:]
+        levels.append(int((max(bucket) - low) / extent * top))
+    return levels
+
+
+def bar_rows(levels: list[int], height: int) -> list[list[tuple[str, int]]]:
+    """The bars' rows, top row first, each as runs of (glyphs, colour step); a run is one segment,
+    so neighbouring bars of about the same height share one. Step -1 is empty space."""
+    top = len(BARS) * height
+    rows = []
+    for row in reversed(range(height)):
+        floor, ceiling = row * len(BARS), (row + 1) * len(BARS)
+        runs: list[tuple[str, int]] = []
+        for level in levels:
+            if level < floor:
+                glyph, step = " ", -1
+            else:
+                glyph = BARS[-1] if level >= ceiling else BARS[level % len(BARS)]
+                step = level * COLOUR_STEPS // top
+            if runs and runs[-1][1] == step:
+                runs[-1] = (runs[-1][0] + glyph, step)
+            else:
+                runs.append((glyph, step))
+        rows.append(runs)
+    return rows
+
+
+def percent(done: int, total: int) -> float:
+    return min(max(done / total, 0.0), 1.0) if total else 0.0
+
+
+class Shown(NamedTuple):
+    """Everything the widget draws: when it equals the last one, nothing is redrawn."""
+
+    loss: tuple[float, ...]
+    acc: tuple[float, ...]
+    loss_figures: str
+    acc_figures: str
+    epoch_done: float
+    run_done: float
+
+
+def _fmt(value: float | None, pattern: str) -> str:
+    return "-" if value is None else pattern.format(value)
+
+
+def _figures(window: Window, best: float | None, pattern: str) -> str:
+    return f"now {_fmt(window.current, pattern)}  mean {_fmt(window.mean, pattern)}  best {_fmt(best, pattern)}"
+
+
+class LiveFigures(Widget):
+    """loss and acc sparklines (recent window) with now / mean / best, then epoch and run progress.
+
+    One row per sparkline, or three when the widget is 7 rows high (tall terminals)."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"live-figures--min", "live-figures--max", "live-figures--bar",
+                                             "live-figures--track"}
+    DEFAULT_CSS = """
+    LiveFigures {
+        height: 3;
+        & > .live-figures--min { color: $primary 30%; }
+        & > .live-figures--max { color: $primary; }
+        & > .live-figures--bar { color: $primary; }
+        & > .live-figures--track { color: $foreground 15%; }
+    }
+    """
+
+    shown: Shown = Shown((), (), "", "", 0.0, 0.0)
+    _cache_key: tuple | None = None
+    _strips: tuple[Strip, ...] = ()
+
+    def show(self, state: RunState) -> None:
+        """Take the figures from `state`; repaint only if something visible changed."""
+        shown = Shown(
+            tuple(state.loss_window.finite()), tuple(state.acc_window.finite()),
+            _figures(state.loss_window, state.best_loss, "{:.4f}"), _figures(state.acc_window, state.best_acc, "{:.3f}"),
+            percent(state.batch + 1, state.bpe), percent(state.step + 1, state.total_steps),
+        )
+        if shown != self.shown:
+            self.shown = shown
+            self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width, height = self.size
+        key = (self.shown, width, height, self.app.theme)
+        if key != self._cache_key:  # colours are looked up here only: walking the DOM costs per line
+            self._cache_key, self._strips = key, self._build(width, height)
+        return self._strips[y] if y < len(self._strips) else Strip.blank(width)
+
+    def _colour(self, name: str):
+        return self.background_colors[1] + self.get_component_styles(f"live-figures--{name}").color
+
+    def _build(self, width: int, height: int) -> tuple[Strip, ...]:
+        spark_height = max(1, (height - 1) // 2)
+        shown = self.shown
+        return (*self._spark("loss", shown.loss, shown.loss_figures, width, spark_height),
+                *self._spark("acc", shown.acc, shown.acc_figures, width, spark_height),
+                self._progress(width))
+
+    def _spark(self, name: str, data: tuple[float, ...], figures: str, width: int, height: int) -> list[Strip]:
+        spark_width = max(0, width - NAME_WIDTH - FIGURES_WIDTH)
+        low, high = self._colour("min"), self._colour("max")
+        styles: dict[int, Style | None] = {-1: None}
+        strips = []
+        for row, runs in enumerate(bar_rows(bar_levels(data, spark_width, height), height)):
+            label = name if row == 0 else ""
+            text = " " + figures if row == 0 else ""
+            segments = [Segment(label.ljust(NAME_WIDTH))]
+            for glyphs, step in runs:
+                if step not in styles:
+                    styles[step] = Style(color=low.blend(high, step / (COLOUR_STEPS - 1)).rich_color)
+                segments.append(Segment(glyphs, styles[step]))
+            segments.append(Segment(text.ljust(FIGURES_WIDTH)))
+            strips.append(Strip(segments).adjust_cell_length(width))
+        return strips
+
+    def _progress(self, width: int) -> Strip:
+        bar = Style(color=self._colour("bar").rich_color)
+        track = Style(color=self._colour("track").rich_color)
+        segments = []
+        half = width // 2
+        for name, done, span in (("epoch", self.shown.epoch_done, half), (" run", self.shown.run_done, width - half)):
+            cells = max(0, span - NAME_WIDTH - PERCENT_WIDTH)
+            filled = round(done * cells)
+            segments += [Segment(name.ljust(NAME_WIDTH)), Segment("━" * filled, bar),
+                         Segment("━" * (cells - filled), track), Segment(f"{round(done * 100)}%".rjust(PERCENT_WIDTH))]
+        return Strip(segments).adjust_cell_length(width)
