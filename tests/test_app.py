@@ -21,6 +21,7 @@ from mnist_tui.tui.confirm_screen import ConfirmQuit
 from mnist_tui.tui.help_screen import HelpScreen
 from mnist_tui.tui.history import History, Window, smooth
 from mnist_tui.tui.key_bar import KeyBar
+from mnist_tui.tui.layers_tab import LayersTab
 from mnist_tui.tui.live_figures import LiveFigures, bar_levels, bar_rows
 from mnist_tui.tui.snapshot_screen import SnapshotScreen, heatmap
 from mnist_tui.tui.state import RunState
@@ -104,14 +105,17 @@ async def test_keys_switch_tabs_and_help(tmp_path):
 async def test_layers_table_shows_output_shapes(tmp_path):
     app = MnistApp(Session.new(SMALL, tmp_path), start_paused=True)
     async with app.run_test(size=(80, 24)) as pilot:
-        table = app.query_one("#structure-table", DataTable)
-        await wait_for(pilot, lambda: table.row_count == 8, what="layer rows")
+        tab = app.query_one(LayersTab)
+        await wait_for(pilot, lambda: len(tab.structure) == 8, what="layer rows")
         await pilot.press("2")
-        assert table.get_cell("conv1", "output shape") == "[64, 20, 28, 28]"
-        assert table.get_cell("fc", "output shape") == "[64, 10]"
-        assert table.get_cell("conv2", "param shape") == "[20,20,5,5]+[20]"
-        assert [table.get_row_at(i)[0] for i in range(8)] == [
+        assert tab.cell("structure", "conv1", "output shape") == "[64, 20, 28, 28]"
+        assert tab.cell("structure", "fc", "output shape") == "[64, 10]"
+        assert tab.cell("structure", "conv2", "param shape") == "[20,20,5,5]+[20]"
+        lines = text_of(app.query_one("#structure-table", Static)).splitlines()
+        assert lines[0].split() == ["layer", "type", "hyper", "param", "shape", "output", "shape", "params"]
+        assert [line.split()[0] for line in lines[1:]] == [
             "conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "flatten", "fc"]
+        assert "[64, 20, 28, 28]" in lines[1]
 
 
 @pytest.mark.anyio
@@ -161,9 +165,11 @@ async def test_refresh_while_paused_changes_taken_at(tmp_path):
         second = app.state.layer_stats
         assert second.step > first.step
         await wait_for(pilot, lambda: f"batch {second.batch} " in text_of(label), what="second label")
-        stats = app.query_one("#stats-table", DataTable)
-        assert stats.get_cell("conv1", "grad norm") != "-" or second.layers[0]["grad_norm"] is None
-        assert float(stats.get_cell("relu1", "min")) >= 0
+        tab = app.query_one(LayersTab)
+        assert tab.cell("stats", "conv1", "grad norm") != "-" or second.layers[0]["grad_norm"] is None
+        assert float(tab.cell("stats", "relu1", "min")) >= 0
+        relu1 = next(line for line in text_of(app.query_one("#stats-table", Static)).splitlines() if "relu1" in line)
+        assert relu1.split()[1:3] == [tab.cell("stats", "relu1", "mean"), tab.cell("stats", "relu1", "std")]
 
 
 @pytest.mark.anyio
