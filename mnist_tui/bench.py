@@ -170,7 +170,7 @@ def app_run(data: Mnist, images: int, key_presses: int = 0) -> tuple[float, list
 
 def ui_cpu_percent(size: tuple[int, int] = (80, 24), seconds: float = 8.0, batches_per_s: float = 14.0) -> float:
     """Share of one core the UI process uses on the Training tab while batch metrics arrive at the
-    engine's rate (and layer statistics every 50 batches), with no training running: CPU time, so
+    engine's rate (and layer statistics every 100 batches), with no training running: CPU time, so
     machine noise barely moves it. Training uses every core, so this is what the app takes from it."""
     import math
     import threading
@@ -195,7 +195,7 @@ def ui_cpu_percent(size: tuple[int, int] = (80, 24), seconds: float = 8.0, batch
                 step += 1
                 loss = 2.3 * math.exp(-step / 300) + 0.05 + 0.03 * math.sin(step)
                 emit(BatchMetrics(step // 781, step % 781, step, loss, 1 - loss / 2.5, 900.0, step / batches_per_s))
-                if step % 50 == 0:
+                if step % 100 == 0:
                     emit(LayerStats(step // 781, step % 781, step, []))
                 time.sleep(max(0.0, start + step / batches_per_s - time.perf_counter()))
 
@@ -222,10 +222,13 @@ def history_memory_in_fresh_process(points: int) -> dict:
 
 
 def alternate(contenders: dict, repeats: int) -> dict[str, list[float]]:
+    """Each contender once per round; every other round in reverse order, so that no contender
+    always runs right after the same one (or first, or last) while the machine's load drifts."""
     results: dict[str, list[float]] = {name: [] for name in contenders}
     for round_ in range(repeats):
-        for name, fn in contenders.items():
-            value = fn()
+        order = list(contenders) if round_ % 2 == 0 else list(reversed(contenders))
+        for name in order:
+            value = contenders[name]()
             results[name].append(value)
             print(f"round {round_ + 1}/{repeats} {name}: {value:.0f} img/s", file=sys.stderr)
     return results
@@ -340,11 +343,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mnist_tui.bench")
     parser.add_argument("--quick", action="store_true", help="a short version (under a minute)")
     parser.add_argument("--images", type=int, help="images per contender and round")
-    parser.add_argument("--repeats", type=int, help="rounds (each contender once per round)")
+    parser.add_argument("--repeats", type=int, help="rounds (each contender once per round); 5, or 3 with --quick")
     parser.add_argument("--levers", action="store_true", help="also measure each speed lever on its own")
     args = parser.parse_args(argv)
     images = args.images or (1280 if args.quick else 12800)
-    repeats = args.repeats or 3
+    repeats = args.repeats or (3 if args.quick else 5)
     data = load_mnist()
     contenders = {
         "course": lambda: course_loop(data, images),
