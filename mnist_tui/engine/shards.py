@@ -83,15 +83,19 @@ class Shards:
             self._pool.shutdown(wait=True)
         self._pool, self.replicas = None, []
 
-    def _map(self, fn: Callable, x, y) -> list:
-        """fn(model, x part, y part, share) for every part of the batch. Each model (the main one
-        in this thread, each replica in its own) takes the next part until none is left, so a core
-        that something else holds up for a while does fewer parts instead of stalling the step.
-        Replicas get the main model's current weights first (a few small copies)."""
+    def _map(self, fn: Callable, x, y=None) -> list:
+        """fn(model, x part, y part or None, share) for every part of the batch. Each model (the
+        main one in this thread, each replica in its own) takes the next part until none is left,
+        so a core that something else holds up for a while does fewer parts instead of stalling
+        the step. Replicas get the main model's current weights first (a few small copies)."""
         n = x.shape[0]
         parts = min(self.count * PARTS_PER_SHARD if self.replicas else 1, n)  # no empty part
         bounds = [n * i // parts for i in range(parts + 1)]
         todo = collections.deque(range(parts))  # popleft is atomic: the threads share it
+
+        def part(model, i: int):
+            a, b = bounds[i], bounds[i + 1]
+            return fn(model, x[a:b], None if y is None else y[a:b], (b - a) / n)
 
         def run(model) -> list:
             done = []
@@ -100,8 +104,7 @@ class Shards:
                     i = todo.popleft()
                 except IndexError:
                     return done
-                a, b = bounds[i], bounds[i + 1]
-                done.append(fn(model, x[a:b], y[a:b], (b - a) / n))
+                done.append(part(model, i))
 
         with paddle.no_grad():
             for replica in self.replicas:
@@ -109,8 +112,7 @@ class Shards:
                     paddle.assign(src, dst)
         first = todo.popleft()  # the main model runs at least one part: its gradients then exist
         futures = [self._pool.submit(run, replica) for replica in self.replicas]
-        a, b = bounds[first], bounds[first + 1]
-        results = [fn(self.model, x[a:b], y[a:b], (b - a) / n)] + run(self.model)
+        results = [part(self.model, first)] + run(self.model)
         for future in futures:
             results += future.result()
         return results
@@ -136,4 +138,4 @@ class Shards:
     def activation_stats(self, x):
         """inspect.activation_stats of a no-grad pass over batch x with the model's weights, its
         parts run on every core (a refresh while training then holds the step up half as long)."""
-        return inspect.activation_stats(self._map(_moments_shard, x, x))
+        return inspect.activation_stats(self._map(_moments_shard, x))

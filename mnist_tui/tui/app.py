@@ -35,8 +35,8 @@ from .training_tab import TrainingTab
 from .validation_tab import ValidationTab
 
 # At most 4 redraws a second, however fast batches come; keys are handled at once, not on frames.
-# Training now uses every core, so the UI's frames are taken from it: on the Training tab at 80x24,
-# 10 frames a second took ~20% of a core, 4 take ~10% (simulated events, see BENCHMARKS.md).
+# Training now uses every core, so the UI's frames are taken from it: on the Training tab, 4 frames
+# a second take ~3% of a core at 80x24 and ~5% at 120x40 (BENCHMARKS.md; 10 took ~20%).
 FRAME_S = 1 / 4
 CHART_S = 5.0  # plotext rebuilds the whole figure (~50 ms at 120x40): every 5 s is plenty for a whole-run history
 MIN_SIZE = (60, 20)
