@@ -112,6 +112,7 @@ class LiveFigures(Widget):
     shown: Shown = Shown((), (), "", "", 0.0, 0.0)
     _cache_key: tuple | None = None
     _strips: tuple[Strip, ...] = ()
+    _palette: tuple[str | None, dict] = (None, {})
 
     def show(self, state: RunState) -> None:
         """Take the figures from `state`; repaint only if something visible changed."""
@@ -127,12 +128,18 @@ class LiveFigures(Widget):
     def render_line(self, y: int) -> Strip:
         width, height = self.size
         key = (self.shown, width, height, self.app.theme)
-        if key != self._cache_key:  # colours are looked up here only: walking the DOM costs per line
+        if key != self._cache_key:
             self._cache_key, self._strips = key, self._build(width, height)
         return self._strips[y] if y < len(self._strips) else Strip.blank(width)
 
-    def _colour(self, name: str):
-        return self.background_colors[1] + self.get_component_styles(f"live-figures--{name}").color
+    def _colours(self) -> dict:
+        """The component colours over the background, looked up once per theme (a DOM walk each)."""
+        if self._palette[0] != self.app.theme:
+            base = self.background_colors[1]
+            colours = {name: base + self.get_component_styles(f"live-figures--{name}").color
+                       for name in ("min", "max", "bar", "track")}
+            self._palette = (self.app.theme, colours)
+        return self._palette[1]
 
     def _build(self, width: int, height: int) -> tuple[Strip, ...]:
         spark_height = max(1, (height - 1) // 2)
@@ -143,7 +150,7 @@ class LiveFigures(Widget):
 
     def _spark(self, name: str, data: tuple[float, ...], figures: str, width: int, height: int) -> list[Strip]:
         spark_width = max(0, width - NAME_WIDTH - FIGURES_WIDTH)
-        low, high = self._colour("min"), self._colour("max")
+        low, high = self._colours()["min"], self._colours()["max"]
         styles: dict[int, Style | None] = {-1: None}
         strips = []
         for row, runs in enumerate(bar_rows(bar_levels(data, spark_width, height), height)):
@@ -159,8 +166,8 @@ class LiveFigures(Widget):
         return strips
 
     def _progress(self, width: int) -> Strip:
-        bar = Style(color=self._colour("bar").rich_color)
-        track = Style(color=self._colour("track").rich_color)
+        bar = Style(color=self._colours()["bar"].rich_color)
+        track = Style(color=self._colours()["track"].rich_color)
         segments = []
         half = width // 2
         for name, done, span in (("epoch", self.shown.epoch_done, half), (" run", self.shown.run_done, width - half)):
