@@ -1,5 +1,5 @@
-"""The two plotext charts. Each `replot` rebuilds the whole figure, so the app calls it every 2
-seconds at most, and only for a visible chart whose data changed."""
+"""The two plotext charts. Each `replot` rebuilds the whole figure, so the app calls it every few
+seconds at most (CHART_S in app.py), and only for a visible chart whose data changed."""
 
 from __future__ import annotations
 

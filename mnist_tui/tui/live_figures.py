@@ -150,7 +150,8 @@ class LiveFigures(Widget):
 
     def _spark(self, name: str, data: tuple[float, ...], figures: str, width: int, height: int) -> list[Strip]:
         spark_width = max(0, width - NAME_WIDTH - FIGURES_WIDTH)
-        low, high = self._colours()["min"], self._colours()["max"]
+        colours = self._colours()
+        low, high = colours["min"], colours["max"]
         styles: dict[int, Style | None] = {-1: None}
         strips = []
         for row, runs in enumerate(bar_rows(bar_levels(data, spark_width, height), height)):
@@ -166,8 +167,8 @@ class LiveFigures(Widget):
         return strips
 
     def _progress(self, width: int) -> Strip:
-        bar = Style(color=self._colours()["bar"].rich_color)
-        track = Style(color=self._colours()["track"].rich_color)
+        colours = self._colours()
+        bar, track = Style(color=colours["bar"].rich_color), Style(color=colours["track"].rich_color)
         segments = []
         half = width // 2
         for name, done, span in (("epoch", self.shown.epoch_done, half), (" run", self.shown.run_done, width - half)):
