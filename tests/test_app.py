@@ -11,12 +11,13 @@ import time
 import numpy as np
 import paddle
 import pytest
+from rich.text import Text
 from textual.widgets import DataTable, Static, TabbedContent
 
 from mnist_tui.config import TrainConfig
 from mnist_tui.engine import events as ev
 from mnist_tui.engine.session import Session
-from mnist_tui.tui.app import MnistApp
+from mnist_tui.tui.app import MnistApp, clock
 from mnist_tui.tui.confirm_screen import ConfirmQuit
 from mnist_tui.tui.help_screen import HelpScreen
 from mnist_tui.tui.history import History, Window, smooth
@@ -209,6 +210,22 @@ async def test_p_stops_and_restarts_the_batch_counter(tmp_path):
         assert f"{round(100 * (state.batch + 1) / state.bpe)}%" in progress.split("run")[0]
         await pilot.press("p")
         await wait_for(pilot, lambda: app.state.step > step + 2, what="training again")
+
+
+@pytest.mark.anyio
+async def test_header_fits_80_columns_with_the_eta(tmp_path):
+    """A full-size run at 12,345 images/s: at 80 columns the elapsed time makes way for the ETA."""
+    run = ev.RunStarted("run", "CPU ×2 (auto: no CUDA GPU visible)", {"batch_size": 64}, 5, 781, 50_000, 10_000, [])
+    events = [run, ev.StatusChanged("running"), ev.BatchMetrics(0, 243, 243, 0.5, 0.9, 12345.0, 75.0)]
+    for width, elapsed_shown in ((80, False), (160, True)):
+        app = MnistApp(Session.new(SMALL, tmp_path / str(width)), start_paused=True)
+        async with app.run_test(size=(width, 24)):
+            app.state = RunState()
+            app.state.apply(events)
+            header = str(Text.from_markup(app._header_text()))
+        assert len(header) <= width - 2 and "batch 244/781" in header and "12345 img/s" in header
+        assert header.endswith(f"ETA {clock(app.state.eta_s())}")
+        assert ("1:15" in header) == elapsed_shown
 
 
 @pytest.mark.anyio

@@ -16,6 +16,7 @@ import traceback
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -250,7 +251,10 @@ class MnistApp(App):
                       f"{s.images_per_s:.0f} img/s", clock(s.elapsed_s), f"ETA {clock(s.eta_s())}"]
         else:
             parts.append("loading data and Paddle…")
-        return (" │ " if self.size.width >= 100 else "│").join(parts)
+        sep = " │ " if self.size.width >= 100 else "│"
+        if s.started and Text.from_markup(sep.join(parts)).cell_len > self.size.width - 2:  # 2: the padding
+            del parts[-2]  # a narrow terminal or a fast device: the elapsed time goes, the ETA stays
+        return sep.join(parts)
 
     def _show_error(self) -> None:
         error = self.state.error
