@@ -10,11 +10,12 @@ import argparse
 import importlib.util
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from . import __version__
 from .config import OPTIMIZERS, PRESETS, ConfigError, TrainConfig, parse_l2, validate
-from .engine.mnist import DataError
+from .engine.mnist import TRAIN_SPLIT, DataError
 from .errors import UsageError
 
 EXIT_USAGE = 2
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--shift", type=int, metavar="PX", help="augment: move each batch by up to PX pixels")
     train.add_argument("--device", help="auto (default), cpu, gpu or gpu:N")
     train.add_argument("--eval-every", type=int, help="also validate every N batches (0: once per epoch)")
+    train.add_argument("--stats-every", type=int, metavar="N",
+                       help="layer statistics every N batches (default 100; 0: only at the first batch, "
+                            "evaluations and on request)")
     train.add_argument("--train-limit", type=int, metavar="N", help="train on the first N images only")
     train.add_argument("--val-limit", type=int, metavar="N", help="validate on the first N images only")
     train.add_argument("--test-limit", type=int, metavar="N", help="test on the first N images only")
@@ -90,6 +94,19 @@ def route_stderr(log_path: Path):
     return terminal
 
 
+def check_before_the_run_folder(cfg: TrainConfig, data) -> None:
+    """Checks that can fail run before a run folder is made, so a refusal leaves nothing behind."""
+    train_size = len(data.train.head(cfg.train_limit)) if data is not None else min(cfg.train_limit or TRAIN_SPLIT,
+                                                                                  TRAIN_SPLIT)
+    validate(cfg, train_size=train_size)
+    if cfg.device not in ("auto", "cpu") or cfg.amp:  # only these can be refused
+        with warnings.catch_warnings():  # Paddle warns at import (no ccache); fd 2 is still the terminal
+            warnings.simplefilter("ignore")
+            from .engine.device import choose_device
+
+        choose_device(cfg.device, cfg.amp)
+
+
 def fail(message: str, out=None) -> int:
     print(f"mnist-tui: {message}", file=out or sys.stderr)
     return EXIT_USAGE
@@ -109,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         # Headless loads and checks the data before anything else; the app does it in its worker
         # so that its first frame does not wait.
         data = load_mnist(args.data_dir) if args.headless and not args.resume else None
-        if data is not None:
-            validate(cfg, train_size=len(data.train.head(cfg.train_limit)))
+        if cfg is not None:
+            check_before_the_run_folder(cfg, data)
         if args.resume:
             session = Session.resume(args.resume)
         else:

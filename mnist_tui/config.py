@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 
 from .errors import UsageError
 
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")
+# Batches between automatic layer statistics: a refresh costs about one training step (a no-grad
+# pass over the batch on every core), so every 100 keeps it near 1 % of training time.
+AUTO_STATS_EVERY = 100
 LAYERS_WITH_PARAMS = ("conv1", "conv2", "fc")
 
 
@@ -33,6 +37,7 @@ class TrainConfig:
     test_limit: int | None = None
     metrics_interval_s: float = 0.25  # how often loss/accuracy are fetched from the device
     checkpoint_every_epoch: bool = True
+    stats_every: int = AUTO_STATS_EVERY  # batches between automatic layer statistics (also at the first batch and each evaluation); 0 = off
     to_static: bool = False
     threads: int = 0  # CPU math threads; 0 keeps Paddle's default (1)
     shards: int = 0  # CPU: split each batch over this many cores (threads); 0 = one per core, up to 4
@@ -76,8 +81,12 @@ def validate(cfg: TrainConfig, train_size: int | None = None) -> TrainConfig:
     """Raise ConfigError naming the first bad setting; return cfg unchanged otherwise."""
     if cfg.optimizer not in OPTIMIZERS:
         raise ConfigError(f"--optimizer: unknown '{cfg.optimizer}', choose one of {', '.join(OPTIMIZERS)}")
-    if not cfg.lr > 0:
-        raise ConfigError(f"--lr: must be > 0, got {cfg.lr}")
+    if not 0 < cfg.lr < math.inf:
+        raise ConfigError(f"--lr: must be a finite number > 0, got {cfg.lr}")
+    for flag, value in (("--weight-decay", cfg.weight_decay), ("--momentum", cfg.momentum),
+                        *((f"--l2 {name}", coeff) for name, coeff in cfg.l2.items())):
+        if not math.isfinite(value):
+            raise ConfigError(f"{flag}: must be a finite number, got {value}")
     if cfg.epochs < 1:
         raise ConfigError(f"--epochs: must be >= 1, got {cfg.epochs}")
     if cfg.batch_size < 1:
@@ -104,6 +113,8 @@ def validate(cfg: TrainConfig, train_size: int | None = None) -> TrainConfig:
         raise ConfigError(f"--shards: must be >= 0, got {cfg.shards}")
     if cfg.threads < 0:
         raise ConfigError(f"--threads: must be >= 0, got {cfg.threads}")
+    if cfg.stats_every < 0:
+        raise ConfigError(f"--stats-every: must be >= 0, got {cfg.stats_every}")
     if cfg.eval_every < 0:
         raise ConfigError(f"--eval-every: must be >= 0, got {cfg.eval_every}")
     device = cfg.device

@@ -49,6 +49,8 @@ class CoursePrinter:
             line = f"[{label}] epoch: {event.epoch}, batch: {event.batch}, loss={event.loss:.6f}, acc={event.acc:.6f}"
             if event.split == "test":
                 line += f"\ntest accuracy: {event.acc:.4f}"
+            elif event.diagnosis:
+                line += f"\n[diagnosis] {event.diagnosis}"
         elif isinstance(event, Alert):
             line = f"{event.level}: {event.message}"
         elif isinstance(event, ErrorRaised):

@@ -63,18 +63,40 @@ class BatchMetrics(Event):
 
 @dataclass
 class EvalResult(Event):
+    """One evaluation. For validation, the training side is measured twice: `running_*` is the
+    mean of the training batches since the previous evaluation (weights moving, augmented
+    images); `train_*` is a fixed training subset evaluated exactly as validation is (eval mode,
+    no augmentation), so only `train_acc - acc` is an honest gap, and the diagnosis uses it."""
+
     split: str  # "val" or "test"
     epoch: int
     batch: int
     step: int
     loss: float
     acc: float
-    train_loss: float | None  # mean over the batches since the previous validation
-    train_acc: float | None
+    running_loss: float | None = None
+    running_acc: float | None = None
+    train_loss: float | None = None
+    train_acc: float | None = None
+    size: int = 0  # images evaluated
+    train_size: int = 0
+    verdict: str = ""  # diagnosis.VERDICTS
+    diagnosis: str = ""
 
     @property
     def gap(self) -> float | None:
         return None if self.train_acc is None else self.train_acc - self.acc
+
+
+@dataclass
+class Mistakes(Event):
+    """What the network gets wrong on the validation split at one evaluation."""
+
+    epoch: int
+    batch: int
+    step: int
+    confusion: list[list[int]]  # [true label][predicted] counts
+    worst: list[dict]  # highest-loss mistakes: index, label, pred, confidence, image (784 uint8 as hex)
 
 
 @dataclass

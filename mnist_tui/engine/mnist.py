@@ -56,6 +56,9 @@ class Split:
             return self
         return Split(self.images[:limit], self.labels[:limit])
 
+    def take(self, indices: np.ndarray) -> Split:
+        return Split(self.images[indices], self.labels[indices])
+
 
 @dataclass(frozen=True)
 class Mnist:

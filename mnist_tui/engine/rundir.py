@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UsageError
-from .events import CheckpointSaved, EvalResult, Event, Finished, StatusChanged
+from .events import (
+    CheckpointSaved,
+    EvalResult,
+    Event,
+    Finished,
+    LayerStats,
+    Mistakes,
+    SnapshotTaken,
+    StatusChanged,
+)
 
 CONFIG = "config.json"
 EVENTS = "events.jsonl"
@@ -90,7 +99,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 class EventLog:
     """Appends every event as one JSON line; flushes at least once a second and at milestones."""
 
-    FLUSH_ON = (EvalResult, CheckpointSaved, Finished, StatusChanged)
+    FLUSH_ON = (EvalResult, Mistakes, LayerStats, SnapshotTaken, CheckpointSaved, Finished, StatusChanged)
 
     def __init__(self, path: Path) -> None:
         self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the run's lifetime

@@ -51,12 +51,12 @@ def _train_shard(model: nn.Layer, x, y, share: float):
     return loss.detach(), paddle.metric.accuracy(logits, y) * share
 
 
-def _eval_shard(model: nn.Layer, x, y, share: float):
+def _eval_shard(model: nn.Layer, x, y, _share: float):
     with paddle.no_grad():  # per thread in Paddle, so it is entered here, in the worker
         logits = model(x)
-        loss = F.cross_entropy(logits, y, reduction="sum")
-        correct = (logits.argmax(axis=1, keepdim=True) == y).astype("float32").sum()
-        return paddle.stack([loss.reshape([]), correct])
+        loss = F.cross_entropy(logits, y, reduction="none").reshape([-1])
+        probs = F.softmax(logits, axis=1)
+        return paddle.stack([loss, probs.argmax(axis=1).astype("float32"), probs.max(axis=1)], axis=1)
 
 
 def _moments_shard(model: nn.Layer, x, _y, _share: float):
@@ -84,7 +84,7 @@ class Shards:
         self._pool, self.replicas = None, []
 
     def _map(self, fn: Callable, x, y=None) -> list:
-        """fn(model, x part, y part or None, share) for every part of the batch. Each model (the
+        """fn(model, x part, y part or None, share) for every part of the batch, in the parts' order. Each model (the
         main one in this thread, each replica in its own) takes the next part until none is left,
         so a core that something else holds up for a while does fewer parts instead of stalling
         the step. Replicas get the main model's current weights first (a few small copies)."""
@@ -95,7 +95,7 @@ class Shards:
 
         def part(model, i: int):
             a, b = bounds[i], bounds[i + 1]
-            return fn(model, x[a:b], None if y is None else y[a:b], (b - a) / n)
+            return i, fn(model, x[a:b], None if y is None else y[a:b], (b - a) / n)
 
         def run(model) -> list:
             done = []
@@ -115,7 +115,7 @@ class Shards:
         results = [part(self.model, first)] + run(self.model)
         for future in futures:
             results += future.result()
-        return results
+        return [result for _, result in sorted(results, key=lambda pair: pair[0])]
 
     def forward_backward(self, x, y):
         """Loss and accuracy of batch (x, y); leaves the batch's gradient in the main model.
@@ -131,9 +131,10 @@ class Shards:
         acc = paddle.add_n([acc for _, acc in results])
         return loss, acc
 
-    def loss_and_correct_sums(self, x, y):
-        """[summed cross-entropy, number correct] of (x, y) as one device tensor, without gradients."""
-        return paddle.add_n(self._map(_eval_shard, x, y))
+    def per_image(self, x, y):
+        """[n, 3] device tensor, without gradients: each image's cross-entropy, predicted class and
+        its softmax probability, in the batch's order."""
+        return paddle.concat(self._map(_eval_shard, x, y))
 
     def activation_stats(self, x):
         """inspect.activation_stats of a no-grad pass over batch x with the model's weights, its

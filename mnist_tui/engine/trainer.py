@@ -8,21 +8,23 @@ validation, one per layer-statistics refresh or snapshot. Everything else stays 
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import threading
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from ..config import TrainConfig
+from ..config import AUTO_STATS_EVERY, TrainConfig
 from ..errors import UsageError
 from . import inspect
+from .device import choose_device
+from .diagnosis import CollapseWatch, diagnose
 from .events import (
     Alert,
     BatchMetrics,
@@ -32,6 +34,7 @@ from .events import (
     EventBus,
     Finished,
     LayerStats,
+    Mistakes,
     RunStarted,
     SnapshotTaken,
     StatusChanged,
@@ -42,27 +45,9 @@ from .rundir import MODEL, RunDir
 from .shards import Shards, auto_shard_count
 
 EVAL_BATCH = 1000
+TRAIN_EVAL_SIZE = 10_000  # the fixed training subset evaluated like validation, for an honest gap
+WORST_SHOWN = 8  # validation mistakes kept per evaluation, highest loss first
 WEIGHTED = ("conv1", "conv2", "fc")  # the layers with parameters
-
-
-class DeviceError(UsageError):
-    """The requested device is not available."""
-
-
-def choose_device(spec: str) -> tuple[str, str]:
-    """Return (paddle device string, human description). `auto` falls back to the CPU."""
-    has_cuda = paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
-    if spec == "cpu":
-        return "cpu", "CPU"
-    if spec == "auto" and not has_cuda:
-        return "cpu", "CPU (auto: no CUDA GPU visible)"
-    if not paddle.device.is_compiled_with_cuda():
-        raise DeviceError(f"--device {spec}: this Paddle build has no CUDA (install paddlepaddle-gpu)")
-    count = paddle.device.cuda.device_count()
-    index = int(spec.split(":")[1]) if ":" in spec else 0
-    if index >= count:
-        raise DeviceError(f"--device {spec}: {count} GPU(s) visible")
-    return f"gpu:{index}", f"gpu:{index} ({paddle.device.cuda.get_device_name(index)})"
 
 
 def build_optimizer(cfg: TrainConfig, parameters, total_steps: int):
@@ -80,6 +65,33 @@ def build_optimizer(cfg: TrainConfig, parameters, total_steps: int):
     return paddle.optimizer.Adam(**common)
 
 
+@dataclass
+class Evaluation:
+    """Per-image results on a split: loss, predicted class, its softmax probability, true label."""
+
+    losses: np.ndarray
+    pred: np.ndarray
+    confidence: np.ndarray
+    labels: np.ndarray
+
+    @property
+    def loss(self) -> float:
+        return float(self.losses.mean())
+
+    @property
+    def acc(self) -> float:
+        return float((self.pred == self.labels).mean())
+
+    def confusion(self, classes: int = 10) -> np.ndarray:
+        """[true][predicted] counts."""
+        return np.bincount(self.labels * classes + self.pred, minlength=classes * classes).reshape(classes, classes)
+
+    def worst(self, n: int) -> np.ndarray:
+        """Indices of the n mistakes with the highest loss (the most confidently wrong), worst first."""
+        wrong = np.flatnonzero(self.pred != self.labels)
+        return wrong[np.argsort(-self.losses[wrong], kind="stable")][:n]
+
+
 class Trainer:
     """Trains MnistCNN on the given split and emits events on `bus`.
 
@@ -95,6 +107,9 @@ class Trainer:
         self.pause_on_divergence = pause_on_divergence
         self.train_split = data.train.head(cfg.train_limit)
         self.val_split = data.val.head(cfg.val_limit)
+        # Chosen once per run (from the seed), so every evaluation measures the same images.
+        picked = np.random.default_rng([cfg.seed, 2]).permutation(len(self.train_split))[:TRAIN_EVAL_SIZE]
+        self.train_eval_split = self.train_split.take(np.sort(picked))
         self.test_split = data.test.head(cfg.test_limit)
         self.batches_per_epoch = len(self.train_split) // cfg.batch_size  # the partial last batch is dropped
         self.total_steps = self.batches_per_epoch * cfg.epochs
@@ -112,6 +127,8 @@ class Trainer:
         self.status = "starting"
         self.diverged = False
         self.last_finite_loss: float | None = None
+        self.stats_every = cfg.stats_every  # 0: only on request, at the first batch and at evaluations
+        self._first_step = None  # the first step this trainer runs (statistics are taken there)
         self._period: list[tuple[float, float]] = []  # (loss, acc) since the previous validation
         self._pending: list = []  # per-batch [loss, acc] tensors not yet fetched
         self._pending_meta: list[tuple[int, int, int]] = []
@@ -119,9 +136,7 @@ class Trainer:
         self._last_ratios: dict[str, float] = {}
         self._snapshot_count = 0
         self._rng = random.Random(cfg.seed)
-        self.device, self.device_name = choose_device(cfg.device)  # fails early, before the run starts
-        if cfg.amp and self.device == "cpu":
-            raise DeviceError("--amp: mixed precision needs a GPU (float16); this run is on the CPU")
+        self.device, self.device_name = choose_device(cfg.device, cfg.amp)
         self.shard_count = self._shard_count()
         if self.shard_count > 1:  # "CPU ×2 (auto: no CUDA GPU visible; each batch split over 2 cores)"
             reason = self.device_name.partition("(")[2].rstrip(")")
@@ -167,6 +182,9 @@ class Trainer:
     def request_checkpoint(self) -> None:
         self._want_checkpoint.set()
 
+    def toggle_auto_stats(self) -> None:
+        self.stats_every = 0 if self.stats_every else (self.cfg.stats_every or AUTO_STATS_EVERY)
+
     # ---- the loop ----
     def run(self, resume_from: dict | None = None) -> str:
         """Train to the end (or until stopped); return the final status. Never raises."""
@@ -180,8 +198,10 @@ class Trainer:
                 self._train()
             if self.status == "running":
                 self._set_status("testing")
-                test_loss, test_acc = self.evaluate(self.test_split)
-                self.bus.emit(EvalResult("test", self.epoch, self.batch, self.step, test_loss, test_acc, None, None))
+                test = self.evaluate(self.test_split)
+                test_loss, test_acc = test.loss, test.acc
+                self.bus.emit(EvalResult("test", self.epoch, self.batch, self.step, test_loss, test_acc,
+                                         size=len(self.test_split)))
                 final = str(self.run_dir.path / MODEL)
                 paddle.save(self.model.state_dict(), final + ".tmp")
                 os.replace(final + ".tmp", final)
@@ -197,6 +217,26 @@ class Trainer:
             if self.shards is not None:
                 self.shards.close()
         return self.status
+
+    def serve_final_model(self) -> None:
+        """After the run, answer statistics, snapshot and validation requests on the final model
+        until stopped, so a finished run stays inspectable while someone is looking at it."""
+        if self.status == "error" or not hasattr(self, "model"):
+            return
+        if self._last_batch is None:  # no batch was run (e.g. resumed at the very end): the first one
+            n = self.cfg.batch_size
+            self._last_batch = (paddle.to_tensor(self.train_split.images[:n]),
+                                paddle.to_tensor(self.train_split.labels[:n, None]))
+        while not self._stop.wait(0.05):
+            if self._want_stats.is_set():
+                self._want_stats.clear()
+                self._emit_layer_stats(self._last_batch[0], None)
+            if self._want_snapshot.is_set():
+                self._want_snapshot.clear()
+                self._take_snapshot(*self._last_batch)
+            if self._want_val.is_set():
+                self._want_val.clear()
+                self._report_validation()
 
     def _setup(self, resume_from: dict | None) -> None:
         cfg = self.cfg
@@ -217,6 +257,8 @@ class Trainer:
             self.optimizer.set_state_dict(resume_from["optimizer_state"])
             self.epoch, self.batch, self.step = resume_from["epoch"], resume_from["batch"], resume_from["step"]
         self.layers = inspect.describe_layers(self.model, cfg.batch_size)
+        self.watch = CollapseWatch(classes=self.layers[-1]["output_shape"][-1])
+        self._first_step = self.step
         self.bus.emit(RunStarted(
             str(self.run_dir.path), self.device_name, cfg.to_dict(), cfg.epochs, self.batches_per_epoch,
             len(self.train_split), len(self.val_split), self.layers, self.epoch, self.step,
@@ -279,7 +321,8 @@ class Trainer:
                     dy, dx = shift_rng.integers(-cfg.shift, cfg.shift + 1, size=2)
                     x = paddle.roll(x, shifts=[int(dy), int(dx)], axis=[2, 3])
                 self._last_batch = (x, y)
-                want_stats = self._want_stats.is_set()
+                due_stats = self.step == self._first_step or (self.stats_every and self.step % self.stats_every == 0)
+                want_stats = due_stats or self._want_stats.is_set()
                 before = self._capture_weights() if want_stats else None
                 loss, acc = self.step_fn(x, y)
                 self._pending.append(paddle.stack([loss.detach().reshape([]), acc.reshape([])]))  # detached: frees the graph
@@ -358,21 +401,23 @@ class Trainer:
         elapsed = now - self._t0
         first_bad = None
         for (epoch, batch, step), (loss, acc) in zip(meta, values):
-            self.bus.emit(BatchMetrics(epoch, batch, step, float(loss), float(acc), rate, elapsed))
-            if not math.isfinite(loss):
-                first_bad = first_bad or (epoch, batch)
-            elif first_bad is None:
-                self.last_finite_loss = float(loss)
-                self._period.append((float(loss), float(acc)))
-        if first_bad and not self.diverged:
+            loss, acc = float(loss), float(acc)
+            self.bus.emit(BatchMetrics(epoch, batch, step, loss, acc, rate, elapsed))
+            if first_bad is None and not self.diverged:
+                seen = self.watch.observe(loss, acc, self.last_finite_loss)
+                if seen:
+                    first_bad = (epoch, batch, seen)
+                else:
+                    self.last_finite_loss = loss
+                    self._period.append((loss, acc))
+        if first_bad:
             self._on_divergence(*first_bad)
         return not self.diverged
 
-    def _on_divergence(self, epoch: int, batch: int) -> None:
+    def _on_divergence(self, epoch: int, batch: int, seen: str) -> None:
+        """Non-finite, exploded or at chance (diagnosis.CollapseWatch): the run ends as diverged."""
         self.diverged = True
-        last = "none" if self.last_finite_loss is None else f"{self.last_finite_loss:.4f}"
-        message = (f"training diverged: non-finite loss at epoch {epoch}, batch {batch} "
-                   f"(last finite loss {last}); try a lower --lr")
+        message = f"training diverged at epoch {epoch}, batch {batch}: {seen}; try a lower --lr"
         self.bus.emit(Alert("error", message, epoch, batch))
         if self.pause_on_divergence:
             # Hold the broken network so its layers can be inspected; returns on stop or resume.
@@ -382,31 +427,51 @@ class Trainer:
         self._set_status("diverged", message)
 
     # ---- evaluation ----
-    def evaluate(self, split: Split) -> tuple[float, float]:
-        """Mean loss and accuracy over a whole split; sums stay on the device, one fetch at the end."""
+    def evaluate(self, split: Split) -> Evaluation:
+        """Every image of a split in eval mode, per-image figures kept on the device and fetched once."""
         self.model.eval()
-        total = paddle.zeros([2], dtype="float32")
+        chunks = []
         for start in range(0, len(split), EVAL_BATCH):
             x = paddle.to_tensor(split.images[start : start + EVAL_BATCH])
             y = paddle.to_tensor(split.labels[start : start + EVAL_BATCH][:, None])
-            total += self.shards.loss_and_correct_sums(x, y)
+            chunks.append(self.shards.per_image(x, y))
         self.model.train()
-        loss_sum, correct = total.numpy()
-        return float(loss_sum) / len(split), float(correct) / len(split)
+        loss, pred, confidence = paddle.concat(chunks).numpy().T  # the one host sync of an evaluation
+        return Evaluation(loss, pred.astype(np.int64), confidence, split.labels)
 
     def _validate(self) -> bool:
+        """Validate (see _report_validation); False if the metrics fetched first show a divergence."""
         self._want_val.clear()
         if not self._fetch_metrics():
             return False
+        self._report_validation()
+        return True
+
+    def _report_validation(self) -> None:
+        """Validation and the fixed training subset, the same way; the diagnosis; what it got wrong;
+        the layers' statistics (so every evaluation leaves a full picture)."""
         previous = self.status
         self._set_status("validating")
-        loss, acc = self.evaluate(self.val_split)
-        period = np.array(self._period) if self._period else None
+        val = self.evaluate(self.val_split)
+        train = self.evaluate(self.train_eval_split)
+        running = np.array(self._period).mean(axis=0).tolist() if self._period else [None, None]
         self._period = []
-        train_loss, train_acc = (None, None) if period is None else map(float, period.mean(axis=0))
-        self.bus.emit(EvalResult("val", self.epoch, self.batch, self.step, loss, acc, train_loss, train_acc))
+        verdict, text = diagnose(train.acc, len(train.labels), val.acc, len(val.labels),
+                                 self.cfg.weight_decay, self.cfg.l2)
+        epoch, batch, step = self.epoch, self.batch, self.step
+        self.bus.emit(EvalResult("val", epoch, batch, step, val.loss, val.acc, *running, train.loss, train.acc,
+                                 len(val.labels), len(train.labels), verdict, text))
+        self.bus.emit(Mistakes(epoch, batch, step, val.confusion().tolist(), self._worst(val)))
+        if self._last_batch is not None:
+            self._emit_layer_stats(self._last_batch[0], None)
         self._set_status(previous)
-        return True
+
+    def _worst(self, val: Evaluation) -> list[dict]:
+        pixels = self.val_split.images[:, 0]
+        return [{"index": int(i), "label": int(val.labels[i]), "pred": int(val.pred[i]),
+                 "confidence": round(float(val.confidence[i]), 4),
+                 "image": np.round((pixels[i] + 1.0) * 127.5).astype(np.uint8).tobytes().hex()}
+                for i in val.worst(WORST_SHOWN)]
 
     # ---- inspection ----
     def _capture_weights(self) -> dict:

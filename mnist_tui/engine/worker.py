@@ -26,7 +26,7 @@ from .rundir import RunDir
 from .session import Session
 
 CONTROLS = ("pause", "resume", "toggle_pause", "stop", "request_validation", "request_layer_stats",
-            "request_snapshot", "request_checkpoint")
+            "request_snapshot", "request_checkpoint", "toggle_auto_stats")
 SEND_EVERY_S = 0.05
 TRAINER_NICENESS = 5
 FAULT_ENV = "MNIST_TUI_INJECT_FAULT"  # tests set it to make the child's training raise
@@ -168,6 +168,7 @@ def _child_main(cfg, run_path, data_dir, resume_meta, pause_on_divergence, start
     sender = threading.Thread(target=send_regularly, daemon=True)
     sender.start()
     status = session.run_trainer()
+    trainer.serve_final_model()  # until the app quits (its pipe closing also stops it)
     session.close()
     done.set()
     sender.join()

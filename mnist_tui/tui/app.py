@@ -23,13 +23,14 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static, TabbedContent, TabPane
 
+from ..config import AUTO_STATS_EVERY
 from ..engine.events import ErrorRaised
 from .charts import HistoryChart, ValidationChart
 from .confirm_screen import ConfirmQuit
 from .help_screen import HelpScreen
 from .history import SMOOTHING_LEVELS
 from .key_bar import KeyBar
-from .layers_tab import LayersTab
+from .layers_tab import HealthMap, LayersTab
 from .snapshot_screen import SnapshotPicker, SnapshotScreen
 from .state import RunState
 from .training_tab import TrainingTab
@@ -41,9 +42,6 @@ from .validation_tab import ValidationTab
 FRAME_S = 1 / 4
 CHART_S = 5.0  # plotext rebuilds the whole figure (~50 ms at 120x40): every 5 s is plenty for a whole-run history
 MIN_SIZE = (60, 20)
-# Batches between automatic layer statistics: a refresh costs about one training step (a no-grad
-# pass over the batch on every core), so every 100 keeps it near 1 % of training time.
-AUTO_EVERY = 100
 TABS = ("training", "layers", "validation")
 ACTIVE = ("starting", "resumed", "running", "paused", "validating", "testing")
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
@@ -78,19 +76,21 @@ class MnistApp(App):
         Binding("r", "t_refresh_stats", "Stats"),
         Binding("a", "t_auto_stats", "Auto"),
         Binding("o", "t_open_snapshot", "List"),
+        Binding("m", "t_health_metric", "Map figure"),
         Binding("plus,equals_sign", "smoothing(1)", show=False),
         Binding("minus", "smoothing(-1)", show=False),
         Binding("l", "log_scale", show=False),
         Binding("r", "refresh_stats", show=False),
         Binding("a", "auto_stats", show=False),
         Binding("o", "open_snapshot", show=False),
+        Binding("m", "health_metric", show=False),
         Binding("x", "hide_error", "Hide error", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "request_quit", "Quit"),
         Binding("ctrl+c", "quit_now", "Quit", show=False, priority=True),
     ]
     TAB_ACTIONS: ClassVar = {"t_smoothing": "training", "t_log_scale": "training", "t_refresh_stats": "layers",
-                             "t_auto_stats": "layers", "t_open_snapshot": "layers"}
+                             "t_auto_stats": "layers", "t_open_snapshot": "layers", "t_health_metric": "layers"}
 
     def __init__(self, session, start_paused: bool = False) -> None:
         super().__init__()
@@ -104,8 +104,7 @@ class MnistApp(App):
         self.final_status: str | None = None
         self.smoothing = 3
         self.log_loss = False
-        self.auto_every: int | None = None
-        self._last_auto = -1
+        self.auto_every: int | None = None  # as the trainer has it: from the run's settings, then `a`
         self._open_next_snapshot = False
         self._quitting = False
         self._stop_requested = False
@@ -188,9 +187,8 @@ class MnistApp(App):
         state = self.state
         if events:
             state.apply(events)
-        if self.auto_every and self.trainer and state.step // self.auto_every > self._last_auto:
-            self._last_auto = state.step // self.auto_every
-            self.trainer.request_layer_stats()
+        if events and state.started and self.auto_every is None:
+            self.auto_every = state.started.config.get("stats_every", 0)
         if self._quitting and not self.training:
             self.exit(return_code=self.exit_status())
             return
@@ -212,6 +210,8 @@ class MnistApp(App):
             if "evals" in dirty:
                 self.query_one(ValidationTab).show(state)
                 self._charts_dirty.add("validation-chart")
+            if "mistakes" in dirty:
+                self.query_one(ValidationTab).show_mistakes(state)
             if "snapshots" in dirty:
                 self.query_one(LayersTab).show(state, self.auto_every)
                 if self._open_next_snapshot and state.new_snapshot is not None:
@@ -295,6 +295,9 @@ class MnistApp(App):
     def action_t_open_snapshot(self) -> None:
         self.action_open_snapshot()
 
+    def action_t_health_metric(self) -> None:
+        self.action_health_metric()
+
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
         """Focus the tab's main widget (its keys then work at once) and redraw its chart once the
@@ -315,17 +318,25 @@ class MnistApp(App):
         tabs = self.query_one(TabbedContent)
         tabs.active = TABS[(TABS.index(tabs.active) + delta) % len(TABS)]
 
-    def _control(self, method: str, message: str) -> None:
-        if self.trainer is None or not self.training:
-            self.notify("Training is not running (yet)." if self.training else "Training has ended.",
-                        severity="warning", timeout=2)
+    def _control(self, method: str, message: str, needs_training: bool = False) -> None:
+        """Send a control to the trainer, or say on screen why it cannot act."""
+        finished = self.state.finished
+        if self.trainer is None and self.training:
+            why = "Training is starting (loading data and Paddle): try again in a moment."
+        elif not self.training:
+            why = "The training process has ended: nothing can act on the model any more."
+        elif finished is not None and needs_training:
+            why = (f"Training has ended ({finished.status}): nothing to pause or checkpoint; the final weights are "
+                   f"in model.pdparams. r, s and v still work on the final model.")
+        else:
+            getattr(self.trainer, method)()
+            if message:
+                self.notify(message, timeout=2)
             return
-        getattr(self.trainer, method)()
-        if message:
-            self.notify(message, timeout=2)
+        self.notify(why, severity="warning", timeout=4)
 
     def action_pause(self) -> None:
-        self._control("toggle_pause", "")
+        self._control("toggle_pause", "", needs_training=True)
 
     def action_snapshot(self) -> None:
         self._open_next_snapshot = True
@@ -338,14 +349,21 @@ class MnistApp(App):
         self._control("request_validation", "Validating…")
 
     def action_checkpoint(self) -> None:
-        self._control("request_checkpoint", "Checkpoint at the next batch…")
+        self._control("request_checkpoint", "Checkpoint at the next batch…", needs_training=True)
 
     def action_auto_stats(self) -> None:
-        self.auto_every = None if self.auto_every else AUTO_EVERY
-        self._last_auto = self.state.step // AUTO_EVERY
+        if self.state.started is None or self.state.finished is not None or not self.training:
+            self._control("toggle_auto_stats", "", needs_training=True)  # says why it cannot
+            return
+        every = self.state.started.config.get("stats_every") or AUTO_STATS_EVERY
+        self.auto_every = 0 if self.auto_every else every
+        self._control("toggle_auto_stats", f"Automatic layer statistics every {every} batches."
+                      if self.auto_every else "Automatic layer statistics off.")
         self.state.dirty.add("layers")
-        self.notify(f"Automatic layer statistics every {AUTO_EVERY} batches." if self.auto_every
-                    else "Automatic layer statistics off.", timeout=2)
+
+    def action_health_metric(self) -> None:
+        label = self.query_one(HealthMap).next_metric()
+        self.notify(f"Health map: {label}", timeout=2)
 
     def action_open_snapshot(self) -> None:
         if not self.state.snapshots:
@@ -373,7 +391,7 @@ class MnistApp(App):
         if isinstance(self.screen, HelpScreen):
             self.pop_screen()
         else:
-            self.push_screen(HelpScreen(AUTO_EVERY))
+            self.push_screen(HelpScreen(self.auto_every or AUTO_STATS_EVERY))
 
     def action_request_quit(self) -> None:
         if self._quitting:

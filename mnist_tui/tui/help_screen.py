@@ -14,10 +14,11 @@ KEYS = """\
 [b]Keys everywhere[/b]
   1 2 3        Training, Layers, Validation tabs (also Tab / Shift+Tab)
   p            pause / resume training
-  s            snapshot layer contents at the next batch (now, if paused) and open it
-  r            refresh layer statistics at the next batch (now, if paused)
+  s            snapshot layer contents at the next batch (now, if paused or ended) and open it
+  r            refresh layer statistics at the next batch (now, if paused or ended)
   a            automatic layer statistics every {every} batches, on / off
-  v            validate now
+               (they are also taken at the first batch and at every evaluation)
+  v            validate now (after training ends too: the final model answers r, s, v)
   c            save a checkpoint now
   + -          more / less smoothing of the history chart
   l            log scale for the loss
@@ -25,7 +26,12 @@ KEYS = """\
   Ctrl+C       quit at once, like a confirmed q
   ?            this help
 [b]Layers tab[/b]
-  arrows       scroll the table; Enter on a snapshot reopens it
+  arrows       scroll the tab
+  m            health map figure: dead share, activation std, gradient norm,
+               log10 update/weight ratio
+  o            list the snapshots; Enter reopens one
+[b]Validation tab[/b]
+  arrows       scroll: diagnosis, evaluations, chart, confusion matrix, worst digits
 [b]Snapshot view[/b]
   left right   older / newer snapshot     h  colour / shade characters     Esc  back
 

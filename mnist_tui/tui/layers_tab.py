@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from .health_map import METRICS, health_map
 from .state import RunState
 
 STRUCTURE = ("layer", "type", "hyper", "param shape", "output shape", "params")
@@ -54,18 +55,45 @@ def text_table(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> Text:
     return table
 
 
+class HealthMap(Static):
+    """Layers x statistics refreshes, coloured by one figure (`m` cycles): when did a layer start dying?"""
+
+    def on_mount(self) -> None:
+        self.history, self.names, self.metric = [], [], 0
+
+    def show(self, history, names: list[str]) -> None:
+        self.history, self.names = list(history), names
+        self.refresh(layout=True)
+
+    def next_metric(self) -> str:
+        self.metric = (self.metric + 1) % len(METRICS)
+        self.refresh(layout=True)
+        return METRICS[self.metric][1]
+
+    def render(self):
+        return self._text(self.size.width)
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return len(self._text(width).plain.splitlines())
+
+    def _text(self, width: int) -> Text:
+        return health_map(self.history, self.names, METRICS[self.metric][0], max(width, 20))
+
+
 class LayersTab(VerticalScroll):
-    """Structure and statistics in two tables, so both fit 80 columns without scrolling sideways;
-    on a short terminal the tab scrolls (it has the focus)."""
+    """Statistics, the health map over time, then the structure: tables fit 80 columns without
+    scrolling sideways; on a short terminal the tab scrolls (it has the focus)."""
 
     structure: dict[str, tuple[str, ...]]  # layer name -> its cells, as shown
     stats: dict[str, tuple[str, ...]]
 
     def compose(self) -> ComposeResult:
-        yield Static("No statistics yet: press r to take them at the next batch.", id="taken-at")
-        yield Static(id="structure-table", classes="text-table")
+        yield Static("No statistics yet: they come with the first batch.", id="taken-at")
         yield Static(id="stats-table", classes="text-table")
         yield Static("", id="flags")
+        yield Static("[b]Layer health over time[/b] (one column per statistics refresh)", id="health-title")
+        yield HealthMap(id="health-map")
+        yield Static(id="structure-table", classes="text-table")
 
     def on_mount(self) -> None:
         self.structure, self.stats = {}, {}
@@ -79,7 +107,7 @@ class LayersTab(VerticalScroll):
                 self.stats[name] = (name, *["-"] * (len(STATS) - 1))
             self.query_one("#structure-table", Static).update(text_table(STRUCTURE, list(self.structure.values())))
             self._show_stats()
-        auto = f"auto every {auto_every} batches" if auto_every else "auto off (a)"
+        auto = f"auto every {auto_every} batches (a)" if auto_every else "auto off (a)"
         snaps = f"{len(state.snapshots)} snapshot{'s' if len(state.snapshots) != 1 else ''} (o lists)"
         stats = state.layer_stats
         if stats is None:
@@ -96,6 +124,8 @@ class LayersTab(VerticalScroll):
                 num(row.get("grad_norm")), num(row.get("update_ratio_log10"), "{:.2f}"),
                 state.flags.get(row["name"], ""))
         self._show_stats()
+        self.query_one(HealthMap).show(state.stats_history, [row["name"] for row in state.started.layers]
+                                       if state.started else [row["name"] for row in stats.layers])
         flagged = [f"{name}: {text}" for name, text in state.flags.items() if text != "ok"]
         self.query_one("#flags", Static).update("Flags: " + ("; ".join(flagged) if flagged else "none"))
 

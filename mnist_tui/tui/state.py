@@ -12,7 +12,7 @@ from ..engine import events as ev
 from .history import History, Window
 
 COURSE_LOG_EVERY = 200  # the course prints a log line every 200 batches
-OVERFIT_POINTS = 2.0  # train minus validation accuracy, in points, above which we call it over-fitting
+STATS_KEPT = 1000  # layer-statistics refreshes kept for the health map
 NO_EVALUATION = "No evaluation yet: press v to validate now, or wait for the end of the epoch."
 EXPLODE_FACTOR = 100.0  # activations growing this much between two refreshes are flagged
 
@@ -39,6 +39,8 @@ class RunState:
         self.evals: list[ev.EvalResult] = []
         self.test: ev.EvalResult | None = None
         self.layer_stats: ev.LayerStats | None = None
+        self.stats_history: collections.deque[ev.LayerStats] = collections.deque(maxlen=STATS_KEPT)
+        self.mistakes: ev.Mistakes | None = None
         self.flags: dict[str, str] = {}
         self._peak: dict[str, float] = {}  # largest |activation| per layer at the previous refresh
         self.snapshots: list[ev.SnapshotTaken] = []  # user-triggered, so few
@@ -72,26 +74,11 @@ class RunState:
         return min(vals, key=lambda e: e.loss) if vals else None
 
     def diagnosis(self) -> str:
-        """The course's reading of the newest evaluation."""
-        last = next((e for e in reversed(self.evals) if e.train_acc is not None), None)
+        """The engine's reading of the newest validation (diagnosis.diagnose)."""
+        last = next((e for e in reversed(self.evals) if e.diagnosis), None)
         if last is None:
             return NO_EVALUATION
-        gap = 100 * (last.train_acc - last.acc)
-        where = f"(epoch {last.epoch}, batch {last.batch})"
-        if gap < 0:
-            return (f"Under-trained {where}: train accuracy is {-gap:.2f} points below validation; "
-                    "keep training.")
-        if gap > OVERFIT_POINTS:
-            return (f"Over-fitting {where}: train is {gap:.2f} points above validation (threshold "
-                    f"{OVERFIT_POINTS:g}); raise L2 weight decay (now {self._decay_text()}).")
-        return f"Fine {where}: gap {gap:.2f} points, within the {OVERFIT_POINTS:g}-point threshold."
-
-    def _decay_text(self) -> str:
-        cfg = self.started.config if self.started else {}
-        text = f"--weight-decay {cfg.get('weight_decay', 0):g}"
-        if cfg.get("l2"):
-            text += ", --l2 " + ",".join(f"{k}={v:g}" for k, v in cfg["l2"].items())
-        return text
+        return f"{last.diagnosis} (epoch {last.epoch}, batch {last.batch})"
 
     # ---- folding events ----
     def apply(self, events: list[ev.Event]) -> None:
@@ -140,11 +127,14 @@ class RunState:
         else:
             self.evals.append(e)
             self._log(f"[validation] epoch: {e.epoch}, batch: {e.batch}, loss={e.loss:.6f}, acc={e.acc:.6f}")
+            if e.diagnosis:
+                self._log(f"[diagnosis] {e.diagnosis}")
         self.dirty.add("evals")
 
     def _on_LayerStats(self, e: ev.LayerStats) -> None:
         self.flags = {row["name"]: self._flag(row) for row in e.layers}
         self.layer_stats = e
+        self.stats_history.append(e)
         self.dirty.add("layers")
 
     def _flag(self, row: dict) -> str:
@@ -168,6 +158,10 @@ class RunState:
         if peak is not None:
             self._peak[name] = peak
         return ", ".join(words) or "ok"
+
+    def _on_Mistakes(self, e: ev.Mistakes) -> None:
+        self.mistakes = e
+        self.dirty.add("mistakes")
 
     def _on_SnapshotTaken(self, e: ev.SnapshotTaken) -> None:
         self.snapshots.append(e)

@@ -1,42 +1,78 @@
-"""Tab 3: one row per evaluation with the generalisation gap, the course's diagnosis, a chart."""
+"""Tab 3: the engine's diagnosis, one row per evaluation with the honest gap, a chart, and what the
+network gets wrong (confusion matrix, most confused pairs, worst-classified digits). It scrolls."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Static
 
 from .charts import ValidationChart
+from .layers_tab import text_table
+from .mistakes_view import confusion_table, digit_gallery, pairs_text
 from .state import NO_EVALUATION, RunState
 
 TEST_PENDING = "Test accuracy: when training ends"
-COLUMNS = ("epoch", "batch", "train loss", "train acc", "val loss", "val acc", "gap (points)")
+COLUMNS = ("epoch", "batch", "run loss", "run acc", "train loss", "train acc", "val loss", "val acc", "gap")
+ROWS_SHOWN = 6  # the newest evaluations; the chart has them all
+COLUMNS_NOTE = ("[dim]run: mean of the training batches since the previous evaluation (weights moving, "
+                "augmented). train: a fixed subset of {n:,} training images, evaluated like validation; "
+                "gap = train acc - val acc, in points.[/]")
+NO_MISTAKES_YET = "Confusion matrix: at the first evaluation (v validates now)."
 
 
 def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.2f}%"
+    return "-" if value is None else f"{100 * value:.2f}"
 
 
-class ValidationTab(Vertical):
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+class DigitGallery(Static):
+    """The worst-classified digits, as many side by side as the width allows."""
+
+    worst: list[dict] | None = None
+
+    def render(self):
+        return self._text(self.size.width)
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return len(self._text(width).plain.splitlines())
+
+    def _text(self, width: int):
+        return "" if self.worst is None else digit_gallery(self.worst, max(width, 30))
+
+
+class ValidationTab(VerticalScroll):
+    rows: list[tuple[str, ...]]
+
     def compose(self) -> ComposeResult:
         yield Static(NO_EVALUATION, id="diagnosis")  # until the first evaluation arrives
         yield Static(TEST_PENDING, id="test-result")
-        yield DataTable(id="eval-table", zebra_stripes=True, cursor_type="row")
+        yield Static(id="eval-table", classes="text-table")
+        yield Static(id="eval-note")
         yield ValidationChart(id="validation-chart")
         yield Static(ValidationChart.legend(), id="validation-legend")
+        yield Static(NO_MISTAKES_YET, id="mistakes-title")
+        with Horizontal(id="mistakes"):
+            yield Static(id="confusion", classes="text-table")
+            yield Static(id="confused-pairs")
+        yield Static(id="gallery-title")
+        yield DigitGallery(id="gallery")
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for name in COLUMNS:
-            table.add_column(name, key=name)
+        self.rows = []
 
     def show(self, state: RunState) -> None:
-        table = self.query_one(DataTable)
-        for e in state.evals[table.row_count:]:
+        for e in state.evals[len(self.rows):]:
             gap = "-" if e.gap is None else f"{100 * e.gap:+.2f}"
-            table.add_row(str(e.epoch), str(e.batch), "-" if e.train_loss is None else f"{e.train_loss:.4f}",
-                          _pct(e.train_acc), f"{e.loss:.4f}", _pct(e.acc), gap)
-            table.move_cursor(row=table.row_count - 1)
+            self.rows.append((str(e.epoch), str(e.batch), _num(e.running_loss), _pct(e.running_acc),
+                              _num(e.train_loss), _pct(e.train_acc), _num(e.loss), _pct(e.acc), gap))
+        if self.rows:
+            self.query_one("#eval-table", Static).update(text_table(COLUMNS, self.rows[-ROWS_SHOWN:]))
+            shown = f" ({len(self.rows) - ROWS_SHOWN} earlier rows in the chart)" if len(self.rows) > ROWS_SHOWN else ""
+            self.query_one("#eval-note", Static).update(COLUMNS_NOTE.format(n=state.evals[-1].train_size) + shown)
         self.query_one("#diagnosis", Static).update(state.diagnosis())
         test, best = state.test, state.lowest_val_loss()
         text = TEST_PENDING if test is None else \
@@ -45,5 +81,21 @@ class ValidationTab(Vertical):
             text += f" │ lowest val loss {best.loss:.4f} at epoch {best.epoch}"
         self.query_one("#test-result", Static).update(text)
 
+    def show_mistakes(self, state: RunState) -> None:
+        m = state.mistakes
+        if m is None:
+            return
+        total = sum(map(sum, m.confusion))
+        self.query_one("#mistakes-title", Static).update(
+            f"[b]Confusion matrix[/b] (validation, {total:,} images, epoch {m.epoch}, batch {m.batch}): "
+            "rows true digit, columns predicted")
+        self.query_one("#confusion", Static).update(confusion_table(m.confusion))
+        self.query_one("#confused-pairs", Static).update(pairs_text(m.confusion))
+        self.query_one("#gallery-title", Static).update(
+            f"[b]Worst-classified validation digits[/b] (highest loss first; {len(m.worst)} shown)")
+        gallery = self.query_one(DigitGallery)
+        gallery.worst = m.worst
+        gallery.refresh(layout=True)
+
     def focus_main(self) -> None:
-        self.query_one(DataTable).focus()
+        self.focus()

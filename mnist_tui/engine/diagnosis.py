@@ -1,0 +1,90 @@
+"""The course's diagnosis, made by the engine so that every reader of a run (app, headless log,
+run folder) gets the same words: the generalisation gap read against sampling noise, and a watch
+that stops runs whose loss exploded or whose accuracy sits at chance, not only non-finite ones.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import statistics
+
+# Train (eval mode, fixed subset) minus validation accuracy, in points, above which it is over-fitting.
+OVERFIT_POINTS = 2.0
+# A gap within this many standard errors of zero is sampling noise, not a finding.
+NOISE_SIGMAS = 2.0
+
+# Collapse: the median loss of the last LOSS_WINDOW batches above LOSS_FACTOR times the early level,
+# the early level being the first batch's loss, at least ln(classes) (a uniform guess).
+LOSS_WINDOW = 20
+LOSS_FACTOR = 5.0
+# Or after CHANCE_AFTER batches, the mean accuracy of the last CHANCE_WINDOW batches below
+# CHANCE_FACTOR times chance (1 / classes).
+CHANCE_AFTER = 300
+CHANCE_WINDOW = 100
+CHANCE_FACTOR = 1.5
+
+VERDICTS = ("under-trained", "fine", "over-fitting")
+
+
+def standard_error_points(acc_a: float, n_a: int, acc_b: float, n_b: int) -> float:
+    """Standard error of the difference of two accuracies measured on n_a and n_b images, in points."""
+    variance = acc_a * (1 - acc_a) / max(n_a, 1) + acc_b * (1 - acc_b) / max(n_b, 1)
+    return 100 * math.sqrt(variance)
+
+
+def l2_flags(weight_decay: float, l2: dict[str, float]) -> str:
+    text = f"--weight-decay {weight_decay:g}"
+    if l2:
+        text += " --l2 " + ",".join(f"{k}={v:g}" for k, v in l2.items())
+    return text
+
+
+def diagnose(train_acc: float, n_train: int, val_acc: float, n_val: int,
+             weight_decay: float = 0.0, l2: dict[str, float] | None = None) -> tuple[str, str]:
+    """(verdict, one sentence) from accuracies measured the same way: eval mode, no augmentation."""
+    gap = 100 * (train_acc - val_acc)
+    noise = NOISE_SIGMAS * standard_error_points(train_acc, n_train, val_acc, n_val)
+    figures = f"train {100 * train_acc:.2f}% vs validation {100 * val_acc:.2f}%, gap {gap:+.2f} points"
+    if gap > max(OVERFIT_POINTS, noise):
+        now = l2_flags(weight_decay, l2 or {})
+        return "over-fitting", (f"Over-fitting: {figures} (above {OVERFIT_POINTS:g}); raise L2 with --weight-decay C "
+                                f"or --l2 conv1=C,conv2=C,fc=C (now {now}), or add data (--shift).")
+    if gap < -noise:
+        return "under-trained", (f"Under-trained: {figures} (train below validation by more than the noise, "
+                                 f"±{noise:.2f}); keep training: more epochs or a higher --lr.")
+    return "fine", f"Fine: {figures} (noise ±{noise:.2f}, over-fitting above {OVERFIT_POINTS:g})."
+
+
+class CollapseWatch:
+    """Fed every batch's loss and accuracy; says what it saw when training has collapsed."""
+
+    def __init__(self, classes: int) -> None:
+        self.chance = 1.0 / max(classes, 2)
+        self.floor = math.log(max(classes, 2))
+        self.early: float | None = None
+        self.losses: collections.deque[float] = collections.deque(maxlen=LOSS_WINDOW)
+        self.accs: collections.deque[float] = collections.deque(maxlen=CHANCE_WINDOW)
+        self.seen = 0
+
+    def observe(self, loss: float, acc: float, last_finite: float | None) -> str | None:
+        """None while training looks alive; otherwise what was seen, in words."""
+        if not math.isfinite(loss):
+            last = "none" if last_finite is None else f"{last_finite:.4f}"
+            return f"non-finite loss ({loss}; last finite loss {last})"
+        self.seen += 1
+        if self.early is None:
+            self.early = max(loss, self.floor)
+        self.losses.append(loss)
+        self.accs.append(acc)
+        if len(self.losses) == LOSS_WINDOW:
+            median = statistics.median(self.losses)
+            if median > LOSS_FACTOR * self.early:
+                return (f"loss exploded: median {median:.4g} over the last {LOSS_WINDOW} batches, more than "
+                        f"{LOSS_FACTOR:g}x its early level {self.early:.4g}")
+        if self.seen >= CHANCE_AFTER and len(self.accs) == CHANCE_WINDOW:
+            mean = sum(self.accs) / CHANCE_WINDOW
+            if mean < CHANCE_FACTOR * self.chance:
+                return (f"accuracy stuck at chance: {100 * mean:.1f}% over the last {CHANCE_WINDOW} batches "
+                        f"(chance {100 * self.chance:.0f}%) after {self.seen} batches")
+        return None
