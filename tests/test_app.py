@@ -12,7 +12,7 @@ import numpy as np
 import paddle
 import pytest
 from rich.text import Text
-from textual.widgets import DataTable, Static, TabbedContent
+from textual.widgets import Static, TabbedContent
 
 from mnist_tui.config import TrainConfig
 from mnist_tui.engine import events as ev
@@ -26,6 +26,7 @@ from mnist_tui.tui.layers_tab import LayersTab
 from mnist_tui.tui.live_figures import LiveFigures, bar_levels, bar_rows
 from mnist_tui.tui.snapshot_screen import SnapshotScreen, heatmap
 from mnist_tui.tui.state import RunState
+from mnist_tui.tui.validation_tab import ValidationTab
 
 SMALL = TrainConfig(epochs=2, train_limit=640, val_limit=200, test_limit=200, seed=1)
 LONG = SMALL.with_(epochs=20)  # long enough that a test can act on it while it trains
@@ -179,15 +180,20 @@ async def test_validation_row_gap_is_train_minus_val(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.state.evals, what="an evaluation")
         await pilot.press("3")
-        table = app.query_one("#eval-table", DataTable)
-        await wait_for(pilot, lambda: table.row_count >= 1, what="a row")
-        row = dict(zip(("epoch", "batch", "tl", "ta", "vl", "va", "gap"), table.get_row_at(0)))
+        tab = app.query_one(ValidationTab)
+        await wait_for(pilot, lambda: tab.rows, what="a row")
+        lines = text_of(app.query_one("#eval-table", Static)).splitlines()
+        assert lines[0].split() == ["at", "run", "loss", "run", "acc", "train", "loss", "train", "acc", "val", "loss",
+                                    "val", "acc", "gap"]
+        row = dict(zip(("at", "rl", "ra", "tl", "ta", "vl", "va", "gap"), tab.rows[0]))
+        assert lines[1].split()[2:] == list(tab.rows[0][1:])  # as shown
         e = app.state.evals[0]
-        assert row["epoch"] == "0" and float(row["gap"]) == pytest.approx(100 * (e.train_acc - e.acc), abs=0.006)
-        shown_gap = float(row["ta"].rstrip("%")) - float(row["va"].rstrip("%"))
+        assert row["at"] == f"e0 b{e.batch}" and float(row["gap"]) == pytest.approx(100 * e.gap, abs=0.006)
+        shown_gap = float(row["ta"]) - float(row["va"])
         assert float(row["gap"]) == pytest.approx(shown_gap, abs=0.011)
+        assert float(row["ra"]) == pytest.approx(100 * e.running_acc, abs=0.006)  # the running figure apart
         diagnosis = text_of(app.query_one("#diagnosis", Static))
-        assert diagnosis.split()[0] in ("Under-trained", "Over-fitting", "Fine")
+        assert diagnosis.startswith(e.diagnosis)
         await wait_for(pilot, lambda: app.state.test is not None, what="test accuracy")
         await pilot.pause(0.2)
         assert f"{100 * app.state.test.acc:.2f}%" in text_of(app.query_one("#test-result", Static))
@@ -338,17 +344,17 @@ def stats_row(name, peak, dead=0.0):
             "grad_norm": None, "update_ratio_log10": None}
 
 
-def test_state_diagnosis_follows_the_course():
+def test_state_shows_the_engines_diagnosis_of_the_newest_validation():
     state = RunState()
     state.apply([started(l2={"fc": 1e-3})])
     assert "No evaluation" in state.diagnosis()
-    state.apply([ev.EvalResult("val", 0, 10, 10, 0.5, 0.90, 0.6, 0.85)])
-    assert state.diagnosis().startswith("Under-trained")
-    state.apply([ev.EvalResult("val", 1, 10, 20, 0.3, 0.90, 0.2, 0.95)])
-    assert state.diagnosis().startswith("Over-fitting") and "--weight-decay 0" in state.diagnosis()
-    assert "fc=0.001" in state.diagnosis() and "threshold 2" in state.diagnosis()
-    state.apply([ev.EvalResult("val", 1, 10, 20, 0.3, 0.94, 0.2, 0.95)])
-    assert state.diagnosis().startswith("Fine")
+    state.apply([ev.EvalResult("val", 0, 10, 10, 0.5, 0.90, 0.6, 0.85, 0.4, 0.92, 1000, 1000, "fine", "Fine: a")])
+    state.apply([ev.EvalResult("test", 1, 0, 20, 0.3, 0.90)])
+    assert state.diagnosis() == "Fine: a (epoch 0, batch 10)"
+    state.apply([ev.EvalResult("val", 1, 10, 20, 0.3, 0.90, 0.2, 0.95, 0.1, 0.97, 1000, 1000, "over-fitting",
+                               "Over-fitting: b")])
+    assert state.diagnosis() == "Over-fitting: b (epoch 1, batch 10)"
+    assert "[diagnosis] Over-fitting: b" in state.log_lines
     assert state.lowest_val_loss().epoch == 1
 
 
@@ -404,8 +410,8 @@ async def test_divergence_pauses_with_an_alert_and_exits_3(tmp_path):
     app = MnistApp(Session.new(cfg, tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.state.status == "paused", what="paused on divergence")
-        assert "non-finite loss" in app.state.last_alert.message
-        assert "last finite loss" in app.state.last_alert.message
+        assert app.state.last_alert.message.startswith("training diverged at epoch")
+        assert "loss exploded" in app.state.last_alert.message or "non-finite loss" in app.state.last_alert.message
         step = app.trainer.step
         await pilot.pause(0.5)
         assert app.trainer.step == step, "training waits instead of going on with NaN weights"
@@ -455,3 +461,36 @@ async def test_ctrl_c_quits_at_once_with_a_checkpoint(tmp_path):
         assert not isinstance(app.screen, ConfirmQuit), "Ctrl+C does not ask"
         await wait_for_exit(pilot, app)
     assert_stopped_cleanly(app, session)
+
+
+def notified(app: MnistApp) -> str:
+    return "\n".join(n.message for n in app._notifications)
+
+
+@pytest.mark.anyio
+async def test_finished_run_stays_inspectable_and_keys_say_why(tmp_path):
+    app = MnistApp(Session.new(SMALL.with_(epochs=1), tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.state.finished is not None, what="the run finished")
+        await pilot.press("2")
+        tab = app.query_one(LayersTab)
+        # Never empty: statistics came with the first batch and the evaluation, with no key pressed.
+        await wait_for(pilot, lambda: tab.cell("stats", "conv1", "mean") != "-", what="statistics shown")
+        taken = len(app.state.stats_history)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: len(app.state.stats_history) > taken, what="r on the final model")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SnapshotScreen) and app.screen.query("#conv1-kernel")
+                       and "conv1" in text_of(app.screen.query_one("#conv1-kernel", Static)), what="snapshot view")
+        await pilot.press("escape")
+        evals = len(app.state.evals)
+        await pilot.press("v")
+        await wait_for(pilot, lambda: len(app.state.evals) > evals, what="v on the final model")
+        for key in ("p", "c", "a"):
+            await pilot.press(key)
+        await wait_for(pilot, lambda: notified(app).count("Training has ended (done)") == 3, what="p, c, a say why")
+        await pilot.press("q")
+        await wait_for_exit(pilot, app)
+    assert app.return_code == 0
+    kinds = [json.loads(line)["type"] for line in app.session.run.events_path.read_text().splitlines()]
+    assert kinds.index("Finished") < len(kinds) - 1 and "SnapshotTaken" in kinds[kinds.index("Finished"):]

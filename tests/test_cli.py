@@ -24,8 +24,13 @@ def exit_status(args) -> int:
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--lr", "0"], "--lr: must be > 0"),
-        (["--lr", "-1"], "--lr: must be > 0"),
+        (["--lr", "0"], "--lr: must be a finite number > 0"),
+        (["--lr", "-1"], "--lr: must be a finite number > 0"),
+        (["--lr", "inf"], "--lr: must be a finite number > 0, got inf"),
+        (["--lr", "nan"], "--lr: must be a finite number > 0, got nan"),
+        (["--weight-decay", "inf"], "--weight-decay: must be a finite number"),
+        (["--l2", "fc=inf"], "--l2 fc: must be a finite number"),
+        (["--stats-every", "-1"], "--stats-every: must be >= 0"),
         (["--batch-size", "0"], "--batch-size: must be >= 1"),
         (["--epochs", "0"], "--epochs: must be >= 1"),
         (["--optimizer", "rmsprop"], "unknown 'rmsprop'"),
@@ -37,6 +42,10 @@ def exit_status(args) -> int:
         (["--data-dir", "/nonexistent/mnist"], "data directory not found"),
         (["--headless", "--batch-size", "128", "--train-limit", "100"], "larger than the training split"),
         (["--headless", "--batch-size", "60000"], "larger than the training split"),
+        (["--batch-size", "128", "--train-limit", "100"], "larger than the training split"),  # the app too
+        (["--device", "gpu:7"], "--device gpu:7"),  # checked before the run folder, for the app too
+        (["--headless", "--device", "gpu:7"], "--device gpu:7"),
+        (["--amp"], "--amp: mixed precision needs a GPU"),
     ],
 )
 def test_bad_values_one_line_status_2(args, message, capsys, tmp_path):
@@ -96,7 +105,7 @@ def test_diverging_run_exits_3(tmp_path):
     result = run_cli("--headless", "--lr", "1e4", "--optimizer", "sgd", "--schedule", "constant",
                      "--train-limit", "640", "--val-limit", "64", "--epochs", "2", "--runs-dir", "runs", cwd=tmp_path)
     assert result.returncode == 3
-    assert "non-finite loss at epoch 0, batch" in result.stdout
+    assert "training diverged at epoch 0, batch" in result.stdout
     (run,) = (tmp_path / "runs").iterdir()
     assert not list((run / "checkpoints").glob("*.pdparams"))
 

@@ -140,9 +140,11 @@ def numpy_stats(a: np.ndarray) -> list[float]:
 
 def test_layer_stats_equal_numpy_on_the_same_batch(mnist, tmp_path):
     trainer, thread, rec = paused_trainer(mnist, tmp_path)
+    taken = len(rec.of(ev.LayerStats))  # the first batch's, automatically
+    assert taken >= 1 and rec.of(ev.LayerStats)[0].step == 0
     trainer.request_layer_stats()
-    wait_for(lambda: rec.of(ev.LayerStats))
-    stats = rec.of(ev.LayerStats)[0]
+    wait_for(lambda: len(rec.of(ev.LayerStats)) > taken)
+    stats = rec.of(ev.LayerStats)[-1]
     x, _ = trainer._last_batch
     with paddle.no_grad():
         outputs = {name: out.numpy() for name, out in trainer.model.trace(x)}
@@ -160,8 +162,8 @@ def test_layer_stats_equal_numpy_on_the_same_batch(mnist, tmp_path):
     trainer.resume()
     wait_for(lambda: trainer.status == "running")
     trainer.request_layer_stats()
-    wait_for(lambda: len(rec.of(ev.LayerStats)) >= 2)
-    fresh = {row["name"]: row for row in rec.of(ev.LayerStats)[1].layers}
+    wait_for(lambda: len(rec.of(ev.LayerStats)) >= taken + 2)
+    fresh = {row["name"]: row for row in rec.of(ev.LayerStats)[taken + 1].layers}
     for name in ("conv1", "conv2", "fc"):
         assert fresh[name]["grad_norm"] > 0
         assert -8 < fresh[name]["update_ratio_log10"] < 0
@@ -203,9 +205,9 @@ def test_checkpoint_round_trip_gives_the_same_validation(mnist, tmp_path):
     fresh = Session(SMALL, session.run, data=mnist, resume_meta=meta)
     trainer = fresh.make_trainer()  # loads the checkpoint files
     trainer._setup(fresh.resume_meta)
-    loss, acc = trainer.evaluate(trainer.val_split)
-    assert acc == val.acc
-    assert loss == pytest.approx(val.loss, rel=1e-6)
+    result = trainer.evaluate(trainer.val_split)
+    assert result.acc == val.acc
+    assert result.loss == pytest.approx(val.loss, rel=1e-6)
     assert (trainer.epoch, trainer.step) == (1, 640 // 64)
 
 
@@ -218,12 +220,33 @@ def test_weight_decay_per_layer_reaches_paddle(mnist, tmp_path):
     assert trainer.optimizer.regularization._coeff == pytest.approx(1e-4)
 
 
-def test_divergence_stops_without_a_checkpoint(mnist, tmp_path):
-    cfg = SMALL.with_(lr=1e4, optimizer="sgd", schedule="constant", epochs=3)
+@pytest.mark.parametrize("optimizer,schedule", [("sgd", "constant"), ("adam", "cosine")])
+def test_collapse_stops_without_a_checkpoint(mnist, tmp_path, optimizer, schedule):
+    cfg = SMALL.with_(lr=1e4, optimizer=optimizer, schedule=schedule, epochs=3)
     session = Session.new(cfg, tmp_path, data=mnist)
     rec = Recorder(session)
     session.make_trainer()
     assert session.run_trainer() == "diverged"
-    alerts = rec.of(ev.Alert)
-    assert alerts and "non-finite loss" in alerts[0].message
-    assert newest_checkpoint_meta(session.run) is None
+    (alert,) = rec.of(ev.Alert)
+    assert alert.level == "error" and alert.message.startswith(f"training diverged at epoch {alert.epoch}, batch {alert.batch}:")
+    assert "loss exploded" in alert.message or "non-finite loss" in alert.message
+    assert newest_checkpoint_meta(session.run) is None  # caught within the first epoch: none was due yet
+
+
+def test_non_finite_loss_is_caught(mnist, tmp_path, monkeypatch):
+    session = Session.new(SMALL.with_(epochs=2), tmp_path, data=mnist)
+    rec = Recorder(session)
+    trainer = session.make_trainer()
+    original = trainer._make_step
+
+    def poisoned():
+        step = original()
+
+        def run(x, y):
+            loss, acc = step(x, y)
+            return (loss * float("nan") if trainer.step >= 4 else loss), acc
+        return run
+    monkeypatch.setattr(trainer, "_make_step", poisoned)
+    assert session.run_trainer() == "diverged"
+    (alert,) = rec.of(ev.Alert)
+    assert "batch 4: non-finite loss (nan; last finite loss" in alert.message

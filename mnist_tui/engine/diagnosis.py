@@ -16,7 +16,7 @@ NOISE_SIGMAS = 2.0
 
 # Collapse: the median loss of the last LOSS_WINDOW batches above LOSS_FACTOR times the early level,
 # the early level being the first batch's loss, at least ln(classes) (a uniform guess).
-LOSS_WINDOW = 20
+LOSS_WINDOW = 10
 LOSS_FACTOR = 5.0
 # Or after CHANCE_AFTER batches, the mean accuracy of the last CHANCE_WINDOW batches below
 # CHANCE_FACTOR times chance (1 / classes).

@@ -318,16 +318,16 @@ class MnistApp(App):
         tabs = self.query_one(TabbedContent)
         tabs.active = TABS[(TABS.index(tabs.active) + delta) % len(TABS)]
 
-    def _control(self, method: str, message: str, needs_training: bool = False) -> None:
-        """Send a control to the trainer, or say on screen why it cannot act."""
+    def _control(self, method: str, message: str, after_end: str = "") -> None:
+        """Send a control to the trainer, or say on screen why it cannot act. `after_end` names
+        what makes no sense once training has ended (r, s and v still work then)."""
         finished = self.state.finished
         if self.trainer is None and self.training:
             why = "Training is starting (loading data and Paddle): try again in a moment."
         elif not self.training:
             why = "The training process has ended: nothing can act on the model any more."
-        elif finished is not None and needs_training:
-            why = (f"Training has ended ({finished.status}): nothing to pause or checkpoint; the final weights are "
-                   f"in model.pdparams. r, s and v still work on the final model.")
+        elif finished is not None and after_end:
+            why = f"Training has ended ({finished.status}): {after_end}. r, s and v still work on the final model."
         else:
             getattr(self.trainer, method)()
             if message:
@@ -336,7 +336,7 @@ class MnistApp(App):
         self.notify(why, severity="warning", timeout=4)
 
     def action_pause(self) -> None:
-        self._control("toggle_pause", "", needs_training=True)
+        self._control("toggle_pause", "", "nothing to pause")
 
     def action_snapshot(self) -> None:
         self._open_next_snapshot = True
@@ -349,11 +349,12 @@ class MnistApp(App):
         self._control("request_validation", "Validating…")
 
     def action_checkpoint(self) -> None:
-        self._control("request_checkpoint", "Checkpoint at the next batch…", needs_training=True)
+        self._control("request_checkpoint", "Checkpoint at the next batch…",
+                      "no checkpoint to take, the final weights are in model.pdparams")
 
     def action_auto_stats(self) -> None:
         if self.state.started is None or self.state.finished is not None or not self.training:
-            self._control("toggle_auto_stats", "", needs_training=True)  # says why it cannot
+            self._control("toggle_auto_stats", "", "no more batches for automatic statistics")  # says why
             return
         every = self.state.started.config.get("stats_every") or AUTO_STATS_EVERY
         self.auto_every = 0 if self.auto_every else every

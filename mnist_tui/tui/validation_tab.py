@@ -13,9 +13,9 @@ from .mistakes_view import confusion_table, digit_gallery, pairs_text
 from .state import NO_EVALUATION, RunState
 
 TEST_PENDING = "Test accuracy: when training ends"
-COLUMNS = ("epoch", "batch", "run loss", "run acc", "train loss", "train acc", "val loss", "val acc", "gap")
+COLUMNS = ("at", "run loss", "run acc", "train loss", "train acc", "val loss", "val acc", "gap")
 ROWS_SHOWN = 6  # the newest evaluations; the chart has them all
-COLUMNS_NOTE = ("[dim]run: mean of the training batches since the previous evaluation (weights moving, "
+COLUMNS_NOTE = ("[dim]at: epoch and batch. run: mean of the training batches since the previous evaluation (weights moving, "
                 "augmented). train: a fixed subset of {n:,} training images, evaluated like validation; "
                 "gap = train acc - val acc, in points.[/]")
 NO_MISTAKES_YET = "Confusion matrix: at the first evaluation (v validates now)."
@@ -67,7 +67,7 @@ class ValidationTab(VerticalScroll):
     def show(self, state: RunState) -> None:
         for e in state.evals[len(self.rows):]:
             gap = "-" if e.gap is None else f"{100 * e.gap:+.2f}"
-            self.rows.append((str(e.epoch), str(e.batch), _num(e.running_loss), _pct(e.running_acc),
+            self.rows.append((f"e{e.epoch} b{e.batch}", _num(e.running_loss), _pct(e.running_acc),
                               _num(e.train_loss), _pct(e.train_acc), _num(e.loss), _pct(e.acc), gap))
         if self.rows:
             self.query_one("#eval-table", Static).update(text_table(COLUMNS, self.rows[-ROWS_SHOWN:]))
