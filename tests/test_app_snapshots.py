@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from textual import work
 
 from mnist_tui.config import TrainConfig
@@ -27,6 +29,26 @@ LAYERS = [
 ]
 
 
+CONFUSION = [[98 if t == p else 0 for p in range(10)] for t in range(10)]
+CONFUSION[4][9], CONFUSION[4][4] = 6, 92
+CONFUSION[7][2], CONFUSION[7][7] = 3, 95
+
+
+def digit_image(seed: int) -> str:
+    """A ring, shifted by the seed: a stand-in digit whose picture is stable."""
+    r, c = np.mgrid[0:28, 0:28]
+    ring = np.abs(np.hypot(r - 14, c - 12 - seed) - 8) < 2.5
+    return (ring * 255).astype(np.uint8).tobytes().hex()
+
+
+def layer_stats(dead: float) -> list[dict]:
+    return [{"name": n, "mean": 0.1 * i, "std": 0.5 + dead, "min": 0.0 if "relu" in n else -1.0, "max": 2.0 + i,
+             "zero_frac": 0.5 if "relu" in n else 0.0, "dead_frac": dead if n in ("relu2", "pool2") else 0.0,
+             "grad_norm": 0.5 if n in ("conv1", "conv2", "fc") else None,
+             "update_ratio_log10": -3.0 if n in ("conv1", "conv2", "fc") else None}
+            for i, (n, *_rest) in enumerate(LAYERS)]
+
+
 def fixed_events() -> list[ev.Event]:
     layers = [{"name": n, "type": t, "hyper": h, "param_shapes": p, "output_shape": o,
                "param_count": sum(math.prod(s) for s in p.values())} for n, t, h, p, o in LAYERS]
@@ -35,14 +57,16 @@ def fixed_events() -> list[ev.Event]:
     for step in range(150):
         loss = 2.3 * math.exp(-step / 30) + 0.05 + 0.03 * math.sin(step)
         out.append(ev.BatchMetrics(step // 100, step % 100, step, loss, 1 - loss / 2.5, 600.0, step / 10))
-    out.append(ev.EvalResult("val", 0, 100, 100, 0.21, 0.93, 0.30, 0.91))
-    out.append(ev.EvalResult("val", 1, 40, 140, 0.15, 0.95, 0.12, 0.975))
-    stats = [{"name": n, "mean": 0.1 * i, "std": 0.5, "min": 0.0 if "relu" in n else -1.0, "max": 2.0 + i,
-              "zero_frac": 0.5 if "relu" in n else 0.0, "dead_frac": 0.1 if n == "relu2" else 0.0,
-              "grad_norm": 0.5 if n in ("conv1", "conv2", "fc") else None,
-              "update_ratio_log10": -3.0 if n in ("conv1", "conv2", "fc") else None}
-             for i, (n, *_rest) in enumerate(LAYERS)]
-    out.append(ev.LayerStats(1, 40, 140, stats))
+    out.append(ev.EvalResult("val", 0, 100, 100, 0.21, 0.93, 0.30, 0.91, 0.20, 0.935, 1000, 6400, "fine",
+                             "Fine: train 93.50% vs validation 93.00%, gap +0.50 points (noise ±1.14)."))
+    out.append(ev.EvalResult("val", 1, 40, 140, 0.15, 0.95, 0.12, 0.975, 0.08, 0.98, 1000, 6400, "over-fitting",
+                             "Over-fitting: train 98.00% vs validation 95.00%, gap +3.00 points (above 2)."))
+    out.append(ev.Mistakes(1, 40, 140, CONFUSION, [
+        {"index": 17 * i, "label": label, "pred": pred, "confidence": conf, "image": digit_image(i)}
+        for i, (label, pred, conf) in enumerate([(4, 9, 0.97), (7, 2, 0.91), (5, 3, 0.88), (8, 1, 0.75)])]))
+    for refresh in range(12):  # relu2 dies a little more at each refresh
+        step = 12 * refresh
+        out.append(ev.LayerStats(step // 100, step % 100, step, layer_stats(dead=refresh / 11)))
     grid = lambda size: [[math.sin(r / 3) * math.cos(c / 4) for c in range(size)] for r in range(size)]
     softmax = [0.01] * 10
     softmax[7] = 0.91
@@ -99,6 +123,34 @@ def test_validation_tab(snap_compare, tmp_path):
         await settle(pilot)
 
     assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_layers_tab_scrolled_to_the_health_map(snap_compare, tmp_path):
+    async def run_before(pilot):
+        await pilot.press("2")
+        await settle(pilot)
+        pilot.app.query_one("#health-map").scroll_visible(animate=False)
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_validation_tab_scrolled_to_the_mistakes(snap_compare, tmp_path):
+    async def run_before(pilot):
+        await pilot.press("3")
+        await settle(pilot)
+        pilot.app.query_one("#mistakes-title").scroll_visible(animate=False, top=True)
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_validation_tab_wide(snap_compare, tmp_path):
+    async def run_before(pilot):
+        await pilot.press("3")
+        await settle(pilot)
+
+    assert snap_compare(make_app(tmp_path), terminal_size=(120, 40), run_before=run_before)
 
 
 def test_snapshot_view(snap_compare, tmp_path):

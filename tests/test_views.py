@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from mnist_tui.tui.health_map import METRICS, RAMP, health_map, pick_columns
+from mnist_tui.tui.health_map import MAX_CELL, METRICS, RAMP, health_map, pick_columns
 from mnist_tui.tui.mistakes_view import (
     NO_MISTAKES,
     confused_pairs,
@@ -34,10 +34,18 @@ def refresh(step: int, **figures) -> SimpleNamespace:
     return SimpleNamespace(epoch=step // 10, batch=step % 10 * 100, step=step, layers=layers)
 
 
-def cells(text, name: str) -> str:
-    """The cells of a layer's row, without the name column."""
+def cells(text, name: str, per_cell: int = MAX_CELL) -> str:
+    """The cells of a layer's row, without the name column, one character per refresh (a few
+    refreshes get MAX_CELL characters each)."""
     line = next(line for line in text.plain.splitlines() if line.split(" ")[0] == name)
-    return line[len("conv1") + 1:]
+    row = line[len("conv1") + 1:]
+    assert all(len(set(row[i:i + per_cell])) == 1 for i in range(0, len(row), per_cell))
+    return row[::per_cell]
+
+
+def test_few_refreshes_get_wider_cells():
+    text = health_map([refresh(0), refresh(1)], NAMES, "dead_frac", 80)
+    assert len(cells(text, "conv1", per_cell=1)) == 2 * MAX_CELL
 
 
 def test_empty_history_says_how_to_get_statistics():
@@ -58,7 +66,7 @@ def test_compressed_map_shows_first_and_last_refresh():
     history[0] = refresh(0, conv1={"dead_frac": 1.0})
     history[-1] = refresh(299, conv1={"dead_frac": 1.0})
     text = health_map(history, NAMES, "dead_frac", 40)
-    row = cells(text, "conv1")
+    row = cells(text, "conv1", per_cell=1)
     assert len(row) == 40 - len("conv1 ")
     assert row[0] == row[-1] == RAMP[-1]
     assert set(row[1:-1]) == {RAMP[0]}
@@ -153,7 +161,7 @@ def test_confused_pairs_skip_zeros_and_break_ties_by_position():
 def test_pairs_text_lines():
     confusion = [[0] * 10 for _ in range(10)]
     confusion[4][4], confusion[4][9] = 977, 23
-    assert pairs_text(confusion).plain.splitlines() == ["Most confused", "4 → 9    23  (2.3% of 4s)"]
+    assert pairs_text(confusion).plain.splitlines() == ["Most confused", "true→pred  n  %", "4 → 9   23  2.3"]
 
 
 def pattern_image() -> np.ndarray:

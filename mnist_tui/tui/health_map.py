@@ -24,6 +24,7 @@ MISSING = ("·", "dim")  # a figure the layer does not have, e.g. the gradient n
 NOT_FINITE = ("x", "bold red")
 EMPTY = "No statistics yet: r takes them."
 HINT = "m: next figure"
+MAX_CELL = 3  # characters per refresh while few refreshes leave room
 
 
 def _bad_colour(t: float) -> str:
@@ -94,6 +95,7 @@ def health_map(history, names: list[str], metric: str, width: int) -> Text:
     label = dict(METRICS)[metric]
     name_width = min(max(map(len, names), default=0) + 1, width // 2)
     shown = [history[i] for i in pick_columns(len(history), max(1, width - name_width))]
+    cell = max(1, min(MAX_CELL, (width - name_width) // len(shown)))  # few refreshes: wider cells
     rows = [{row["name"]: row for row in refresh.layers} for refresh in shown]
     grid = [[_position(by_name[name].get(metric) if name in by_name else None, metric) for by_name in rows]
             for name in names]
@@ -107,15 +109,15 @@ def health_map(history, names: list[str], metric: str, width: int) -> Text:
         text = Text(name[:name_width - 1].ljust(name_width))
         for p in line:
             if p is None:
-                text.append(*MISSING)
+                text.append(MISSING[0] * cell, MISSING[1])
             elif math.isnan(p):
-                text.append(*NOT_FINITE)
+                text.append(NOT_FINITE[0] * cell, NOT_FINITE[1])
             else:
                 lo, hi = span or (p, p)
                 t = 0.0 if p == -math.inf else 0.5 if hi == lo else min(1.0, max(0.0, (p - lo) / (hi - lo)))
-                text.append(RAMP[min(len(RAMP) - 1, int(t * len(RAMP)))], style=colour(t))
+                text.append(RAMP[min(len(RAMP) - 1, int(t * len(RAMP)))] * cell, style=colour(t))
         lines.append(text)
-    lines.append(_axis(shown[0], shown[-1], name_width, len(shown), width))
+    lines.append(_axis(shown[0], shown[-1], name_width, len(shown) * cell, width))
     lines.append(_legend(metric, label, span, colour))
     for line in lines:
         line.truncate(width)

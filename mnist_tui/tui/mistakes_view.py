@@ -45,12 +45,14 @@ def confusion_table(confusion) -> Text:
 
 def pairs_text(confusion, top: int = 8) -> Text:
     """The most confused pairs, each with its share of the true digit's images."""
-    text = Text("Most confused", style="bold")
+    text = Text("Most confused", style="bold")  # 18 columns: fits beside the matrix at 80
     pairs = confused_pairs(confusion, top)
     if not pairs:
         text.append("\nnone")
+    else:
+        text.append("\ntrue→pred  n  %", style="dim")
     for t, p, n in pairs:
-        text.append(f"\n{t} → {p}  {n:>4}  ({100 * n / sum(confusion[t]):.1f}% of {t}s)")
+        text.append(f"\n{t} → {p} {n:>4} {100 * n / sum(confusion[t]):4.1f}")
     return text
 
 

@@ -3,6 +3,7 @@ network gets wrong (confusion matrix, most confused pairs, worst-classified digi
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
@@ -41,7 +42,7 @@ class DigitGallery(Static):
         return len(self._text(width).plain.splitlines())
 
     def _text(self, width: int):
-        return "" if self.worst is None else digit_gallery(self.worst, max(width, 30))
+        return Text("") if self.worst is None else digit_gallery(self.worst, max(width, 30))
 
 
 class ValidationTab(VerticalScroll):
