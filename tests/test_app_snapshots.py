@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 from textual import work
 
 from mnist_tui.config import TrainConfig
