@@ -16,8 +16,8 @@ from .state import NO_EVALUATION, RunState
 TEST_PENDING = "Test accuracy: when training ends"
 COLUMNS = ("at", "run loss", "run acc", "train loss", "train acc", "val loss", "val acc", "gap")
 ROWS_SHOWN = 6  # the newest evaluations; the chart has them all
-COLUMNS_NOTE = ("[dim]at: epoch and batch. run: mean of the training batches since the previous evaluation (weights moving, "
-                "augmented). train: a fixed subset of {n:,} training images, evaluated like validation; "
+COLUMNS_NOTE = ("[dim]at: epoch and batch. run: mean of the training batches since the previous evaluation (weights "
+                "moving{shifted}). train: a fixed subset of {n:,} training images, evaluated like validation; "
                 "gap = train acc - val acc, in points.[/]")
 NO_MISTAKES_YET = "Confusion matrix: at the first evaluation (v validates now)."
 
@@ -73,7 +73,9 @@ class ValidationTab(VerticalScroll):
         if self.rows:
             self.query_one("#eval-table", Static).update(text_table(COLUMNS, self.rows[-ROWS_SHOWN:]))
             shown = f" ({len(self.rows) - ROWS_SHOWN} earlier rows in the chart)" if len(self.rows) > ROWS_SHOWN else ""
-            self.query_one("#eval-note", Static).update(COLUMNS_NOTE.format(n=state.evals[-1].train_size) + shown)
+            shifted = ", images shifted" if state.started and state.started.config.get("shift") else ""
+            self.query_one("#eval-note", Static).update(
+                COLUMNS_NOTE.format(n=state.evals[-1].train_size, shifted=shifted) + shown)
         self.query_one("#diagnosis", Static).update(state.diagnosis())
         test, best = state.test, state.lowest_val_loss()
         text = TEST_PENDING if test is None else \
