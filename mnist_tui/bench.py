@@ -92,7 +92,7 @@ def timed_session(data: Mnist, images: int, runs: str, **changes):
     from .engine.session import Session
 
     cfg = TrainConfig(epochs=1, batch_size=BATCH, train_limit=images, val_limit=BATCH, test_limit=BATCH,
-                      checkpoint_every_epoch=False, lr=0.001, schedule="constant", shift=0, **changes)
+                      train_eval_limit=BATCH, checkpoint_every_epoch=False, lr=0.001, schedule="constant", shift=0, **changes)
     session = Session.new(cfg, runs, data=data)
     marks: dict[str, float] = {}
 
@@ -137,7 +137,6 @@ async def _app_run(data: Mnist, images: int, key_presses: int) -> tuple[float, l
         app = MnistApp(session)
         latencies: list[float] = []
         async with app.run_test(size=(120, 40)) as pilot:
-            app.action_auto_stats()  # layers on automatic refresh, as a watching user would have it
             # Waits are plain sleeps: Pilot's pause sends a message to every widget and repaints the
             # screen, work a person watching would not cause (20 times a second here).
             while "RunStarted" not in marks:
@@ -162,8 +161,8 @@ async def _app_run(data: Mnist, images: int, key_presses: int) -> tuple[float, l
 
 
 def app_run(data: Mnist, images: int, key_presses: int = 0) -> tuple[float, list[float]]:
-    """Our engine driven by the Textual app (headless driver), Training tab shown, Layers on
-    auto-refresh; with `key_presses`, also tab switches timed through Pilot (the fallback for
+    """Our engine driven by the Textual app (headless driver), Training tab shown, layer
+    statistics every 100 batches (the engine's default, as for `engine_run`); with `key_presses`, also tab switches timed through Pilot (the fallback for
     key latency where tmux is missing)."""
     return asyncio.run(_app_run(data, images, key_presses))
 

@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--train-limit", type=int, metavar="N", help="train on the first N images only")
     train.add_argument("--val-limit", type=int, metavar="N", help="validate on the first N images only")
     train.add_argument("--test-limit", type=int, metavar="N", help="test on the first N images only")
+    train.add_argument("--train-eval-limit", type=int, metavar="N",
+                       help="training images evaluated like validation for the gap (default 10,000)")
     train.add_argument("--threads", type=int, help="CPU math threads (default: Paddle's, 1)")
     train.add_argument("--shards", type=int, metavar="N",
                        help="CPU: split each batch over N cores (default: one per core, up to 4; 1 = off)")

@@ -35,6 +35,7 @@ class TrainConfig:
     train_limit: int | None = None
     val_limit: int | None = None
     test_limit: int | None = None
+    train_eval_limit: int = 10_000  # training images evaluated like validation at each evaluation (the honest gap)
     metrics_interval_s: float = 0.25  # how often loss/accuracy are fetched from the device
     checkpoint_every_epoch: bool = True
     stats_every: int = AUTO_STATS_EVERY  # batches between automatic layer statistics (also at the first batch and each evaluation); 0 = off
@@ -106,7 +107,8 @@ def validate(cfg: TrainConfig, train_size: int | None = None) -> TrainConfig:
             raise ConfigError(f"--l2: the model has no layer '{name}' with weights ({', '.join(LAYERS_WITH_PARAMS)})")
         if coeff < 0:
             raise ConfigError(f"--l2: {name}={coeff} must be >= 0")
-    for flag, value in (("--train-limit", cfg.train_limit), ("--val-limit", cfg.val_limit), ("--test-limit", cfg.test_limit)):
+    for flag, value in (("--train-limit", cfg.train_limit), ("--val-limit", cfg.val_limit), ("--test-limit", cfg.test_limit),
+                        ("--train-eval-limit", cfg.train_eval_limit)):
         if value is not None and value < 1:
             raise ConfigError(f"{flag}: must be >= 1, got {value}")
     if not 0 <= cfg.shift <= 4:

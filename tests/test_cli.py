@@ -94,6 +94,9 @@ def test_headless_prints_the_course_lines(tmp_path):
     assert "inputs_shape: [64, 1, 28, 28]" in out and "outputs8_shape: [64, 10]" in out
     assert "epoch: 0, batch: 0, loss is: [" in out
     assert "[validation] epoch: 0" in out and "test accuracy: " in out
+    lines = out.splitlines()
+    after = lines[next(i for i, line in enumerate(lines) if line.startswith("[validation]")) + 1]
+    assert after.startswith("[diagnosis] ") and "train " in after and "vs validation" in after
     assert result.stderr == "", "Paddle's stderr goes to the run's log, not the terminal"
     assert "on CPU" in out and "(auto: no CUDA GPU visible" in out, "auto falls back to the CPU and says so"
     (run,) = (tmp_path / "runs").iterdir()

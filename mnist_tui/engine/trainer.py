@@ -45,7 +45,6 @@ from .rundir import MODEL, RunDir
 from .shards import Shards, auto_shard_count
 
 EVAL_BATCH = 1000
-TRAIN_EVAL_SIZE = 10_000  # the fixed training subset evaluated like validation, for an honest gap
 WORST_SHOWN = 8  # validation mistakes kept per evaluation, highest loss first
 WEIGHTED = ("conv1", "conv2", "fc")  # the layers with parameters
 
@@ -108,7 +107,7 @@ class Trainer:
         self.train_split = data.train.head(cfg.train_limit)
         self.val_split = data.val.head(cfg.val_limit)
         # Chosen once per run (from the seed), so every evaluation measures the same images.
-        picked = np.random.default_rng([cfg.seed, 2]).permutation(len(self.train_split))[:TRAIN_EVAL_SIZE]
+        picked = np.random.default_rng([cfg.seed, 2]).permutation(len(self.train_split))[:cfg.train_eval_limit]
         self.train_eval_split = self.train_split.take(np.sort(picked))
         self.test_split = data.test.head(cfg.test_limit)
         self.batches_per_epoch = len(self.train_split) // cfg.batch_size  # the partial last batch is dropped
