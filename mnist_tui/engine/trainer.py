@@ -227,12 +227,7 @@ class Trainer:
             self._last_batch = (paddle.to_tensor(self.train_split.images[:n]),
                                 paddle.to_tensor(self.train_split.labels[:n, None]))
         while not self._stop.wait(0.05):
-            if self._want_stats.is_set():
-                self._want_stats.clear()
-                self._emit_layer_stats(self._last_batch[0], None)
-            if self._want_snapshot.is_set():
-                self._want_snapshot.clear()
-                self._take_snapshot(*self._last_batch)
+            self._serve_inspections()
             if self._want_val.is_set():
                 self._want_val.clear()
                 self._report_validation()
@@ -375,13 +370,17 @@ class Trainer:
                 self._fetch_metrics()
                 self._set_status("paused")
             if self._last_batch is not None:
-                if self._want_stats.is_set():
-                    self._want_stats.clear()
-                    self._emit_layer_stats(self._last_batch[0], None)
-                if self._want_snapshot.is_set():
-                    self._want_snapshot.clear()
-                    self._take_snapshot(*self._last_batch)
+                self._serve_inspections()
             self._running.wait(0.05)
+
+    def _serve_inspections(self) -> None:
+        """Statistics and snapshot requests, on the last batch, with no step in between (paused or ended)."""
+        if self._want_stats.is_set():
+            self._want_stats.clear()
+            self._emit_layer_stats(self._last_batch[0], None)
+        if self._want_snapshot.is_set():
+            self._want_snapshot.clear()
+            self._take_snapshot(*self._last_batch)
 
     def _set_status(self, status: str, detail: str = "") -> None:
         self.status = status
