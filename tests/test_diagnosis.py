@@ -10,6 +10,7 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 import pytest
+from test_engine import Recorder
 
 from mnist_tui.config import TrainConfig
 from mnist_tui.engine import diagnosis
@@ -18,15 +19,6 @@ from mnist_tui.engine.diagnosis import CollapseWatch, diagnose
 from mnist_tui.engine.session import Session
 
 SMALL = TrainConfig(epochs=1, train_limit=640, val_limit=300, test_limit=300, seed=1, stats_every=0)
-
-
-class Recorder:
-    def __init__(self, session):
-        self.events = []
-        session.bus.subscribe(self.events.append)
-
-    def of(self, kind):
-        return [e for e in self.events if isinstance(e, kind)]
 
 
 # ---- the diagnosis, pure ----
