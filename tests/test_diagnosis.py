@@ -180,3 +180,12 @@ def test_finished_run_still_answers_on_the_final_model(mnist, tmp_path):
     trainer.stop()
     thread.join(30)
     assert not thread.is_alive()
+
+
+def test_an_older_log_reads_its_running_means_as_such():
+    old = {"type": "EvalResult", "split": "val", "epoch": 0, "batch": 781, "step": 781, "loss": 0.07, "acc": 0.98,
+           "train_loss": 0.2, "train_acc": 0.92}
+    event = ev.from_json(old)
+    assert (event.running_acc, event.train_acc, event.gap) == (0.92, None, None)
+    new = ev.from_json(ev.EvalResult("val", 0, 1, 1, 0.1, 0.9, 0.3, 0.8, 0.2, 0.95).to_json())
+    assert (new.running_acc, new.train_acc) == (0.8, 0.95)

@@ -161,6 +161,9 @@ def from_json(record: dict) -> Event | None:
     cls = {c.__name__: c for c in Event.__subclasses__()}.get(record.get("type", ""))
     if cls is None:
         return None
+    if cls is EvalResult and "running_acc" not in record:  # written before the honest gap: train_* were running means
+        record = {**record, "running_loss": record.get("train_loss"), "running_acc": record.get("train_acc"),
+                  "train_loss": None, "train_acc": None}
     return cls(**{k: v for k, v in record.items() if k in cls.__dataclass_fields__})
 
 
