@@ -386,7 +386,10 @@ class MnistApp(App):
         self._replot()
 
     def action_hide_error(self) -> None:
-        self.query_one("#error-panel").remove_class("-shown")
+        panel = self.query_one("#error-panel")
+        if not panel.has_class("-shown"):
+            self.notify("No error panel to hide.", timeout=2)
+        panel.remove_class("-shown")
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
