@@ -295,10 +295,12 @@ def key_latency_in_terminal(presses: int = 12, size: str = "80x24") -> list[floa
             time.sleep(0.2)
         time.sleep(2)
         for i in range(presses):
-            key, marker = ("2", "layer    type") if i % 2 == 0 else ("1", "loss ")
+            key, marker = ("2", "layer    mean") if i % 2 == 0 else ("1", "loss ")
             start = time.perf_counter()
             subprocess.run(["tmux", "send-keys", "-t", name, key], check=True)
             while marker not in screen():
+                if time.perf_counter() - start > 30:
+                    raise RuntimeError(f"key {key}: '{marker}' never showed")
                 time.sleep(0.005)
             latencies.append((time.perf_counter() - start) * 1000)
             time.sleep(0.7)
