@@ -155,6 +155,9 @@ async def _app_run(data: Mnist, images: int, key_presses: int) -> tuple[float, l
                 await pilot.press("1")
             while "Finished" not in marks:
                 await asyncio.sleep(0.05)
+            app.trainer.stop()  # the training process serves the final model until stopped
+            while app.training:
+                await asyncio.sleep(0.05)
             app.exit()
         session.close()
     return throughput(marks), latencies

@@ -494,3 +494,42 @@ async def test_finished_run_stays_inspectable_and_keys_say_why(tmp_path):
     assert app.return_code == 0
     kinds = [json.loads(line)["type"] for line in app.session.run.events_path.read_text().splitlines()]
     assert kinds.index("Finished") < len(kinds) - 1 and "SnapshotTaken" in kinds[kinds.index("Finished"):]
+
+
+@pytest.mark.anyio
+async def test_keys_that_cannot_act_say_why_with_scripted_events(tmp_path):
+    """No Paddle: the worker holds the scripted events back until the test lets them go."""
+    import threading
+
+    from test_app_snapshots import fixed_events
+    from textual import work
+
+    from mnist_tui.engine.rundir import RunDir
+
+    release = threading.Event()
+
+    class HeldApp(MnistApp):
+        @work(thread=True)
+        def _train(self) -> None:
+            release.wait(30)
+            for event in fixed_events():
+                self.session.bus.emit(event)
+
+    app = HeldApp(Session(SMALL, RunDir.create(tmp_path, "held")))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2", "a")
+        await wait_for(pilot, lambda: "Training is starting" in notified(app), what="a says why before the start")
+        release.set()
+        await wait_for(pilot, lambda: app.state.started is not None and app.state.mistakes is not None,
+                       what="the scripted events")
+        await wait_for(pilot, lambda: "auto every 100 batches" in text_of(app.query_one("#taken-at", Static)),
+                       what="the engine's setting shown")
+        for _ in range(8):
+            await pilot.press("plus")
+        assert "Smoothing is already at its most" in notified(app)
+        await pilot.press("m")
+        assert "Health map (Layers tab): activation std" in notified(app)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: "Confusion matrix" in text_of(app.query_one("#mistakes-title", Static)),
+                       what="the confusion matrix panel")
+        assert "4 → 9" in text_of(app.query_one("#confused-pairs", Static))

@@ -51,15 +51,16 @@ def layer_stats(dead: float) -> list[dict]:
 def fixed_events() -> list[ev.Event]:
     layers = [{"name": n, "type": t, "hyper": h, "param_shapes": p, "output_shape": o,
                "param_count": sum(math.prod(s) for s in p.values())} for n, t, h, p, o in LAYERS]
-    out: list[ev.Event] = [ev.RunStarted("runs/fixed", "CPU", {"batch_size": 64, "weight_decay": 0.0}, 2, 100,
-                                         6400, 1000, layers), ev.StatusChanged("running")]
+    config = {"batch_size": 64, "weight_decay": 0.0, "stats_every": 100}
+    out: list[ev.Event] = [ev.RunStarted("runs/fixed", "CPU", config, 2, 100, 6400, 1000, layers),
+                           ev.StatusChanged("running")]
     for step in range(150):
         loss = 2.3 * math.exp(-step / 30) + 0.05 + 0.03 * math.sin(step)
         out.append(ev.BatchMetrics(step // 100, step % 100, step, loss, 1 - loss / 2.5, 600.0, step / 10))
     out.append(ev.EvalResult("val", 0, 100, 100, 0.21, 0.93, 0.30, 0.91, 0.20, 0.935, 1000, 6400, "fine",
                              "Fine: train 93.50% vs validation 93.00%, gap +0.50 points (noise ±1.14)."))
     out.append(ev.EvalResult("val", 1, 40, 140, 0.15, 0.95, 0.12, 0.975, 0.08, 0.98, 1000, 6400, "over-fitting",
-                             "Over-fitting: train 98.00% vs validation 95.00%, gap +3.00 points (above 2)."))
+                             "Over-fitting: train 98.00% vs validation 95.00%, gap +3.00 points (above 2.00)."))
     out.append(ev.Mistakes(1, 40, 140, CONFUSION, [
         {"index": 17 * i, "label": label, "pred": pred, "confidence": conf, "image": digit_image(i)}
         for i, (label, pred, conf) in enumerate([(4, 9, 0.97), (7, 2, 0.91), (5, 3, 0.88), (8, 1, 0.75)])]))

@@ -27,7 +27,10 @@ def test_diagnosis_reads_the_gap_against_noise():
     assert diagnose(0.90, 10_000, 0.95, 10_000)[0] == "under-trained"
     # 0.1 points apart on 10,000 images each: within sampling noise, so neither.
     verdict, text = diagnose(0.981, 10_000, 0.982, 10_000)
-    assert verdict == "fine" and "gap -0.10 points" in text
+    assert verdict == "fine" and "gap -0.10 points" in text and "over-fitting above 2.00" in text
+    # On 100 images each the noise exceeds 2 points, and the text names the threshold in force.
+    verdict, text = diagnose(0.80, 100, 0.775, 100)
+    assert verdict == "fine" and "over-fitting above 11." in text
     # The same 1.5-point gap is a finding on 10,000 images, noise on 200.
     assert diagnose(0.90, 10_000, 0.915, 10_000)[0] == "under-trained"
     assert diagnose(0.90, 200, 0.915, 200)[0] == "fine"
@@ -82,6 +85,7 @@ def test_validation_measures_train_and_val_the_same_way(mnist, tmp_path):
     assert again.acc == val.train_acc and again.loss == pytest.approx(val.train_loss, rel=1e-6)
     assert val.gap == val.train_acc - val.acc
     assert (val.verdict, val.diagnosis) == diagnose(val.train_acc, 640, val.acc, 300)
+    assert val.verdict in diagnosis.VERDICTS
     printed = [e for e in session.run.events_path.read_text().splitlines() if '"EvalResult"' in e]
     assert '"diagnosis": "' in printed[0]
 
@@ -176,6 +180,7 @@ def test_finished_run_still_answers_on_the_final_model(mnist, tmp_path):
     np.testing.assert_array_equal(np.load(snap.path)["conv1_weight"], trainer.model.conv1.weight.numpy())
     final_val = [e for e in rec.of(ev.EvalResult) if e.split == "val"][-1]
     assert final_val.diagnosis and final_val.step == trainer.step
+    assert (final_val.epoch, final_val.batch) == (0, trainer.batches_per_epoch)  # not a "next" epoch
     assert thread.is_alive()
     trainer.stop()
     thread.join(30)

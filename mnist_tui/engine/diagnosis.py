@@ -46,14 +46,15 @@ def diagnose(train_acc: float, n_train: int, val_acc: float, n_val: int,
     gap = 100 * (train_acc - val_acc)
     noise = NOISE_SIGMAS * standard_error_points(train_acc, n_train, val_acc, n_val)
     figures = f"train {100 * train_acc:.2f}% vs validation {100 * val_acc:.2f}%, gap {gap:+.2f} points"
-    if gap > max(OVERFIT_POINTS, noise):
+    threshold = max(OVERFIT_POINTS, noise)
+    if gap > threshold:
         now = l2_flags(weight_decay, l2 or {})
-        return "over-fitting", (f"Over-fitting: {figures} (above {OVERFIT_POINTS:g}); raise L2 with --weight-decay C "
+        return "over-fitting", (f"Over-fitting: {figures} (above {threshold:.2f}); raise L2 with --weight-decay C "
                                 f"or --l2 conv1=C,conv2=C,fc=C (now {now}), or add data (--shift).")
     if gap < -noise:
         return "under-trained", (f"Under-trained: {figures} (train below validation by more than the noise, "
                                  f"±{noise:.2f}); keep training: more epochs or a higher --lr.")
-    return "fine", f"Fine: {figures} (noise ±{noise:.2f}, over-fitting above {OVERFIT_POINTS:g})."
+    return "fine", f"Fine: {figures} (noise ±{noise:.2f}, over-fitting above {threshold:.2f})."
 
 
 class CollapseWatch:

@@ -227,10 +227,15 @@ class Trainer:
             self._last_batch = (paddle.to_tensor(self.train_split.images[:n]),
                                 paddle.to_tensor(self.train_split.labels[:n, None]))
         while not self._stop.wait(0.05):
-            self._serve_inspections()
-            if self._want_val.is_set():
-                self._want_val.clear()
-                self._report_validation()
+            try:
+                self._serve_inspections()
+                if self._want_val.is_set():
+                    self._want_val.clear()
+                    self._report_validation()
+            except Exception as exc:  # noqa: BLE001 - the run itself is over and fine: say so, keep serving
+                traceback.print_exc()  # fd 2 is the run's log
+                self.bus.emit(Alert("warning", f"inspecting the final model failed: {type(exc).__name__}: {exc} "
+                                    f"(traceback in {self.run_dir.log_path})", self.epoch, self.batch))
 
     def _setup(self, resume_from: dict | None) -> None:
         cfg = self.cfg
@@ -456,9 +461,13 @@ class Trainer:
         self._period = []
         verdict, text = diagnose(train.acc, len(train.labels), val.acc, len(val.labels),
                                  self.cfg.weight_decay, self.cfg.l2)
-        epoch, batch, step = self.epoch, self.batch, self.step
-        self.bus.emit(EvalResult("val", epoch, batch, step, val.loss, val.acc, *running, train.loss, train.acc,
-                                 len(val.labels), len(train.labels), verdict, text))
+        # At an epoch's start (also after the last one) the weights are those of the previous epoch's end.
+        at_start = self.batch == 0 and self.step > 0
+        epoch, batch, step = (self.epoch - 1, self.batches_per_epoch, self.step) if at_start else \
+            (self.epoch, self.batch, self.step)
+        self.bus.emit(EvalResult("val", epoch, batch, step, val.loss, val.acc, running_loss=running[0],
+                                 running_acc=running[1], train_loss=train.loss, train_acc=train.acc,
+                                 size=len(val.labels), train_size=len(train.labels), verdict=verdict, diagnosis=text))
         self.bus.emit(Mistakes(epoch, batch, step, val.confusion().tolist(), self._worst(val)))
         if self._last_batch is not None:
             self._emit_layer_stats(self._last_batch[0], None)
@@ -544,7 +553,8 @@ class Trainer:
     def save_checkpoint(self) -> Path | None:
         """Save model and optimizer under temporary names, then rename; never from non-finite weights."""
         if self.diverged or not all(bool(paddle.isfinite(p).all()) for p in self.model.parameters()):
-            self.bus.emit(Alert("warning", "checkpoint skipped: the weights are not finite", self.epoch, self.batch))
+            why = "training diverged" if self.diverged else "the weights are not finite"
+            self.bus.emit(Alert("warning", f"checkpoint skipped: {why}", self.epoch, self.batch))
             return None
         stem = self.run_dir.checkpoints / f"step-{self.step:07d}"
         for suffix, state in ((".pdparams", self.model.state_dict()), (".pdopt", self.optimizer.state_dict())):

@@ -340,10 +340,13 @@ class MnistApp(App):
 
     def action_snapshot(self) -> None:
         self._open_next_snapshot = True
-        self._control("request_snapshot", "Snapshot at the next batch…")
+        self._control("request_snapshot", f"Snapshot {self._when()}…")
 
     def action_refresh_stats(self) -> None:
-        self._control("request_layer_stats", "Layer statistics at the next batch…")
+        self._control("request_layer_stats", f"Layer statistics {self._when()}…")
+
+    def _when(self) -> str:
+        return "of the final model" if self.state.finished is not None else "at the next batch"
 
     def action_validate(self) -> None:
         self._control("request_validation", "Validating…")
@@ -353,7 +356,12 @@ class MnistApp(App):
                       "no checkpoint to take, the final weights are in model.pdparams")
 
     def action_auto_stats(self) -> None:
-        if self.state.started is None or self.state.finished is not None or not self.training:
+        if self.state.started is None and self.training:
+            # The engine's setting is only mirrored here once RunStarted has told it.
+            self.notify("Training is starting (loading data and Paddle): try again in a moment.",
+                        severity="warning", timeout=4)
+            return
+        if self.state.finished is not None or not self.training:
             self._control("toggle_auto_stats", "", "no more batches for automatic statistics")  # says why
             return
         every = self.state.started.config.get("stats_every") or AUTO_STATS_EVERY
@@ -364,7 +372,7 @@ class MnistApp(App):
 
     def action_health_metric(self) -> None:
         label = self.query_one(HealthMap).next_metric()
-        self.notify(f"Health map: {label}", timeout=2)
+        self.notify(f"Health map (Layers tab): {label}", timeout=2)
 
     def action_open_snapshot(self) -> None:
         if not self.state.snapshots:
@@ -376,7 +384,12 @@ class MnistApp(App):
                          lambda index: self._open_snapshot(index) if index is not None else None)
 
     def action_smoothing(self, delta: int) -> None:
-        self.smoothing = max(0, min(len(SMOOTHING_LEVELS) - 1, self.smoothing + delta))
+        wanted = self.smoothing + delta
+        if not 0 <= wanted < len(SMOOTHING_LEVELS):
+            self.notify(f"Smoothing is already at its {'most' if delta > 0 else 'least'} "
+                        f"({SMOOTHING_LEVELS[self.smoothing]:g}).", timeout=2)
+            return
+        self.smoothing = wanted
         self._charts_dirty.add("history-chart")
         self._replot()
 

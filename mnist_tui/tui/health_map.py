@@ -61,7 +61,7 @@ def _scale_end(value: float, metric: str) -> str:
     return f"{value:.2f}"
 
 
-def _axis(first, last, indent: int, cells: int, width: int) -> Text:
+def _axis(first, last, indent: int, cells: int) -> Text:
     """Epoch of the first column at its left, of the last column ending under the last cell."""
     left, right = f"ep {first.epoch}", f"ep {last.epoch} b {last.batch}"
     if first is last:
@@ -117,7 +117,7 @@ def health_map(history, names: list[str], metric: str, width: int) -> Text:
                 t = 0.0 if p == -math.inf else 0.5 if hi == lo else min(1.0, max(0.0, (p - lo) / (hi - lo)))
                 text.append(RAMP[min(len(RAMP) - 1, int(t * len(RAMP)))] * cell, style=colour(t))
         lines.append(text)
-    lines.append(_axis(shown[0], shown[-1], name_width, len(shown) * cell, width))
+    lines.append(_axis(shown[0], shown[-1], name_width, len(shown) * cell))
     lines.append(_legend(metric, label, span, colour))
     for line in lines:
         line.truncate(width)
