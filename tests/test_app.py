@@ -153,8 +153,10 @@ async def test_refresh_while_paused_changes_taken_at(tmp_path):
     app = MnistApp(Session.new(LONG, tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
         await pause_training(pilot, app)
+        # Statistics also come on their own (first batch, evaluations): wait for those of the paused batch.
         await pilot.press("2", "r")
-        await wait_for(pilot, lambda: app.state.layer_stats is not None, what="first statistics")
+        await wait_for(pilot, lambda: app.state.layer_stats is not None and app.state.layer_stats.step == app.state.step,
+                       what="first statistics")
         first = app.state.layer_stats
         label = app.query_one("#taken-at", Static)
         await wait_for(pilot, lambda: f"batch {first.batch} " in text_of(label), what="first label")
@@ -163,7 +165,8 @@ async def test_refresh_while_paused_changes_taken_at(tmp_path):
         await pilot.press("p")
         await wait_for(pilot, lambda: app.state.status == "paused", what="paused again")
         await pilot.press("r")
-        await wait_for(pilot, lambda: app.state.layer_stats is not first, what="second statistics")
+        await wait_for(pilot, lambda: app.state.layer_stats.step == app.state.step > first.step,
+                       what="second statistics")
         second = app.state.layer_stats
         assert second.step > first.step
         await wait_for(pilot, lambda: f"batch {second.batch} " in text_of(label), what="second label")
