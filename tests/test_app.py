@@ -99,6 +99,9 @@ async def test_keys_switch_tabs_and_help(tmp_path):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         assert "Ctrl+C" in text_of(app.screen.query_one(Static))
+        await pilot.pause()
+        box = app.screen.query_one("#help-box").size
+        assert box.width >= 70 and box.height >= 15, f"the help is drawn, not an empty box ({box})"
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 

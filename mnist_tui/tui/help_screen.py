@@ -12,28 +12,34 @@ from textual.widgets import Static
 
 KEYS = """\
 [b]Keys everywhere[/b]
-  1 2 3        Training, Layers, Validation tabs (also Tab / Shift+Tab)
-  p            pause / resume training
-  s            snapshot layer contents at the next batch (now, if paused or ended) and open it
-  r            refresh layer statistics at the next batch (now, if paused or ended)
-  a            automatic layer statistics every {every} batches, on / off
-               (they are also taken at the first batch and at every evaluation)
-  v            validate now (after training ends too: the final model answers r, s, v)
-  c            save a checkpoint now
-  + -          more / less smoothing of the history chart
-  l            log scale for the loss
-  q            quit (asks first while training; stops after the batch, saves a checkpoint)
-  Ctrl+C       quit at once, like a confirmed q
-  ?            this help
+  1 2 3       Training, Layers, Validation (also Tab / Shift+Tab)
+  p           pause / resume training
+  s           snapshot layer contents at the next batch and open it
+  r           layer statistics at the next batch
+              (s and r act at once while paused or after the end)
+  a           automatic statistics every {every} batches, on / off
+              (also taken at the first batch and every evaluation)
+  v           validate now (after the end too: the final model
+              answers r, s and v until you quit)
+  c           save a checkpoint now
+  + -         more / less smoothing of the history chart
+  l           log scale for the loss
+  q           quit (asks first while training; stops after the
+              batch, saves a checkpoint)
+  Ctrl+C      quit at once, like a confirmed q
+  ?           this help
 [b]Layers tab[/b]
-  arrows       scroll the tab
-  m            health map figure: dead share, activation std, gradient norm,
-               log10 update/weight ratio
-  o            list the snapshots; Enter reopens one
+  arrows      scroll the tab
+  m           health map figure: dead share, activation std,
+              gradient norm, log10 update/weight ratio
+  o           list the snapshots; Enter reopens one
 [b]Validation tab[/b]
-  arrows       scroll: diagnosis, evaluations, chart, confusion matrix, worst digits
+  arrows      scroll: diagnosis, evaluations, chart, confusion
+              matrix, worst-classified digits
 [b]Snapshot view[/b]
-  left right   older / newer snapshot     h  colour / shade characters     Esc  back
+  left right  older / newer snapshot
+  h           colour / shade characters
+  Esc         back
 
 Press Esc or ? to close."""
 
