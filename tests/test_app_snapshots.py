@@ -125,32 +125,27 @@ def test_validation_tab(snap_compare, tmp_path):
     assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=run_before)
 
 
-def test_layers_tab_scrolled_to_the_health_map(snap_compare, tmp_path):
+def scrolled_to(key: str, widget: str, top: bool = False):
+    """A run_before that shows a tab and scrolls it until `widget` is in view."""
     async def run_before(pilot):
-        await pilot.press("2")
+        await pilot.press(key)
         await settle(pilot)
-        pilot.app.query_one("#health-map").scroll_visible(animate=False)
+        pilot.app.query_one(widget).scroll_visible(animate=False, top=top)
         await pilot.pause(0.3)
+    return run_before
 
-    assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=run_before)
+
+def test_layers_tab_scrolled_to_the_health_map(snap_compare, tmp_path):
+    assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=scrolled_to("2", "#health-map"))
 
 
 def test_validation_tab_scrolled_to_the_mistakes(snap_compare, tmp_path):
-    async def run_before(pilot):
-        await pilot.press("3")
-        await settle(pilot)
-        pilot.app.query_one("#mistakes-title").scroll_visible(animate=False, top=True)
-        await pilot.pause(0.3)
-
-    assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(make_app(tmp_path), terminal_size=(80, 24),
+                        run_before=scrolled_to("3", "#mistakes-title", top=True))
 
 
 def test_validation_tab_wide(snap_compare, tmp_path):
-    async def run_before(pilot):
-        await pilot.press("3")
-        await settle(pilot)
-
-    assert snap_compare(make_app(tmp_path), terminal_size=(120, 40), run_before=run_before)
+    assert snap_compare(make_app(tmp_path), terminal_size=(120, 40), run_before=scrolled_to("3", "#diagnosis"))
 
 
 def test_snapshot_view(snap_compare, tmp_path):

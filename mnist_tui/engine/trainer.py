@@ -198,14 +198,13 @@ class Trainer:
             if self.status == "running":
                 self._set_status("testing")
                 test = self.evaluate(self.test_split)
-                test_loss, test_acc = test.loss, test.acc
-                self.bus.emit(EvalResult("test", self.epoch, self.batch, self.step, test_loss, test_acc,
+                self.bus.emit(EvalResult("test", self.epoch, self.batch, self.step, test.loss, test.acc,
                                          size=len(self.test_split)))
                 final = str(self.run_dir.path / MODEL)
                 paddle.save(self.model.state_dict(), final + ".tmp")
                 os.replace(final + ".tmp", final)
                 self._set_status("done")
-                self.bus.emit(Finished("done", test_acc, test_loss))
+                self.bus.emit(Finished("done", test.acc, test.loss))
             else:
                 self.bus.emit(Finished(self.status))
         except Exception as exc:  # noqa: BLE001 - reported as an event, the caller decides

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from .fitted_text import FittedText
 from .health_map import METRICS, health_map
 from .state import RunState
 
@@ -55,7 +56,7 @@ def text_table(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> Text:
     return table
 
 
-class HealthMap(Static):
+class HealthMap(FittedText):
     """Layers x statistics refreshes, coloured by one figure (`m` cycles): when did a layer start dying?"""
 
     def on_mount(self) -> None:
@@ -63,20 +64,14 @@ class HealthMap(Static):
 
     def show(self, history, names: list[str]) -> None:
         self.history, self.names = list(history), names
-        self.refresh(layout=True)
+        self.changed()
 
     def next_metric(self) -> str:
         self.metric = (self.metric + 1) % len(METRICS)
-        self.refresh(layout=True)
+        self.changed()
         return METRICS[self.metric][1]
 
-    def render(self):
-        return self._text(self.size.width)
-
-    def get_content_height(self, container, viewport, width: int) -> int:
-        return len(self._text(width).plain.splitlines())
-
-    def _text(self, width: int) -> Text:
+    def fit(self, width: int) -> Text:
         return health_map(self.history, self.names, METRICS[self.metric][0], max(width, 20))
 
 

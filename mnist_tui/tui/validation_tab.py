@@ -9,6 +9,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
 from .charts import ValidationChart
+from .fitted_text import FittedText
 from .layers_tab import text_table
 from .mistakes_view import confusion_table, digit_gallery, pairs_text
 from .state import NO_EVALUATION, RunState
@@ -30,18 +31,12 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-class DigitGallery(Static):
+class DigitGallery(FittedText):
     """The worst-classified digits, as many side by side as the width allows."""
 
     worst: list[dict] | None = None
 
-    def render(self):
-        return self._text(self.size.width)
-
-    def get_content_height(self, container, viewport, width: int) -> int:
-        return len(self._text(width).plain.splitlines())
-
-    def _text(self, width: int):
+    def fit(self, width: int) -> Text:
         return Text("") if self.worst is None else digit_gallery(self.worst, max(width, 30))
 
 
@@ -98,7 +93,7 @@ class ValidationTab(VerticalScroll):
             f"[b]Worst-classified validation digits[/b] (highest loss first; {len(m.worst)} shown)")
         gallery = self.query_one(DigitGallery)
         gallery.worst = m.worst
-        gallery.refresh(layout=True)
+        gallery.changed()
 
     def focus_main(self) -> None:
         self.focus()
