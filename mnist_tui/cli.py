@@ -19,6 +19,7 @@ from .engine.mnist import TRAIN_SPLIT, DataError
 from .errors import UsageError
 
 EXIT_USAGE = 2
+SUBCOMMANDS = ("watch", "runs", "sweep")
 PADDLE_HINT = ("Paddle is not installed: pip install paddlepaddle (CPU) "
                "or paddlepaddle-gpu (NVIDIA GPU), or run `make run`")
 
@@ -35,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--headless", action="store_true", help="no UI: print the course's log lines")
     mode.add_argument("--check-shape", action="store_true", help="headless: print layer hyper-parameters and shapes first")
     mode.add_argument("--paused", action="store_true", help="app: start paused")
-    mode.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its newest checkpoint")
+    mode.add_argument("--resume", metavar="RUN_DIR",
+                      help="continue a run from its newest checkpoint (none yet: start it again from its settings)")
     train = p.add_argument_group("training (defaults: Adam, lr 0.003 cosine-decayed, 5 epochs, batch 64, shift 2)")
     train.add_argument("--preset", choices=sorted(PRESETS), help="course: Adam, lr 0.01 constant, 5 epochs, batch 64, no augmentation")
     train.add_argument("--epochs", type=int)
@@ -58,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--test-limit", type=int, metavar="N", help="test on the first N images only")
     train.add_argument("--train-eval-limit", type=int, metavar="N",
                        help="training images evaluated like validation for the gap (default 10,000)")
+    train.add_argument("--checkpoint-every", type=float, metavar="MIN", dest="checkpoint_minutes",
+                       help="also checkpoint after every MIN minutes of training (default 5; 0: only at epoch ends)")
     train.add_argument("--threads", type=int, help="CPU math threads (default: Paddle's, 1)")
     train.add_argument("--shards", type=int, metavar="N",
                        help="CPU: split each batch over N cores (default: one per core, up to 4; 1 = off)")
@@ -115,9 +119,15 @@ def fail(message: str, out=None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        from . import viewers
+
+        return getattr(viewers, argv[0])(argv[1:])
     args = build_parser().parse_args(argv)
     if importlib.util.find_spec("paddle") is None:
         return fail(PADDLE_HINT)
+    from .engine.control import trainer_alive
     from .engine.mnist import load_mnist
     from .engine.session import Session
 
@@ -125,11 +135,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.data_dir and not Path(args.data_dir).is_dir():
             raise DataError(f"{args.data_dir}: data directory not found")
         cfg = None if args.resume else config_from_args(args)
-        # Headless loads and checks the data before anything else; the app does it in its worker
-        # so that its first frame does not wait.
+        # Headless loads and checks the data before anything else; the app's trainer does it in
+        # the background, so that the first frame does not wait.
         data = load_mnist(args.data_dir) if args.headless and not args.resume else None
         if cfg is not None:
             check_before_the_run_folder(cfg, data)
+        if args.resume and trainer_alive(args.resume):
+            raise UsageError(f"{args.resume}: its trainer is still running; mnist-tui watch {args.resume} shows it")
         if args.resume:
             session = Session.resume(args.resume)
         else:
@@ -141,10 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.headless:
             from .headless import run_headless
 
-            return run_headless(session, args.check_shape, err=terminal)
-        from .tui.app import run_app
-
-        return run_app(session, start_paused=args.paused, terminal=terminal)
+            return run_headless(session, args.check_shape, err=terminal, start_paused=args.paused)
+        return start_and_watch(session, bool(args.resume), args.paused, args.runs_dir, terminal)
     except UsageError as exc:
         session.close()
         return fail(str(exc), terminal)
@@ -154,6 +164,18 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.flush()
         os.dup2(terminal.fileno(), 2)  # the terminal gets fd 2 back (matters when main is called in-process)
         terminal.close()
+
+
+def start_and_watch(session, resume: bool, paused: bool, runs_dir: str, terminal) -> int:
+    """The app: train in a background process that outlives the terminal, and watch its folder."""
+    from .background import start
+    from .tui.app import MnistApp, run_app
+    from .tui.controller import RunController
+
+    process = start(session.run.path, resume=resume, paused=paused)
+    controller = RunController(session.run.path, process)
+    runs_root = session.run.path.parent if resume else runs_dir
+    return run_app(MnistApp(runs_root, controller, owns_run=True), terminal)
 
 
 def entry() -> None:

@@ -38,6 +38,7 @@ class TrainConfig:
     train_eval_limit: int = 10_000  # training images evaluated like validation at each evaluation (the honest gap)
     metrics_interval_s: float = 0.25  # how often loss/accuracy are fetched from the device
     checkpoint_every_epoch: bool = True
+    checkpoint_minutes: float = 5.0  # also checkpoint after this many minutes of training (0: only at epoch ends)
     stats_every: int = AUTO_STATS_EVERY  # batches between automatic layer statistics (also at the first batch and each evaluation); 0 = off
     to_static: bool = False
     threads: int = 0  # CPU math threads; 0 keeps Paddle's default (1)
@@ -121,6 +122,8 @@ def validate(cfg: TrainConfig, train_size: int | None = None) -> TrainConfig:
         raise ConfigError(f"--stats-every: must be >= 0, got {cfg.stats_every}")
     if cfg.eval_every < 0:
         raise ConfigError(f"--eval-every: must be >= 0, got {cfg.eval_every}")
+    if not 0 <= cfg.checkpoint_minutes < math.inf:
+        raise ConfigError(f"--checkpoint-every: must be >= 0 minutes, got {cfg.checkpoint_minutes}")
     device = cfg.device
     if device not in ("auto", "cpu", "gpu") and not (device.startswith("gpu:") and device[4:].isdigit()):
         raise ConfigError(f"--device: '{device}' is not auto, cpu, gpu or gpu:N")

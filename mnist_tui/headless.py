@@ -1,10 +1,18 @@
-"""Headless mode: the course's log lines on stdout, the exit status tells how the run ended."""
+"""Headless mode: the course's log lines on stdout, the exit status tells how the run ended.
+
+Every run trains this way, also the app's (in a background process, background.py): the trainer
+holds the run folder's lock and serves its control channel, so any number of viewers can watch
+and steer it (`mnist-tui watch`), and it outlives them all.
+"""
 
 from __future__ import annotations
 
 import signal
 import sys
+import threading
+import time
 
+from .engine.control import COMMANDS, ControlError, ControlServer, hold_trainer_lock
 from .engine.events import Alert, BatchMetrics, ErrorRaised, EvalResult, Event, RunStarted
 from .engine.session import Session
 
@@ -59,23 +67,77 @@ class CoursePrinter:
             print(line, file=self.out, flush=True)
 
 
-def run_headless(session: Session, check_shape: bool = False, err=None) -> int:
+class Controls:
+    """What the control channel acts on: the trainer once it is built. Before that (Paddle and the
+    data are loading) a stop is kept for later and anything else is refused with the reason."""
+
+    def __init__(self) -> None:
+        self._trainer = None
+        self._stop_wanted = False
+        self._lock = threading.Lock()
+
+    def attach(self, trainer) -> None:
+        with self._lock:
+            self._trainer = trainer
+            if self._stop_wanted:
+                trainer.stop()
+
+    def __getattr__(self, name: str):
+        if name not in COMMANDS:
+            raise AttributeError(name)
+        return lambda: self._act(name)
+
+    def _act(self, name: str) -> None:
+        with self._lock:
+            if self._trainer is not None:
+                getattr(self._trainer, name)()
+            elif name == "stop":
+                self._stop_wanted = True
+            else:
+                raise ControlError("training is starting (loading data and Paddle): try again in a moment")
+
+
+def run_headless(session: Session, check_shape: bool = False, err=None, out=None, lock=None,
+                 start_paused: bool = False, hold_for_viewers: bool = False) -> int:
+    """Train to the end with the control channel up; `lock`: the trainer lock, when the caller
+    already holds it (the app's launcher does). `hold_for_viewers`: on divergence, hold the broken
+    network paused while a viewer is attached (the app's runs), instead of ending at once."""
     err = err or sys.stderr
-    session.bus.subscribe(CoursePrinter(check_shape))
-    trainer = session.make_trainer()
+    session.bus.subscribe(CoursePrinter(check_shape, out))
+    lock = lock or hold_trainer_lock(session.run.path)
+    controls = Controls()
+    server = ControlServer(session.run.path, controls).start()
     interrupted = []
 
     def on_signal(signum, _frame):
         interrupted.append(signum)
-        trainer.stop()
+        controls.stop()
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, on_signal) for s in signals}
     try:
+        trainer = session.make_trainer(pause_on_divergence=lambda: hold_for_viewers and server.viewers > 0,
+                                       start_paused=start_paused)
+        controls.attach(trainer)
         status = session.run_trainer()
+        if server.viewers and not trainer.stop_requested:
+            print(f"training ended ({status}); the final model answers r, s and v while a viewer is attached",
+                  file=out or sys.stdout, flush=True)
+            threading.Thread(target=_stop_when_alone, args=(server, trainer), daemon=True).start()
+            trainer.serve_final_model()
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        server.close()
         session.close()
+        lock.close()
     if status == "error":
         print(f"mnist-tui: training failed, traceback in {session.run.log_path}", file=err)
     return {"done": EXIT_OK, "diverged": EXIT_DIVERGED, "stopped": EXIT_INTERRUPTED}.get(status, 1)
+
+
+def _stop_when_alone(server: ControlServer, trainer) -> None:
+    """The final model is served while someone looks; the last viewer leaving ends the process."""
+    while server.viewers and not trainer.stop_requested:
+        time.sleep(0.2)
+    trainer.stop()

@@ -22,6 +22,7 @@ from .events import (
     Mistakes,
     SnapshotTaken,
     StatusChanged,
+    from_json,
 )
 
 CONFIG = "config.json"
@@ -97,27 +98,27 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 class EventLog:
-    """Appends every event as one JSON line; flushes at least once a second and at milestones."""
+    """Appends every event as one JSON line, handed to the OS at once (viewers tail the file);
+    synced to disk at milestones and at least once a second."""
 
-    FLUSH_ON = (EvalResult, Mistakes, LayerStats, SnapshotTaken, CheckpointSaved, Finished, StatusChanged)
+    SYNC_ON = (EvalResult, Mistakes, LayerStats, SnapshotTaken, CheckpointSaved, Finished, StatusChanged)
 
     def __init__(self, path: Path) -> None:
-        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the run's lifetime
-        self._last_flush = time.monotonic()
+        self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - line-buffered, for the run's lifetime
+        self._last_sync = time.monotonic()
 
     def __call__(self, event: Event) -> None:
         if self._file.closed:
             return
         self._file.write(json.dumps(event.to_json(), default=float) + "\n")
-        now = time.monotonic()
-        if isinstance(event, self.FLUSH_ON) or now - self._last_flush >= 1.0:
+        if isinstance(event, self.SYNC_ON) or time.monotonic() - self._last_sync >= 1.0:
             self.flush()
 
     def flush(self) -> None:
         if not self._file.closed:
             self._file.flush()
             os.fsync(self._file.fileno())
-            self._last_flush = time.monotonic()
+            self._last_sync = time.monotonic()
 
     def close(self) -> None:
         self.flush()
@@ -137,3 +138,45 @@ def read_events(path: str | Path) -> list[dict]:
             else:
                 raise
     return events
+
+
+class EventTail:
+    """Reads an event log as it grows, whole lines only. A log rewritten in place (a resume drops
+    the events after its checkpoint) is read again from the start, and `read` says so."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._file = None
+        self._inode: int | None = None
+        self._partial = b""
+
+    def read(self) -> tuple[list[Event], bool]:
+        """(events appended since the last call, whether the log was rewritten and re-read)."""
+        restarted = False
+        try:
+            inode = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            return [], False
+        if self._file is not None and inode != self._inode:
+            self.close()
+            restarted = True
+        if self._file is None:
+            self._file = open(self.path, "rb")  # noqa: SIM115 - kept open between reads
+            self._inode, self._partial = inode, b""
+        data = self._partial + self._file.read()
+        lines = data.split(b"\n")
+        self._partial = lines.pop()
+        events = []
+        for line in lines:
+            try:
+                event = from_json(json.loads(line))
+            except ValueError:
+                continue  # a line torn by a crash, followed by a restart's lines
+            if event is not None:
+                events.append(event)
+        return events, restarted
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

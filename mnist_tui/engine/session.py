@@ -1,7 +1,8 @@
 """One run, wired up: run folder, event bus, event log, and a trainer built on demand.
 
-Building a Session imports neither Paddle nor the data, so the app can draw its first frame at
-once; `make_trainer` (called in a background thread) does the slow part.
+Building a Session imports neither Paddle nor the data, so a command that is refused leaves
+nothing behind and the app draws its first frame at once; `make_trainer` does the slow part, in
+whichever process trains (headless, or the app's background trainer).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import TrainConfig, validate
-from .events import ErrorRaised, EventBus, EventQueue, StatusChanged, from_json
+from .events import ErrorRaised, EventBus, StatusChanged
 from .mnist import Mnist, load_mnist
-from .rundir import CONFIG, EVENTS, EventLog, RunDir, RunDirError, atomic_write_text, read_events
+from .rundir import CONFIG, EVENTS, EventLog, RunDir, RunDirError, atomic_write_text
 
 
 @dataclass
@@ -27,10 +28,11 @@ class Session:
     data: Mnist | None = None  # loaded on demand by make_trainer when not given
     bus: EventBus = field(default_factory=EventBus)
 
+    restarted: bool = False  # resumed with no checkpoint: trains again from its saved settings
+
     def __post_init__(self) -> None:
         self.event_log: EventLog | None = None  # opened by the process that trains
         self.trainer = None
-        self.past_events: list = []  # a resumed run's history, replayed to each queue subscriber
 
     def _log_errors(self, event) -> None:
         if isinstance(event, ErrorRaised):
@@ -40,37 +42,33 @@ class Session:
     @classmethod
     def new(cls, cfg: TrainConfig, runs_dir: str | Path, data_dir: str | None = None,
             data: Mnist | None = None) -> Session:
-        return cls(cfg, RunDir.create(runs_dir), data_dir, data=data)
+        session = cls(cfg, RunDir.create(runs_dir), data_dir, data=data)
+        # Settings first, before Paddle or the data: a run killed at any moment can be started again.
+        session.run.write_json(CONFIG, {"config": cfg.to_dict(), "data_dir": data_dir})
+        return session
+
+    @classmethod
+    def open(cls, run_path: str | Path, data: Mnist | None = None) -> Session:
+        """A run folder made by `new`, to be trained by another process (the app's background trainer)."""
+        run = RunDir(Path(run_path))
+        saved = run.read_config()
+        return cls(saved_config(run, saved), run, saved.get("data_dir"), data=data)
 
     @classmethod
     def resume(cls, run_path: str | Path, data: Mnist | None = None) -> Session:
         """Reopen a run at its newest checkpoint; events after that checkpoint are dropped so
-        that the re-run batches are logged once, without gaps."""
+        that the re-run batches are logged once, without gaps. With no checkpoint (killed before
+        the first), the run starts again from its saved settings."""
         run = RunDir(Path(run_path))
         if not run.path.is_dir():
             raise RunDirError(f"{run.path}: no such run folder")
         saved = run.read_config()
-        try:
-            cfg = validate(TrainConfig.from_dict(saved["config"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise RunDirError(f"{run.path / CONFIG}: not a usable run configuration ({exc})") from None
+        cfg = saved_config(run, saved)
         meta = newest_checkpoint_meta(run)
-        if meta is None:
-            raise RunDirError(f"{run.path}: no complete checkpoint to resume from")
-        truncate_events_after_checkpoint(run.path / EVENTS, meta["step"])
-        session = cls(cfg, run, saved.get("data_dir"), meta, data=data)
-        session.past_events = [e for e in map(from_json, read_events(run.path / EVENTS)) if e is not None]
-        return session
+        truncate_events_after_checkpoint(run.path / EVENTS, meta["step"] if meta else None)
+        return cls(cfg, run, saved.get("data_dir"), meta, data=data, restarted=meta is None)
 
-    def subscribe_queue(self, maxlen: int = 100_000) -> EventQueue:
-        """A queue of every event from now on, starting with a resumed run's history."""
-        queue = EventQueue(maxlen)
-        for event in self.past_events:
-            queue.put(event)
-        self.bus.subscribe(queue.put)
-        return queue
-
-    def make_trainer(self, pause_on_divergence: bool = False, start_paused: bool = False):
+    def make_trainer(self, pause_on_divergence=False, start_paused: bool = False):
         """Load the data and build the trainer (imports Paddle: call it off the UI thread)."""
         from .trainer import Trainer
 
@@ -85,14 +83,8 @@ class Session:
         self.bus.subscribe(self._log_errors)
         if self.resume_meta:
             self.bus.emit(StatusChanged("resumed", f"from checkpoint at step {self.resume_meta['step']}"))
-        return self.trainer
-
-    def start_process(self, pause_on_divergence: bool = True, start_paused: bool = False):
-        """Train in a child process instead (what the app does); returns the controlling proxy."""
-        from .worker import TrainerProcess
-
-        self.trainer = TrainerProcess(self, pause_on_divergence, start_paused)
-        self.trainer.start()
+        elif self.restarted:
+            self.bus.emit(StatusChanged("resumed", "no checkpoint to resume from: started again from its saved settings"))
         return self.trainer
 
     def _load_checkpoint(self) -> None:
@@ -131,6 +123,13 @@ class Session:
             self.event_log.close()
 
 
+def saved_config(run: RunDir, saved: dict) -> TrainConfig:
+    try:
+        return validate(TrainConfig.from_dict(saved["config"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunDirError(f"{run.path / CONFIG}: not a usable run configuration ({exc})") from None
+
+
 def newest_checkpoint_meta(run: RunDir) -> dict | None:
     """The newest checkpoint whose three files are all present and whose metadata parses."""
     for meta_path in sorted(run.checkpoints.glob("step-*.json"), reverse=True):
@@ -145,16 +144,17 @@ def newest_checkpoint_meta(run: RunDir) -> dict | None:
     return None
 
 
-def truncate_events_after_checkpoint(path: Path, step: int) -> None:
+def truncate_events_after_checkpoint(path: Path, step: int | None) -> None:
+    """Keep the events up to the checkpoint at `step` (None: no checkpoint, keep none)."""
     if not path.exists():
         return
     lines = path.read_text(encoding="utf-8").splitlines()
-    keep = len(lines)
+    keep = len(lines) if step is not None else 0
     for i, line in enumerate(lines):
         try:
             event = json.loads(line)
         except ValueError:
-            keep = i
+            keep = min(keep, i)
             break
         if event.get("type") == "CheckpointSaved" and event.get("step") == step:
             keep = i + 1

@@ -99,11 +99,12 @@ class Trainer:
     """
 
     def __init__(self, cfg: TrainConfig, data: Mnist, run: RunDir, bus: EventBus | None = None,
-                 pause_on_divergence: bool = False, start_paused: bool = False) -> None:
+                 pause_on_divergence=False, start_paused: bool = False) -> None:
         self.cfg = cfg
         self.run_dir = run
         self.bus = bus or EventBus()
-        self.pause_on_divergence = pause_on_divergence
+        # A bool, or a callable asked at the moment (e.g. "is a viewer attached?").
+        self.pause_on_divergence = pause_on_divergence if callable(pause_on_divergence) else lambda: pause_on_divergence
         self.train_split = data.train.head(cfg.train_limit)
         self.val_split = data.val.head(cfg.val_limit)
         # Chosen once per run (from the seed), so every evaluation measures the same images.
@@ -168,6 +169,10 @@ class Trainer:
     def stop(self) -> None:
         self._stop.set()
         self._running.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
 
     def request_validation(self) -> None:
         self._want_val.set()
@@ -303,6 +308,7 @@ class Trainer:
         cfg = self.cfg
         self._set_status("running" if not self.paused else "paused")
         self._t0 = self._t_fetch = time.perf_counter()
+        self._last_checkpoint = time.monotonic()
         self._images_since_fetch = 0
         while self.epoch < cfg.epochs:
             order = np.random.default_rng([cfg.seed, self.epoch]).permutation(len(self.train_split))
@@ -337,6 +343,9 @@ class Trainer:
                 due_fetch = time.perf_counter() - self._t_fetch >= cfg.metrics_interval_s
                 if due_fetch and not self._fetch_metrics():
                     return
+                if cfg.checkpoint_minutes and time.monotonic() - self._last_checkpoint >= 60 * cfg.checkpoint_minutes:
+                    self._fetch_metrics()
+                    self.save_checkpoint()
                 due_eval = cfg.eval_every and self.step % cfg.eval_every == 0 and self.batch < self.batches_per_epoch
                 if due_eval and not self._validate():
                     return
@@ -421,7 +430,7 @@ class Trainer:
         self.diverged = True
         message = f"training diverged at epoch {epoch}, batch {batch}: {seen}; try a lower --lr"
         self.bus.emit(Alert("error", message, epoch, batch))
-        if self.pause_on_divergence:
+        if self.pause_on_divergence():
             # Hold the broken network so its layers can be inspected; returns on stop or resume.
             self.pause()
             self._set_status("paused", message)
@@ -560,6 +569,7 @@ class Trainer:
             tmp = str(stem) + suffix + ".tmp"
             paddle.save(state, tmp)
             os.replace(tmp, str(stem) + suffix)
+        self._last_checkpoint = time.monotonic()
         meta = {"epoch": self.epoch, "batch": self.batch, "step": self.step, "time": time.time()}
         tmp = Path(str(stem) + ".json.tmp")
         tmp.write_text(json.dumps(meta))

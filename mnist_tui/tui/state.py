@@ -25,8 +25,6 @@ def log_every(batches_per_epoch: int) -> int:
 class RunState:
     def __init__(self, window: int = 200, history_points: int = 2000) -> None:
         self.started: ev.RunStarted | None = None
-        self.status = "starting"
-        self.status_detail = ""
         self.epoch = self.batch = self.step = 0
         self.images_per_s = 0.0
         self.elapsed_s = 0.0
@@ -47,7 +45,6 @@ class RunState:
         self.new_snapshot: ev.SnapshotTaken | None = None
         self.checkpoints = 0
         self.error: ev.ErrorRaised | None = None
-        self.finished: ev.Finished | None = None
         self.dirty: set[str] = set()
 
     # ---- derived figures ----
@@ -99,8 +96,7 @@ class RunState:
         self._log(f"run {e.run_dir} on {e.device}: {e.train_size} train, {e.val_size} validation images")
 
     def _on_StatusChanged(self, e: ev.StatusChanged) -> None:
-        self.status, self.status_detail = e.status, e.detail
-        self.dirty.add("header")
+        self.dirty.add("header")  # the status itself is the run controller's (tui/controller.py)
         if e.detail:
             self._log(f"{e.status}: {e.detail}")
 
@@ -184,8 +180,6 @@ class RunState:
         self._log(f"error: {e.message} (traceback in {e.log_path})")
 
     def _on_Finished(self, e: ev.Finished) -> None:
-        self.finished = e
-        self.status = e.status
         self.dirty |= {"header", "evals"}
         text = f"finished: {e.status}"
         if e.test_acc is not None:

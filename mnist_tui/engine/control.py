@@ -1,0 +1,236 @@
+"""The run folder's control channel: who holds the run, and how viewers reach its trainer.
+
+A trainer holds `trainer.lock` (an exclusive flock, released by the kernel however the process
+ends, so a crashed trainer is told from a live one without trusting a pid) and serves
+`control.sock`, a Unix socket any number of viewers connect to. Two guards keep it to the user
+who owns the run: the socket file is created with mode 0600 (connecting needs write permission on
+it), and the server checks each connection's peer uid (SO_PEERCRED) against its own.
+
+The protocol is one command name per line; the server answers each with `ok` or `error: why`.
+A viewer keeps its connection open while it watches: the trainer counts them, so a finished run
+stays up to answer inspection of the final model while someone looks, and ends when nobody does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import selectors
+import socket
+import struct
+import threading
+from pathlib import Path
+
+SOCKET = "control.sock"
+LOCK = "trainer.lock"
+COMMANDS = ("pause", "resume", "toggle_pause", "stop", "request_validation", "request_layer_stats",
+            "request_snapshot", "request_checkpoint", "toggle_auto_stats")
+_MAX_UNIX_PATH = 100  # sun_path holds 108 bytes; longer paths are reached through /proc/self/fd
+
+
+class ControlError(OSError):
+    """The run's trainer cannot be reached (gone, refused, or not ours)."""
+
+
+def hold_trainer_lock(run_path: str | Path):
+    """Take the run's trainer lock for this process's lifetime; returns the open file (keep it)."""
+    lock = open(Path(run_path) / LOCK, "a+")  # noqa: SIM115 - held until the process ends
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise ControlError(f"{run_path}: another trainer is running this run") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
+
+
+def trainer_alive(run_path: str | Path) -> bool:
+    """True while some process holds the run's trainer lock."""
+    path = Path(run_path) / LOCK
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock we may have taken
+    return False
+
+
+@contextlib.contextmanager
+def _socket_address(run_path: Path):
+    """The socket's path, short enough for sun_path (through the folder's fd when it is long)."""
+    path = str(run_path / SOCKET)
+    if len(path.encode()) <= _MAX_UNIX_PATH:
+        yield path
+        return
+    fd = os.open(run_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{fd}/{SOCKET}"
+    finally:
+        os.close(fd)
+
+
+def peer_uid(conn: socket.socket) -> int:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
+
+
+class ControlServer:
+    """Serves `control.sock` for `target` (an object with the COMMANDS as methods) in a thread."""
+
+    def __init__(self, run_path: str | Path, target) -> None:
+        self.run_path = Path(run_path)
+        self.target = target
+        self._selector = selectors.DefaultSelector()
+        self._listener: socket.socket | None = None
+        self._buffers: dict[socket.socket, bytes] = {}
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="mnist-tui-control", daemon=True)
+
+    @property
+    def viewers(self) -> int:
+        """Viewers connected now."""
+        return len(self._buffers)
+
+    def start(self) -> ControlServer:
+        sock_path = self.run_path / SOCKET
+        with contextlib.suppress(FileNotFoundError):
+            sock_path.unlink()  # left by a trainer that crashed: we hold the lock, so it is stale
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o177)  # born 0600: no window in which another user could connect
+        try:
+            with _socket_address(self.run_path) as address:
+                listener.bind(address)
+        finally:
+            os.umask(old_umask)
+        os.chmod(sock_path, 0o600)
+        listener.listen(16)
+        listener.setblocking(False)
+        self._listener = listener
+        self._selector.register(listener, selectors.EVENT_READ)
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        while not self._closed.is_set():
+            for key, _ in self._selector.select(timeout=0.2):
+                if key.fileobj is self._listener:
+                    self._accept()
+                else:
+                    self._read(key.fileobj)
+
+    def _accept(self) -> None:
+        try:
+            conn, _ = self._listener.accept()
+        except OSError:
+            return
+        if peer_uid(conn) != os.getuid():
+            with contextlib.suppress(OSError):
+                conn.sendall(b"error: this run belongs to another user\n")
+            conn.close()
+            return
+        conn.setblocking(False)
+        self._buffers[conn] = b""
+        self._selector.register(conn, selectors.EVENT_READ)
+
+    def _read(self, conn: socket.socket) -> None:
+        try:
+            data = conn.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(conn)
+            return
+        lines = (self._buffers[conn] + data).split(b"\n")
+        self._buffers[conn] = lines.pop()[-256:]
+        for line in lines:
+            name = line.decode(errors="replace").strip()
+            if name in COMMANDS:
+                getattr(self.target, name)()
+                reply = b"ok\n"
+            else:
+                reply = f"error: unknown command {name[:40]!r}\n".encode()
+            with contextlib.suppress(OSError):
+                conn.sendall(reply)
+
+    def _drop(self, conn: socket.socket) -> None:
+        self._selector.unregister(conn)
+        self._buffers.pop(conn, None)
+        conn.close()
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._thread.is_alive():
+            self._thread.join(2)
+        for conn in list(self._buffers):
+            self._drop(conn)
+        if self._listener is not None:
+            self._selector.unregister(self._listener)
+            self._listener.close()
+            with contextlib.suppress(FileNotFoundError):
+                (self.run_path / SOCKET).unlink()
+        self._selector.close()
+
+
+class ControlClient:
+    """A viewer's connection to a run's trainer; `send` raises ControlError when it cannot act."""
+
+    def __init__(self, run_path: str | Path) -> None:
+        self.run_path = Path(run_path)
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def connected(self) -> bool:
+        return self._sock is not None
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(2.0)
+        try:
+            with _socket_address(self.run_path) as address:
+                sock.connect(address)
+        except OSError as exc:
+            sock.close()
+            raise ControlError(f"cannot reach the trainer ({exc.strerror or exc})") from None
+        self._sock = sock
+
+    def send(self, command: str) -> None:
+        if command not in COMMANDS:
+            raise ValueError(command)
+        with self._lock:
+            if self._sock is None:
+                self.connect()
+            try:
+                self._sock.sendall(command.encode() + b"\n")
+                reply = self._read_line()
+            except OSError as exc:
+                self.close()
+                raise ControlError(f"the trainer went away ({exc.strerror or exc})") from None
+        if reply != "ok":
+            raise ControlError(reply.removeprefix("error: ") or "the trainer closed the channel")
+
+    def _read_line(self) -> str:
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = self._sock.recv(256)
+            if not chunk:
+                self.close()
+                break
+            data += chunk
+        return data.decode(errors="replace").strip()
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None

@@ -1,0 +1,378 @@
+"""One run, live or finished: header, the Training, Layers and Validation tabs, and the run's keys.
+
+It reads the run folder through its RunController once a frame (4 a second), folds new events
+into `RunState` and redraws only what changed, inside one `batch_update`; controls go out through
+the same controller. The plotext charts are rebuilt on a slower timer, and only when visible.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Static, TabbedContent, TabPane
+
+from ..config import AUTO_STATS_EVERY
+from ..engine.run_status import RunStatus
+from .charts import HistoryChart, ValidationChart
+from .controller import STARTING_HINT, RunController
+from .help_screen import HelpScreen
+from .history import SMOOTHING_LEVELS
+from .key_bar import KeyBar
+from .layers_tab import HealthMap, LayersTab
+from .quit_screen import QuitChoice, QuitScreen
+from .snapshot_screen import SnapshotPicker, SnapshotScreen
+from .state import RunState
+from .training_tab import TrainingTab
+from .validation_tab import ValidationTab
+
+# At most 4 redraws a second, however fast batches come; keys are handled at once, not on frames.
+# Training uses every core, so the UI's frames are taken from it (BENCHMARKS.md has the cost).
+FRAME_S = 1 / 4
+CHART_S = 5.0  # plotext rebuilds the whole figure: every 5 s is plenty for a whole-run history
+TABS = ("training", "layers", "validation")
+STATUS_COLOURS = {RunStatus.TRAINING: "green", RunStatus.PAUSED: "yellow", RunStatus.FINISHED: "cyan",
+                  RunStatus.ERROR: "red", RunStatus.DIVERGED: "red", RunStatus.CRASHED: "red"}
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60:d}:{rest % 60:02d}"
+
+
+class RunScreen(Screen):
+    BINDINGS: ClassVar = [
+        Binding("1", "show_tab('training')", "Training", show=False),
+        Binding("2", "show_tab('layers')", "Layers", show=False),
+        Binding("3", "show_tab('validation')", "Validation", show=False),
+        Binding("tab", "cycle_tab(1)", "Next tab", show=False, priority=True),
+        Binding("shift+tab", "cycle_tab(-1)", "Previous tab", show=False, priority=True),
+        Binding("p", "pause", "Pause"),
+        Binding("s", "snapshot", "Snapshot"),
+        Binding("v", "validate", "Validate"),
+        Binding("c", "checkpoint", "Checkpoint"),
+        # Keys of one tab: shown in the footer on that tab (t_*), working everywhere (the hidden twin).
+        Binding("plus", "t_smoothing(1)", "Smooth", key_display="+/-"),
+        Binding("minus", "t_smoothing(-1)", "Smooth-", show=False),
+        Binding("l", "t_log_scale", "Log loss"),
+        Binding("r", "t_refresh_stats", "Stats"),
+        Binding("a", "t_auto_stats", "Auto"),
+        Binding("o", "t_open_snapshot", "List"),
+        Binding("m", "t_health_metric", "Map figure"),
+        Binding("plus,equals_sign", "smoothing(1)", show=False),
+        Binding("minus", "smoothing(-1)", show=False),
+        Binding("l", "log_scale", show=False),
+        Binding("r", "refresh_stats", show=False),
+        Binding("a", "auto_stats", show=False),
+        Binding("o", "open_snapshot", show=False),
+        Binding("m", "health_metric", show=False),
+        Binding("x", "hide_error", "Hide error", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "request_quit", "Quit"),
+    ]
+    TAB_ACTIONS: ClassVar = {"t_smoothing": "training", "t_log_scale": "training", "t_refresh_stats": "layers",
+                             "t_auto_stats": "layers", "t_open_snapshot": "layers", "t_health_metric": "layers"}
+
+    def __init__(self, controller: RunController, first_events: list | None = None) -> None:
+        super().__init__()
+        self.controller = controller
+        self.state = RunState()
+        if first_events:
+            self.state.apply(first_events)
+        self.smoothing = 3
+        self.log_loss = False
+        self.auto_every: int | None = None  # as the trainer has it: from the run's settings, then `a`
+        self._open_next_snapshot = False
+        self._shown_status: RunStatus | None = None
+        self._charts_dirty = {"history-chart", "validation-chart"}
+
+    # ---- layout ----
+    def compose(self) -> ComposeResult:
+        yield Static("", id="header")
+        with Vertical(id="main"):
+            yield Static(id="error-panel")
+            with TabbedContent(id="tabs", initial="training"):
+                with TabPane("1 Training", id="training"):
+                    yield TrainingTab()
+                with TabPane("2 Layers", id="layers"):
+                    yield LayersTab()
+                with TabPane("3 Validation", id="validation"):
+                    yield ValidationTab()
+        yield Static("", classes="too-small-notice", id="too-small")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self._header = self.query_one("#header", Static)
+        self.state.dirty |= {"header", "metrics", "log", "layers", "evals", "mistakes"}
+        self.set_interval(FRAME_S, self._frame)
+        self.set_interval(CHART_S, self._replot)
+        self._frame()
+        self.on_resize()
+
+    def on_resize(self, _event=None) -> None:
+        width, height = self.app.size
+        self.query_one("#too-small", Static).update(
+            f"Enlarge the terminal to at least 60x20\n(now {width}x{height}).\nTraining goes on; q quits.")
+
+    @property
+    def status(self) -> RunStatus:
+        return self.controller.status
+
+    @property
+    def stopping(self) -> bool:
+        return self.controller.stop_sent and not self.status.ended and self.controller.alive
+
+    # ---- frames ----
+    def _frame(self) -> None:
+        """Read what the trainer wrote since the last frame and redraw what changed."""
+        events, restarted = self.controller.poll()
+        if restarted:  # the run was resumed: its log starts again from its checkpoint
+            self.app.switch_screen(RunScreen(self.controller, events))
+            return
+        state = self.state
+        if events:
+            state.apply(events)
+        if state.started and self.auto_every is None:
+            self.auto_every = state.started.config.get("stats_every", 0)
+        if self.status is not self._shown_status:
+            self._shown_status = self.status
+            state.dirty.add("header")
+            if self.status is RunStatus.CRASHED:
+                self._show_crash()
+        self.app.run_status_changed(self.controller)
+        dirty, state.dirty = state.dirty, set()
+        if not dirty or not self._header.is_attached:  # nothing new, or the screen is closing
+            return
+        with self.app.batch_update():
+            if "header" in dirty:
+                # Fixed size (one docked line): a repaint is enough, no layout pass for the whole screen.
+                self._header.update(self._header_text(), layout=False)
+            if "metrics" in dirty:
+                self.query_one(TrainingTab).show_metrics(state)
+                self._charts_dirty.add("history-chart")
+            if "log" in dirty:
+                self.query_one(TrainingTab).write_log(state.new_log_lines)
+                state.new_log_lines = []
+            if "layers" in dirty or "snapshots" in dirty:
+                self.query_one(LayersTab).show(state, self.auto_every)
+            if "evals" in dirty:
+                self.query_one(ValidationTab).show(state)
+                self._charts_dirty.add("validation-chart")
+            if "mistakes" in dirty:
+                self.query_one(ValidationTab).show_mistakes(state)
+            if "snapshots" in dirty and self._open_next_snapshot and state.new_snapshot is not None:
+                self._open_next_snapshot = False
+                self._open_snapshot(len(state.snapshots) - 1)
+            if "alert" in dirty:
+                self.app.notify(state.last_alert.message, severity=state.last_alert.level, timeout=20)
+            if "error" in dirty:
+                self._show_error()
+
+    def _replot(self) -> None:
+        hidden = self.app.has_class("-too-small") or self.app.screen is not self
+        if not self._charts_dirty or hidden or not self._header.is_attached:
+            return
+        active = self.query_one(TabbedContent).active
+        if active == "training" and "history-chart" in self._charts_dirty:
+            self.query_one(HistoryChart).replot(self.state, SMOOTHING_LEVELS[self.smoothing], self.log_loss)
+            self._charts_dirty.discard("history-chart")
+        if active == "validation" and "validation-chart" in self._charts_dirty:
+            self.query_one(ValidationChart).replot(self.state)
+            self._charts_dirty.discard("validation-chart")
+
+    def _header_text(self) -> str:
+        s = self.state
+        status = "stopping" if self.stopping else self.status.value
+        colour = "yellow" if self.stopping else STATUS_COLOURS.get(self.status, "default")
+        device = s.started.device if s.started else "…"
+        width = self.app.size.width
+        # The rest of the header takes ~100 columns; a device that does not fit beside it is shortened:
+        # "CPU ×2 (auto: …)" → "CPU ×2"; "gpu:0 (NVIDIA …)" → the name. The log line has it in full.
+        if "(" in device and len(device) > width - 100:
+            cpu = device.startswith("CPU")
+            device = device[: device.index("(")].strip() if cpu else device[device.index("(") + 1 :].rstrip(")")[:24]
+        parts = [f"[b]{self.controller.name}[/b]", device, f"[{colour}]{status}[/]"]
+        if s.started:
+            parts += [f"epoch {min(s.epoch + 1, s.epochs)}/{s.epochs}", f"batch {s.batch + 1}/{s.bpe}",
+                      f"{s.images_per_s:.0f} img/s", clock(s.elapsed_s),
+                      f"ETA {clock(s.eta_s() if not self.status.ended else 0)}"]
+        elif not self.status.ended:
+            parts.append("loading data and Paddle…")
+        sep = " │ " if width >= 100 else "│"
+        if s.started and Text.from_markup(sep.join(parts)).cell_len > width - 2:  # 2: the padding
+            del parts[-2]  # a narrow terminal or a fast device: the elapsed time goes, the ETA stays
+        return sep.join(parts)
+
+    def _show_error(self) -> None:
+        error = self.state.error
+        self._error_panel(f"[b]Training failed:[/b] {error.message}\nTraceback in {error.log_path}\n"
+                          "The tabs stay usable; q quits (exit status 1), x hides this panel.")
+
+    def _show_crash(self) -> None:
+        self._error_panel(f"[b]The trainer is gone[/b] without finishing the run (killed or crashed).\n"
+                          f"Go on from its newest checkpoint: mnist-tui --resume {self.controller.run_path}\n"
+                          "x hides this panel.")
+
+    def _error_panel(self, markup: str) -> None:
+        panel = self.query_one("#error-panel", Static)
+        panel.update(markup)
+        panel.add_class("-shown")
+
+    def _open_snapshot(self, index: int) -> None:
+        if isinstance(self.app.screen, SnapshotScreen):
+            self.app.pop_screen()
+        self.app.push_screen(SnapshotScreen(self.state.snapshots, index))
+
+    # ---- actions ----
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        tab = self.TAB_ACTIONS.get(action)
+        return tab is None or (self.app.screen is self and self.query_one(TabbedContent).active == tab)
+
+    def action_t_smoothing(self, delta: int) -> None:
+        self.action_smoothing(delta)
+
+    def action_t_log_scale(self) -> None:
+        self.action_log_scale()
+
+    def action_t_refresh_stats(self) -> None:
+        self.action_refresh_stats()
+
+    def action_t_auto_stats(self) -> None:
+        self.action_auto_stats()
+
+    def action_t_open_snapshot(self) -> None:
+        self.action_open_snapshot()
+
+    def action_t_health_metric(self) -> None:
+        self.action_health_metric()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        """Focus the tab's main widget (its keys then work at once) and redraw its chart once the
+        tab is on screen (the chart shows its last figure meanwhile), so the switch itself stays quick."""
+        tab = {"training": TrainingTab, "layers": LayersTab, "validation": ValidationTab}[self.query_one(TabbedContent).active]
+        self.query_one(tab).focus_main()
+        self.refresh_bindings()
+        self.call_after_refresh(self._replot)
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_cycle_tab(self, delta: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        tabs.active = TABS[(TABS.index(tabs.active) + delta) % len(TABS)]
+
+    def _control(self, command: str, message: str, after_end: str = "") -> bool:
+        """Send a control to the trainer, or say on screen why it cannot act. `after_end` names
+        what makes no sense once training has ended (r, s and v still work then)."""
+        if self.status.ended and after_end and self.controller.alive:
+            why = f"Training has ended ({self.status.value}): {after_end}. r, s and v still work on the final model."
+        else:
+            why = self.controller.send(command)
+        if why is None:
+            if message:
+                self.app.notify(message, timeout=2)
+            return True
+        self.app.notify(why, severity="warning", timeout=4)
+        return False
+
+    def action_pause(self) -> None:
+        self._control("toggle_pause", "", "nothing to pause")
+
+    def action_snapshot(self) -> None:
+        self._open_next_snapshot = self._control("request_snapshot", f"Snapshot {self._when()}…")
+
+    def action_refresh_stats(self) -> None:
+        self._control("request_layer_stats", f"Layer statistics {self._when()}…")
+
+    def _when(self) -> str:
+        return "of the final model" if self.status.ended else "at the next batch"
+
+    def action_validate(self) -> None:
+        self._control("request_validation", "Validating…")
+
+    def action_checkpoint(self) -> None:
+        self._control("request_checkpoint", "Checkpoint at the next batch…",
+                      "no checkpoint to take, the final weights are in model.pdparams")
+
+    def action_auto_stats(self) -> None:
+        if self.state.started is None and not self.status.ended:
+            # The engine's setting is only mirrored here once RunStarted has told it.
+            self.app.notify(STARTING_HINT, severity="warning", timeout=4)
+            return
+        if self.status.ended:
+            self._control("toggle_auto_stats", "", "no more batches for automatic statistics")  # says why
+            return
+        every = self.state.started.config.get("stats_every") or AUTO_STATS_EVERY
+        on = not self.auto_every
+        if self._control("toggle_auto_stats", f"Automatic layer statistics every {every} batches."
+                         if on else "Automatic layer statistics off."):
+            self.auto_every = every if on else 0
+            self.state.dirty.add("layers")
+
+    def action_health_metric(self) -> None:
+        label = self.query_one(HealthMap).next_metric()
+        self.app.notify(f"Health map (Layers tab): {label}", timeout=2)
+
+    def action_open_snapshot(self) -> None:
+        if not self.state.snapshots:
+            self.app.notify("No snapshot yet: press s.", timeout=2)
+            return
+        self.app.push_screen(SnapshotPicker(self.state.snapshots),
+                             lambda index: self._open_snapshot(index) if index is not None else None)
+
+    def action_smoothing(self, delta: int) -> None:
+        wanted = self.smoothing + delta
+        if not 0 <= wanted < len(SMOOTHING_LEVELS):
+            self.app.notify(f"Smoothing is already at its {'most' if delta > 0 else 'least'} "
+                            f"({SMOOTHING_LEVELS[self.smoothing]:g}).", timeout=2)
+            return
+        self.smoothing = wanted
+        self._charts_dirty.add("history-chart")
+        self._replot()
+
+    def action_log_scale(self) -> None:
+        self.log_loss = not self.log_loss
+        self._charts_dirty.add("history-chart")
+        self._replot()
+
+    def action_hide_error(self) -> None:
+        panel = self.query_one("#error-panel")
+        if not panel.has_class("-shown"):
+            self.app.notify("No error panel to hide.", timeout=2)
+        panel.remove_class("-shown")
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.auto_every or AUTO_STATS_EVERY))
+
+    def action_request_quit(self) -> None:
+        """Training still going: ask whether to stop it, leave it in the background, or stay."""
+        if self.stopping:
+            return
+        if self.status.ended or not self.controller.alive:
+            self.app.leave()
+            return
+        self.app.push_screen(QuitScreen(), self._quit_chosen)
+
+    def _quit_chosen(self, choice: QuitChoice) -> None:
+        if choice is QuitChoice.STOP:
+            self.stop_and_leave()
+        elif choice is QuitChoice.BACKGROUND:
+            self.app.leave(detached=True)
+
+    def stop_and_leave(self) -> None:
+        """Stop after the current batch (the trainer saves a checkpoint); the app leaves once it has."""
+        if self.controller.alive and not self.status.ended:
+            self._control("stop", "Stopping after the current batch, saving a checkpoint…")
+            self.app.leave_when_ended = True
+            self.state.dirty.add("header")
+        else:
+            self.app.leave()

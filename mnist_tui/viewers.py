@@ -1,0 +1,71 @@
+"""`mnist-tui watch`, `mnist-tui runs` and `mnist-tui sweep`: commands that open run folders.
+
+A viewer never trains and never imports Paddle: it reads a folder (live or finished) and steers
+its trainer, if one lives, through the folder's control channel.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .engine.rundir import CONFIG
+from .errors import UsageError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _is_run(path: Path) -> bool:
+    return (path / CONFIG).is_file() or (path / "events.jsonl").is_file()
+
+
+def newest_run(runs_dir: Path) -> Path:
+    from .runs_index import list_runs
+
+    runs = list_runs(runs_dir)
+    if not runs:
+        raise UsageError(f"{runs_dir}: no runs there (start one with mnist-tui, or name a run folder)")
+    return runs[0].path
+
+
+def watch(argv: list[str]) -> int:
+    p = _Parser(prog="mnist-tui watch", description="Open a run folder, live or finished, from any shell.")
+    p.add_argument("run_dir", nargs="?", help="a run folder, or a sweep folder (default: the newest run)")
+    p.add_argument("--runs-dir", default="runs", help="where runs are looked for (default ./runs)")
+    args = p.parse_args(argv)
+    from .tui.app import MnistApp, run_app
+    from .tui.controller import RunController
+
+    try:
+        path = Path(args.run_dir) if args.run_dir else newest_run(Path(args.runs_dir))
+        if not path.is_dir():
+            raise UsageError(f"{path}: no such folder")
+        if not _is_run(path):
+            sweep = sorted(sub for sub in path.iterdir() if sub.is_dir() and _is_run(sub))
+            if not sweep:
+                raise UsageError(f"{path}: not a run folder (no {CONFIG}) nor a sweep folder")
+            return run_app(MnistApp(path, show_runs=True, compare=sweep))
+    except UsageError as exc:
+        print(f"mnist-tui: {exc}")
+        return EXIT_USAGE
+    return run_app(MnistApp(path.parent, RunController(path)))
+
+
+def runs(argv: list[str]) -> int:
+    p = _Parser(prog="mnist-tui runs", description="The runs under --runs-dir: sort, open, mark and compare.")
+    p.add_argument("--runs-dir", default="runs", help="default ./runs")
+    args = p.parse_args(argv)
+    from .tui.app import MnistApp, run_app
+
+    return run_app(MnistApp(args.runs_dir, show_runs=True))
+
+
+def sweep(argv: list[str]) -> int:
+    from .sweep import main
+
+    return main(argv)
