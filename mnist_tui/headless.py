@@ -118,6 +118,8 @@ def run_headless(session: Session, check_shape: bool = False, err=None, out=None
     try:
         trainer = session.make_trainer(pause_on_divergence=lambda: hold_for_viewers and server.viewers > 0,
                                        start_paused=start_paused)
+        for s in signals:  # again: importing Paddle installs its own handlers
+            signal.signal(s, on_signal)
         controls.attach(trainer)
         status = session.run_trainer()
         if server.viewers and not trainer.stop_requested:

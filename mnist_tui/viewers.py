@@ -46,10 +46,10 @@ def watch(argv: list[str]) -> int:
         if not path.is_dir():
             raise UsageError(f"{path}: no such folder")
         if not _is_run(path):
-            sweep = sorted(sub for sub in path.iterdir() if sub.is_dir() and _is_run(sub))
+            sweep = [sub for sub in path.iterdir() if sub.is_dir() and _is_run(sub)]
             if not sweep:
                 raise UsageError(f"{path}: not a run folder (no {CONFIG}) nor a sweep folder")
-            return run_app(MnistApp(path, show_runs=True, compare=sweep))
+            return run_app(MnistApp(path, show_runs=True, compare=[path]))
     except UsageError as exc:
         print(f"mnist-tui: {exc}")
         return EXIT_USAGE

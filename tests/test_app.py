@@ -1,35 +1,33 @@
-"""The live app with Pilot on a real MNIST subset: keys, tables, snapshots, validation, pause, quit,
-errors and resizing; plus the pure history and state logic it draws from."""
+"""The app with Pilot against scripted runs (no Paddle): a stand-in trainer holds the run folder's
+lock, serves its control channel and answers in events, as the real one does. Keys, tables,
+dialogs, what each key says when it cannot act, crashed and finished runs, two watchers; plus the
+pure history and state logic the views draw from. tests/test_live.py trains for real."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
 
-import numpy as np
-import paddle
 import pytest
 from rich.text import Text
+from scripted import ScriptedTrainer, fixed_events
 from textual.widgets import Static, TabbedContent
 
-from mnist_tui.config import TrainConfig
 from mnist_tui.engine import events as ev
-from mnist_tui.engine.session import Session
-from mnist_tui.tui.app import MnistApp, clock
-from mnist_tui.tui.confirm_screen import ConfirmQuit
+from mnist_tui.engine.run_status import RunStatus
+from mnist_tui.tui.app import MnistApp
+from mnist_tui.tui.controller import RunController
 from mnist_tui.tui.help_screen import HelpScreen
 from mnist_tui.tui.history import History, Window, smooth
 from mnist_tui.tui.key_bar import KeyBar
 from mnist_tui.tui.layers_tab import LayersTab
 from mnist_tui.tui.live_figures import LiveFigures, bar_levels, bar_rows
+from mnist_tui.tui.quit_screen import QuitScreen
+from mnist_tui.tui.run_screen import RunScreen, clock
 from mnist_tui.tui.snapshot_screen import SnapshotScreen, heatmap
 from mnist_tui.tui.state import RunState
 from mnist_tui.tui.validation_tab import ValidationTab
-
-SMALL = TrainConfig(epochs=2, train_limit=640, val_limit=200, test_limit=200, seed=1)
-LONG = SMALL.with_(epochs=20)  # long enough that a test can act on it while it trains
 
 
 @pytest.fixture
@@ -37,61 +35,48 @@ def anyio_backend():
     return "asyncio"
 
 
-async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "condition"):
+async def wait_for(pilot, condition, timeout: float = 20.0, what: str = "condition"):
     """Poll the app (letting it run) until `condition()` holds."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s: {pilot.app.state.status} {pilot.app.state.step} "
-                                 f"{pilot.app.trainer} {pilot.app.worker.state} {pilot.app.state.error}")
-        await pilot.pause(0.1)
-
-
-async def wait_for_exit(pilot, app: MnistApp) -> None:
-    """After a quit: the worker ends, then the app exits with its return code."""
-    await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
-    await wait_for(pilot, lambda: app.return_code is not None, timeout=5, what="the app exits")
+            raise AssertionError(f"{what} not met within {timeout} s")
+        await pilot.pause(0.05)
 
 
 def text_of(widget: Static) -> str:
     return str(widget.render())
 
 
-async def pause_training(pilot, app: MnistApp) -> int:
-    """Let a few batches run, press p, wait until the trainer waits; return the step shown."""
-    await wait_for(pilot, lambda: app.trainer is not None and app.state.step >= 3, what="a few batches")
-    await pilot.press("p")
-    await wait_for(pilot, lambda: app.state.status == "paused", what="paused")
-    await pilot.pause(0.3)
-    return app.state.step
+def notified(app: MnistApp) -> str:
+    return "\n".join(n.message for n in app._notifications)
 
 
-def assert_stopped_cleanly(app: MnistApp, session: Session) -> None:
-    """Exit status 0, a checkpoint, and an event log that ends with the stop."""
-    assert app.return_code == 0
-    session.close()
-    assert list(session.run.checkpoints.glob("step-*.pdparams"))
-    last = json.loads(session.run.events_path.read_text().splitlines()[-1])
-    assert (last["type"], last["status"]) == ("Finished", "stopped")
+def run_screen(app: MnistApp) -> RunScreen:
+    return next(s for s in app.screen_stack if isinstance(s, RunScreen))
+
+
+def viewer(trainer: ScriptedTrainer, **kwargs) -> MnistApp:
+    return MnistApp(trainer.path.parent, RunController(trainer.path), **kwargs)
 
 
 @pytest.mark.anyio
 async def test_keys_switch_tabs_and_help(tmp_path):
-    app = MnistApp(Session.new(SMALL, tmp_path), start_paused=True)
+    app = viewer(ScriptedTrainer(tmp_path, fixed_events()))
     async with app.run_test(size=(80, 24)) as pilot:
-        tabs = app.query_one(TabbedContent)
+        screen = run_screen(app)
+        tabs = screen.query_one(TabbedContent)
         assert tabs.active == "training"
         for key, tab in (("2", "layers"), ("3", "validation"), ("1", "training"), ("tab", "layers"),
                          ("tab", "validation"), ("tab", "training"), ("shift+tab", "validation")):
             await pilot.press(key)
             assert tabs.active == tab, key
-        keys = app.query_one(KeyBar)
+        keys = screen.query_one(KeyBar)
         for key, shown, hidden in (("1", "+/- Smooth", "r Stats"), ("2", "r Stats", "+/- Smooth"),
                                    ("3", "v Validate", "r Stats")):
             await pilot.press(key)
             await pilot.pause()
             assert shown in text_of(keys) and hidden not in text_of(keys), key  # the key bar follows the tab
-        assert "No evaluation yet" in text_of(app.query_one("#diagnosis", Static))  # before the first one, too
         await pilot.click(KeyBar, offset=(text_of(keys).index("? Help"), 0))  # its keys can be clicked too
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
@@ -107,121 +92,190 @@ async def test_keys_switch_tabs_and_help(tmp_path):
 
 
 @pytest.mark.anyio
-async def test_layers_table_shows_output_shapes(tmp_path):
-    app = MnistApp(Session.new(SMALL, tmp_path), start_paused=True)
+async def test_before_the_first_event_the_tabs_say_so(tmp_path):
+    trainer = ScriptedTrainer(tmp_path, serve=False)  # loading Paddle: lock held, no channel yet
+    app = viewer(trainer)
     async with app.run_test(size=(80, 24)) as pilot:
-        tab = app.query_one(LayersTab)
+        screen = run_screen(app)
+        assert "No evaluation yet" in text_of(screen.query_one("#diagnosis", Static))
+        assert "starting" in text_of(screen.query_one("#header", Static))
+        await pilot.press("2", "a")
+        await wait_for(pilot, lambda: "Training is starting" in notified(app), what="a says why before the start")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: notified(app).count("Training is starting") == 2, what="p says why")
+
+
+@pytest.mark.anyio
+async def test_layers_and_validation_tables_show_the_run(tmp_path):
+    app = viewer(ScriptedTrainer(tmp_path, fixed_events()))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = run_screen(app)
+        tab = screen.query_one(LayersTab)
         await wait_for(pilot, lambda: len(tab.structure) == 8, what="layer rows")
         await pilot.press("2")
         assert tab.cell("structure", "conv1", "output shape") == "[64, 20, 28, 28]"
-        assert tab.cell("structure", "fc", "output shape") == "[64, 10]"
         assert tab.cell("structure", "conv2", "param shape") == "[20,20,5,5]+[20]"
-        lines = text_of(app.query_one("#structure-table", Static)).splitlines()
-        assert lines[0].split() == ["layer", "type", "hyper", "param", "shape", "output", "shape", "params"]
+        lines = text_of(screen.query_one("#structure-table", Static)).splitlines()
         assert [line.split()[0] for line in lines[1:]] == [
             "conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "flatten", "fc"]
-        assert "[64, 20, 28, 28]" in lines[1]
-
-
-@pytest.mark.anyio
-async def test_snapshot_kernel_equals_model_weights(tmp_path):
-    session = Session.new(LONG, tmp_path)
-    app = MnistApp(session)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pause_training(pilot, app)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, SnapshotScreen) and app.screen.query("#conv1-kernel")
-                       and "conv1" in text_of(app.screen.query_one("#conv1-kernel", Static)), what="snapshot view")
-        snap = app.state.snapshots[-1]
-        shown = text_of(app.screen.query_one("#conv1-kernel", Static)).splitlines()[1:]
-        # The model lives in the training process: a checkpoint taken while still paused holds it.
-        saved = app.state.checkpoints  # an epoch end may have saved one already (small epochs)
-        await pilot.press("escape", "c")
-        await wait_for(pilot, lambda: app.state.checkpoints > saved, what="a checkpoint")
-        params = max(session.run.checkpoints.glob("step-*.pdparams"))  # the newest: names are zero-padded steps
-        weights = paddle.load(str(params))["conv1.weight"].numpy()[0, 0]
-        assert weights.shape == (5, 5)
-        assert np.allclose(np.array(snap.conv1_kernel), weights, atol=1e-6)
-        assert [[float(v) for v in line.split()] for line in shown] == \
-            [[round(float(v), 3) for v in row] for row in weights]
-        saved = np.load(snap.path)
-        assert np.allclose(saved["conv1_weight"][0, 0], weights) and snap.path.startswith(str(session.run.snapshots))
-        await pilot.press("2", "o")
-        await pilot.press("enter")
-        assert isinstance(app.screen, SnapshotScreen) and app.screen.index == 0
-
-
-@pytest.mark.anyio
-async def test_refresh_while_paused_changes_taken_at(tmp_path):
-    app = MnistApp(Session.new(LONG, tmp_path))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pause_training(pilot, app)
-        # Statistics also come on their own (first batch, evaluations): wait for those of the paused batch.
-        await pilot.press("2", "r")
-        await wait_for(pilot, lambda: app.state.layer_stats is not None and app.state.layer_stats.step == app.state.step,
-                       what="first statistics")
-        first = app.state.layer_stats
-        label = app.query_one("#taken-at", Static)
-        await wait_for(pilot, lambda: f"batch {first.batch} " in text_of(label), what="first label")
-        await pilot.press("p")
-        await wait_for(pilot, lambda: app.state.step >= first.step + 3, what="more batches")
-        await pilot.press("p")
-        await wait_for(pilot, lambda: app.state.status == "paused", what="paused again")
-        await pilot.press("r")
-        await wait_for(pilot, lambda: app.state.layer_stats.step == app.state.step > first.step,
-                       what="second statistics")
-        second = app.state.layer_stats
-        assert second.step > first.step
-        await wait_for(pilot, lambda: f"batch {second.batch} " in text_of(label), what="second label")
-        tab = app.query_one(LayersTab)
-        assert tab.cell("stats", "conv1", "grad norm") != "-" or second.layers[0]["grad_norm"] is None
-        assert float(tab.cell("stats", "relu1", "min")) >= 0
-        relu1 = next(line for line in text_of(app.query_one("#stats-table", Static)).splitlines() if "relu1" in line)
-        assert relu1.split()[1:3] == [tab.cell("stats", "relu1", "mean"), tab.cell("stats", "relu1", "std")]
-
-
-@pytest.mark.anyio
-async def test_validation_row_gap_is_train_minus_val(tmp_path):
-    app = MnistApp(Session.new(SMALL, tmp_path))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.state.evals, what="an evaluation")
         await pilot.press("3")
-        tab = app.query_one(ValidationTab)
-        await wait_for(pilot, lambda: tab.rows, what="a row")
-        lines = text_of(app.query_one("#eval-table", Static)).splitlines()
-        assert lines[0].split() == ["at", "run", "loss", "run", "acc", "train", "loss", "train", "acc", "val", "loss",
-                                    "val", "acc", "gap"]
-        row = dict(zip(("at", "rl", "ra", "tl", "ta", "vl", "va", "gap"), tab.rows[0]))
-        assert lines[1].split()[2:] == list(tab.rows[0][1:])  # as shown
-        e = app.state.evals[0]
-        assert row["at"] == f"e0 b{e.batch}" and float(row["gap"]) == pytest.approx(100 * e.gap, abs=0.006)
-        shown_gap = float(row["ta"]) - float(row["va"])
-        assert float(row["gap"]) == pytest.approx(shown_gap, abs=0.011)
+        vtab = screen.query_one(ValidationTab)
+        await wait_for(pilot, lambda: len(vtab.rows) == 2, what="two evaluation rows")
+        e = screen.state.evals[-1]
+        row = dict(zip(("at", "rl", "ra", "tl", "ta", "vl", "va", "gap"), vtab.rows[-1]))
+        assert float(row["gap"]) == pytest.approx(100 * e.gap, abs=0.006)
         assert float(row["ra"]) == pytest.approx(100 * e.running_acc, abs=0.006)  # the running figure apart
-        diagnosis = text_of(app.query_one("#diagnosis", Static))
-        assert diagnosis.startswith(e.diagnosis)
-        await wait_for(pilot, lambda: app.state.test is not None, what="test accuracy")
-        await pilot.pause(0.2)
-        assert f"{100 * app.state.test.acc:.2f}%" in text_of(app.query_one("#test-result", Static))
+        assert text_of(screen.query_one("#diagnosis", Static)).startswith(e.diagnosis)
+        await wait_for(pilot, lambda: "Confusion matrix" in text_of(screen.query_one("#mistakes-title", Static)),
+                       what="the confusion matrix panel")
+        assert "4 → 9" in text_of(screen.query_one("#confused-pairs", Static))
 
 
 @pytest.mark.anyio
-async def test_p_stops_and_restarts_the_batch_counter(tmp_path):
-    app = MnistApp(Session.new(LONG, tmp_path))
+async def test_controls_reach_the_trainer_and_its_answers_show(tmp_path):
+    trainer = ScriptedTrainer(tmp_path, fixed_events())
+    app = viewer(trainer)
     async with app.run_test(size=(80, 24)) as pilot:
-        step = await pause_training(pilot, app)
-        header = app.query_one("#header", Static)
-        shown = text_of(header)
-        await pilot.pause(1.0)
-        assert app.state.step == step and app.trainer.step == step + 1
-        assert text_of(header) == shown and "paused" in shown
-        state, figures = app.state, app.query_one(LiveFigures)
-        loss_row, acc_row, progress = (figures.render_line(y).text for y in range(3))
-        assert loss_row.startswith("loss") and f"now {state.loss_window.current:.4f}" in loss_row
-        assert f"best {state.best_acc:.3f}" in acc_row
-        assert f"{round(100 * (state.batch + 1) / state.bpe)}%" in progress.split("run")[0]
+        screen = run_screen(app)
+        header = screen.query_one("#header", Static)
+        assert "paused" in text_of(header)
         await pilot.press("p")
-        await wait_for(pilot, lambda: app.state.step > step + 2, what="training again")
+        await wait_for(pilot, lambda: "training" in text_of(header), what="resumed, shown in the header")
+        assert trainer.commands == ["toggle_pause"]
+        await pilot.press("p")
+        await wait_for(pilot, lambda: screen.status is RunStatus.PAUSED, what="paused again")
+        stats = len(screen.state.stats_history)
+        await pilot.press("2", "r")
+        await wait_for(pilot, lambda: len(screen.state.stats_history) > stats, what="statistics on r")
+        await wait_for(pilot, lambda: "batch 41 " in text_of(screen.query_one("#taken-at", Static)),
+                       what="the new statistics shown")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SnapshotScreen), what="the snapshot opens")
+        await pilot.press("escape", "v", "c")
+        await wait_for(pilot, lambda: trainer.commands[-2:] == ["request_validation", "request_checkpoint"],
+                       what="v and c sent")
+        for _ in range(8):
+            await pilot.press("1", "plus")
+        assert "Smoothing is already at its most" in notified(app)
+        await pilot.press("2", "m")
+        assert "Health map (Layers tab): activation std" in notified(app)
+
+
+@pytest.mark.anyio
+async def test_two_watchers_both_work(tmp_path):
+    trainer = ScriptedTrainer(tmp_path, fixed_events())
+    first, second = viewer(trainer), viewer(trainer)
+    async with first.run_test(size=(80, 24)) as one, second.run_test(size=(80, 24)) as two:
+        await wait_for(one, lambda: trainer.server.viewers == 2, what="both attached")
+        await one.press("p")
+        await wait_for(two, lambda: run_screen(second).status is RunStatus.TRAINING, what="the other sees it")
+        await two.press("p")
+        await wait_for(one, lambda: run_screen(first).status is RunStatus.PAUSED, what="and back")
+    assert trainer.commands == ["toggle_pause", "toggle_pause"]
+
+
+@pytest.mark.anyio
+async def test_q_asks_stop_background_or_cancel(tmp_path):
+    trainer = ScriptedTrainer(tmp_path, fixed_events())
+    app = viewer(trainer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, QuitScreen) and app.return_code is None
+        await pilot.press("q", "s")
+        await wait_for(pilot, lambda: app.return_code is not None, what="left once stopped")
+    assert trainer.commands == ["stop"] and app.return_code == 0
+    trainer = ScriptedTrainer(tmp_path / "b", fixed_events())
+    app = viewer(trainer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("q", "b")
+        await wait_for(pilot, lambda: app.return_code is not None, what="left at once")
+    assert trainer.commands == [] and app.detached and app.return_code == 0
+
+
+@pytest.mark.anyio
+async def test_ctrl_c_stops_the_run_this_app_started_but_a_watcher_only_leaves(tmp_path):
+    trainer = ScriptedTrainer(tmp_path, fixed_events())
+    app = viewer(trainer, owns_run=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+c")
+        assert not isinstance(app.screen, QuitScreen), "Ctrl+C does not ask"
+        await wait_for(pilot, lambda: app.return_code is not None, what="left once stopped")
+    assert trainer.commands == ["stop"]
+    watched = ScriptedTrainer(tmp_path / "b", fixed_events())
+    app = viewer(watched)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: app.return_code is not None, what="left")
+    assert watched.commands == []
+
+
+@pytest.mark.anyio
+async def test_finished_run_answers_while_its_trainer_lives_then_is_read_only(tmp_path):
+    trainer = ScriptedTrainer(tmp_path, fixed_events())
+    trainer.finish("done")
+    app = viewer(trainer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = run_screen(app)
+        await wait_for(pilot, lambda: screen.status is RunStatus.FINISHED, what="finished")
+        await pilot.press("2", "r")
+        await wait_for(pilot, lambda: "request_layer_stats" in trainer.commands, what="r on the final model")
+        for key in ("p", "c", "a"):
+            await pilot.press(key)
+        await wait_for(pilot, lambda: notified(app).count("Training has ended (finished)") == 3, what="p, c, a say why")
+        trainer.exit()
+        await wait_for(pilot, lambda: not screen.controller.alive, what="the trainer gone")
+        await pilot.press("v")
+        await wait_for(pilot, lambda: "read-only" in notified(app), what="v says the run is read-only")
+        assert screen.status is RunStatus.FINISHED, "a clean end is not a crash"
+        await pilot.press("q")  # nothing trains: no question
+        await wait_for(pilot, lambda: app.return_code is not None, what="left")
+    assert app.return_code == 0
+
+
+@pytest.mark.anyio
+async def test_a_trainer_gone_without_finishing_shows_as_crashed(tmp_path):
+    trainer = ScriptedTrainer(tmp_path, fixed_events())
+    trainer.exit()
+    app = viewer(trainer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = run_screen(app)
+        panel = screen.query_one("#error-panel", Static)
+        await wait_for(pilot, lambda: panel.has_class("-shown"), what="the crash panel")
+        assert "mnist-tui --resume" in text_of(panel) and str(trainer.path) in text_of(panel)
+        assert "crashed" in text_of(screen.query_one("#header", Static))
+        await pilot.press("p")
+        await wait_for(pilot, lambda: "crashed" in notified(app), what="p says why")
+
+
+@pytest.mark.anyio
+async def test_divergence_ends_with_exit_status_3(tmp_path):
+    trainer = ScriptedTrainer(tmp_path, fixed_events())
+    app = viewer(trainer, owns_run=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        trainer.emit(ev.Alert("error", "training diverged at epoch 1, batch 41: loss exploded", 1, 41))
+        await wait_for(pilot, lambda: "training diverged" in notified(app), what="the alert")
+        trainer.emit(ev.StatusChanged("diverged"))
+        trainer.finish("diverged")
+        await wait_for(pilot, lambda: run_screen(app).status is RunStatus.DIVERGED, what="diverged")
+        await pilot.press("q")
+        await wait_for(pilot, lambda: app.return_code is not None, what="left")
+    assert app.return_code == 3
+
+
+@pytest.mark.anyio
+async def test_a_resumed_log_is_read_again_from_the_start(tmp_path):
+    from mnist_tui.engine.session import truncate_events_after_checkpoint
+
+    trainer = ScriptedTrainer(tmp_path, fixed_events())
+    app = viewer(trainer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: run_screen(app).state.loss_history.count == 150, what="the history")
+        first = run_screen(app)
+        truncate_events_after_checkpoint(trainer.run.events_path, None)  # what a resume with no checkpoint does
+        await wait_for(pilot, lambda: run_screen(app) is not first, what="a fresh run view")
+        assert run_screen(app).state.loss_history.count == 0
 
 
 @pytest.mark.anyio
@@ -230,69 +284,49 @@ async def test_header_fits_80_columns_with_the_eta(tmp_path):
     run = ev.RunStarted("run", "CPU ×2 (auto: no CUDA GPU visible)", {"batch_size": 64}, 5, 781, 50_000, 10_000, [])
     events = [run, ev.StatusChanged("running"), ev.BatchMetrics(0, 243, 243, 0.5, 0.9, 12345.0, 75.0)]
     for width, elapsed_shown in ((80, False), (160, True)):
-        app = MnistApp(Session.new(SMALL, tmp_path / str(width)), start_paused=True)
+        app = viewer(ScriptedTrainer(tmp_path / str(width), events, name="20261128-033054"))
         async with app.run_test(size=(width, 24)):
-            app.state = RunState()
-            app.state.apply(events)
-            header = str(Text.from_markup(app._header_text()))
+            screen = run_screen(app)
+            header = str(Text.from_markup(screen._header_text()))
         assert len(header) <= width - 2 and "batch 244/781" in header and "12345 img/s" in header
-        assert header.endswith(f"ETA {clock(app.state.eta_s())}")
+        assert header.endswith(f"ETA {clock(screen.state.eta_s())}")
         assert ("1:15" in header) == elapsed_shown
 
 
 @pytest.mark.anyio
-async def test_confirmed_quit_leaves_checkpoint_and_complete_events(tmp_path):
-    session = Session.new(LONG, tmp_path)
-    app = MnistApp(session)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.state.step >= 3, what="a few batches")
-        await pilot.press("q")
-        assert isinstance(app.screen, ConfirmQuit)
-        await pilot.press("n")
-        assert not isinstance(app.screen, ConfirmQuit) and app.training
-        await pilot.press("q", "y")
-        await wait_for_exit(pilot, app)
-    assert_stopped_cleanly(app, session)
-
-
-@pytest.mark.anyio
-async def test_worker_exception_shows_error_panel_and_keys_work(tmp_path, monkeypatch):
-    from mnist_tui.engine.worker import FAULT_ENV
-
-    monkeypatch.setenv(FAULT_ENV, "injected failure")  # the training process raises it
-    session = Session.new(SMALL, tmp_path)
-    app = MnistApp(session)
-    async with app.run_test(size=(80, 24)) as pilot:
-        panel = app.query_one("#error-panel", Static)
-        await wait_for(pilot, lambda: panel.has_class("-shown"), what="error panel")
-        assert "injected failure" in text_of(panel) and str(session.run.log_path) in text_of(panel)
-        assert panel.display
-        await pilot.press("2")
-        assert app.query_one(TabbedContent).active == "layers"
-        await pilot.press("q")  # training is over: no confirmation
-        await wait_for_exit(pilot, app)
-    assert app.return_code == 1
-    assert "RuntimeError: injected failure" in session.run.log_path.read_text()
-
-
-@pytest.mark.anyio
 async def test_small_terminal_shows_notice_and_resizing_survives(tmp_path):
-    app = MnistApp(Session.new(SMALL, tmp_path), start_paused=True)
+    app = viewer(ScriptedTrainer(tmp_path, fixed_events()))
     async with app.run_test(size=(80, 24)) as pilot:
-        notice = app.query_one("#too-small", Static)
+        screen = run_screen(app)
+        notice = screen.query_one("#too-small", Static)
         assert not notice.display
         for size in ((200, 50), (40, 12), (80, 24), (40, 12)):
             await pilot.resize_terminal(*size)
             await pilot.pause(0.2)
         assert app.has_class("-too-small") and notice.display
-        assert "Enlarge the terminal" in text_of(notice) and not app.query_one("#main").display
+        assert "Enlarge the terminal" in text_of(notice) and not screen.query_one("#main").display
         await pilot.resize_terminal(80, 24)
         await pilot.pause(0.2)
-        assert not notice.display and app.query_one("#main").display
+        assert not notice.display and screen.query_one("#main").display
 
 
-def test_app_module_does_not_import_paddle():
-    code = "import sys, mnist_tui.tui.app; print('paddle' in sys.modules, 'mnist_tui.engine.trainer' in sys.modules)"
+@pytest.mark.anyio
+async def test_paused_figures_hold_still(tmp_path):
+    app = viewer(ScriptedTrainer(tmp_path, fixed_events()))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = run_screen(app)
+        await wait_for(pilot, lambda: screen.state.step == 149, what="the history")
+        state, figures = screen.state, screen.query_one(LiveFigures)
+        await pilot.pause(0.3)
+        loss_row, acc_row, progress = (figures.render_line(y).text for y in range(3))
+        assert loss_row.startswith("loss") and f"now {state.loss_window.current:.4f}" in loss_row
+        assert f"best {state.best_acc:.3f}" in acc_row
+        assert f"{round(100 * (state.batch + 1) / state.bpe)}%" in progress.split("run")[0]
+
+
+def test_app_modules_do_not_import_paddle():
+    code = ("import sys, mnist_tui.tui.app, mnist_tui.viewers, mnist_tui.tui.runs_screen, mnist_tui.tui.compare_screen;"
+            "print('paddle' in sys.modules, 'mnist_tui.engine.trainer' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 
@@ -390,152 +424,3 @@ def test_heatmap_reads_without_colour():
     assert set(heatmap(grid, colour=True).plain.replace("\n", "")) == {"▀"}
 
 
-@pytest.mark.anyio
-async def test_resumed_run_shows_the_whole_history(tmp_path):
-    first = Session.new(LONG, tmp_path)
-    app = MnistApp(first)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.state.step >= 12, what="a dozen batches")
-        await pilot.press("c")  # checkpoint now
-        await wait_for(pilot, lambda: app.state.checkpoints >= 1, what="a checkpoint")
-        await pilot.press("q", "y")
-        await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
-    first.close()
-    resumed = Session.resume(first.run.path)
-    app = MnistApp(resumed, start_paused=True)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.state.status == "paused", what="resumed, paused")
-        assert app.state.loss_history.count >= 12, "batches from before the resume are charted"
-        assert app.state.step >= 11
-    resumed.close()
-
-
-@pytest.mark.anyio
-async def test_divergence_pauses_with_an_alert_and_exits_3(tmp_path):
-    cfg = LONG.with_(lr=1e4, optimizer="sgd", schedule="constant")
-    app = MnistApp(Session.new(cfg, tmp_path))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.state.status == "paused", what="paused on divergence")
-        assert app.state.last_alert.message.startswith("training diverged at epoch")
-        assert "loss exploded" in app.state.last_alert.message or "non-finite loss" in app.state.last_alert.message
-        step = app.trainer.step
-        await pilot.pause(0.5)
-        assert app.trainer.step == step, "training waits instead of going on with NaN weights"
-        await pilot.press("q", "y")
-        await wait_for_exit(pilot, app)
-    assert app.return_code == 3, (app.final_status, app.trainer.status)
-    assert not list(app.session.run.checkpoints.glob("*.pdparams"))
-
-
-@pytest.mark.anyio
-async def test_gpu_without_cuda_exits_2_with_one_line(tmp_path):
-    import paddle
-
-    if paddle.device.is_compiled_with_cuda():
-        pytest.skip("this Paddle has CUDA")
-    app = MnistApp(Session.new(SMALL.with_(device="gpu"), tmp_path))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.return_code is not None, what="the app exits on the usage error")
-    assert app.return_code == 2
-    assert "--device gpu: this Paddle build has no CUDA" in app.setup_error
-
-
-@pytest.mark.anyio
-async def test_sigterm_quits_with_a_checkpoint_within_two_seconds(tmp_path):
-    import os
-    import signal
-
-    session = Session.new(LONG, tmp_path)
-    app = MnistApp(session)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.state.step >= 3, what="a few batches")
-        start = time.monotonic()
-        os.kill(os.getpid(), signal.SIGTERM)
-        await wait_for(pilot, lambda: not app.training, timeout=10, what="worker ended")
-        assert time.monotonic() - start < 2.0
-        await wait_for(pilot, lambda: app.return_code is not None, timeout=5, what="the app exits")
-    assert_stopped_cleanly(app, session)
-
-
-@pytest.mark.anyio
-async def test_ctrl_c_quits_at_once_with_a_checkpoint(tmp_path):
-    session = Session.new(LONG, tmp_path)
-    app = MnistApp(session)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.state.step >= 3, what="a few batches")
-        await pilot.press("ctrl+c")
-        assert not isinstance(app.screen, ConfirmQuit), "Ctrl+C does not ask"
-        await wait_for_exit(pilot, app)
-    assert_stopped_cleanly(app, session)
-
-
-def notified(app: MnistApp) -> str:
-    return "\n".join(n.message for n in app._notifications)
-
-
-@pytest.mark.anyio
-async def test_finished_run_stays_inspectable_and_keys_say_why(tmp_path):
-    app = MnistApp(Session.new(SMALL.with_(epochs=1), tmp_path))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.state.finished is not None, what="the run finished")
-        await pilot.press("2")
-        tab = app.query_one(LayersTab)
-        # Never empty: statistics came with the first batch and the evaluation, with no key pressed.
-        await wait_for(pilot, lambda: tab.cell("stats", "conv1", "mean") != "-", what="statistics shown")
-        taken = len(app.state.stats_history)
-        await pilot.press("r")
-        await wait_for(pilot, lambda: len(app.state.stats_history) > taken, what="r on the final model")
-        await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, SnapshotScreen) and app.screen.query("#conv1-kernel")
-                       and "conv1" in text_of(app.screen.query_one("#conv1-kernel", Static)), what="snapshot view")
-        await pilot.press("escape")
-        evals = len(app.state.evals)
-        await pilot.press("v")
-        await wait_for(pilot, lambda: len(app.state.evals) > evals, what="v on the final model")
-        for key in ("p", "c", "a"):
-            await pilot.press(key)
-        await wait_for(pilot, lambda: notified(app).count("Training has ended (done)") == 3, what="p, c, a say why")
-        await pilot.press("q")
-        await wait_for_exit(pilot, app)
-    assert app.return_code == 0
-    kinds = [json.loads(line)["type"] for line in app.session.run.events_path.read_text().splitlines()]
-    assert kinds.index("Finished") < len(kinds) - 1 and "SnapshotTaken" in kinds[kinds.index("Finished"):]
-
-
-@pytest.mark.anyio
-async def test_keys_that_cannot_act_say_why_with_scripted_events(tmp_path):
-    """No Paddle: the worker holds the scripted events back until the test lets them go."""
-    import threading
-
-    from test_app_snapshots import fixed_events
-    from textual import work
-
-    from mnist_tui.engine.rundir import RunDir
-
-    release = threading.Event()
-
-    class HeldApp(MnistApp):
-        @work(thread=True)
-        def _train(self) -> None:
-            release.wait(30)
-            for event in fixed_events():
-                self.session.bus.emit(event)
-
-    app = HeldApp(Session(SMALL, RunDir.create(tmp_path, "held")))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("2", "a")
-        await wait_for(pilot, lambda: "Training is starting" in notified(app), what="a says why before the start")
-        release.set()
-        await wait_for(pilot, lambda: app.state.started is not None and app.state.mistakes is not None,
-                       what="the scripted events")
-        await wait_for(pilot, lambda: "auto every 100 batches" in text_of(app.query_one("#taken-at", Static)),
-                       what="the engine's setting shown")
-        for _ in range(8):
-            await pilot.press("plus")
-        assert "Smoothing is already at its most" in notified(app)
-        await pilot.press("m")
-        assert "Health map (Layers tab): activation std" in notified(app)
-        await pilot.press("3")
-        await wait_for(pilot, lambda: "Confusion matrix" in text_of(app.query_one("#mistakes-title", Static)),
-                       what="the confusion matrix panel")
-        assert "4 → 9" in text_of(app.query_one("#confused-pairs", Static))

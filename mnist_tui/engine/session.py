@@ -41,8 +41,8 @@ class Session:
 
     @classmethod
     def new(cls, cfg: TrainConfig, runs_dir: str | Path, data_dir: str | None = None,
-            data: Mnist | None = None) -> Session:
-        session = cls(cfg, RunDir.create(runs_dir), data_dir, data=data)
+            data: Mnist | None = None, name: str | None = None) -> Session:
+        session = cls(cfg, RunDir.create(runs_dir, name), data_dir, data=data)
         # Settings first, before Paddle or the data: a run killed at any moment can be started again.
         session.run.write_json(CONFIG, {"config": cfg.to_dict(), "data_dir": data_dir})
         return session

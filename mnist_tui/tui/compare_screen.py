@@ -1,0 +1,106 @@
+"""Marked runs side by side: validation accuracy and loss curves overlaid, final figures, and
+the settings in which the runs differ. On a sweep folder it follows the sweep as runs appear."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Static
+
+from ..runs_index import RunSummary, differing_settings, list_runs, summarise, validation_curve
+from .charts import CachedPlot
+from .key_bar import KeyBar
+
+REFRESH_S = 3.0
+COLOURS = ("cyan", "orange", "green", "magenta", "yellow", "red", "blue", "white")
+MARKERS = "ox+*#@%&"
+
+
+class CompareChart(CachedPlot):
+    def replot(self, curves: list[tuple[str, list]], which: int, title: str) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        for i, (_name, curve) in enumerate(curves):
+            if curve:
+                plt.plot([p[0] for p in curve], [p[which] for p in curve], marker=MARKERS[i % len(MARKERS)],
+                         color=COLOURS[i % len(COLOURS)])
+        plt.title(title)
+        plt.xlabel("epoch")
+        self.redraw()
+
+
+def compare_table(runs: list[RunSummary]) -> str:
+    differ = differing_settings(runs)
+    head = ["", "run", "status", "best val", "final val", "val loss", "test", *differ]
+    rows = [head]
+    for i, run in enumerate(runs):
+        curve = validation_curve(run.path)
+        last = curve[-1] if curve else None
+        rows.append([f"[{COLOURS[i % len(COLOURS)]}]{MARKERS[i % len(MARKERS)]}[/]", run.name, run.status.value,
+                     _pct(run.best_val_acc), _pct(last[1] if last else None),
+                     f"{last[2]:.4f}" if last else "-", _pct(run.test_acc),
+                     *(str(run.config.get(key, "-")) for key in differ)])
+    widths = [max(len(_plain(r[i])) for r in rows) for i in range(len(head))]
+    lines = ["  ".join(c + " " * (w - len(_plain(c))) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines[0] = f"[b]{lines[0]}[/b]"
+    note = f"They differ in: {', '.join(differ)}" if differ else "Their settings are the same."
+    return "\n".join(lines) + "\n" + note
+
+
+def _plain(markup: str) -> str:
+    return markup.split("]", 1)[1].split("[/", 1)[0] if markup.startswith("[") else markup
+
+
+def _pct(value: float | None) -> str:
+    return f"{100 * value:.2f}%" if value is not None else "-"
+
+
+class CompareScreen(Screen):
+    BINDINGS: ClassVar = [Binding("escape,q", "back", "Back")]
+
+    def __init__(self, paths: list[Path], live: bool = False) -> None:
+        """`paths`: runs to compare; with `live`, one sweep folder whose runs all show as they appear."""
+        super().__init__()
+        self.paths = [Path(p) for p in paths]
+        self.live = live
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="compare-body"):
+            yield Static("", id="compare-title")
+            yield CompareChart(id="compare-acc", classes="compare-chart")
+            yield CompareChart(id="compare-loss", classes="compare-chart")
+            yield Static("", id="compare-table")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.refresh_figures()
+        self.set_interval(REFRESH_S, self.refresh_figures)
+        self.query_one("#compare-body").focus()
+
+    def runs(self) -> list[RunSummary]:
+        if self.live:
+            return sorted(list_runs(self.paths[0]), key=lambda r: r.name)
+        return [s for s in map(summarise, self.paths) if s is not None]
+
+    def refresh_figures(self) -> None:
+        runs = self.runs()
+        curves = [(r.name, [(step / r.batches_per_epoch if r.batches_per_epoch else step, acc, loss)
+                            for step, acc, loss in validation_curve(r.path)]) for r in runs]
+        where = f"sweep {self.paths[0]}" if self.live else f"{len(runs)} runs"
+        self.query_one("#compare-title", Static).update(f"[b]Compare: {where}[/b] · validation, one marker per run "
+                                                        "(table below) · Esc back")
+        self.query_one("#compare-acc", CompareChart).replot(curves, 1, "validation accuracy")
+        self.query_one("#compare-loss", CompareChart).replot(curves, 2, "validation loss")
+        self.query_one("#compare-table", Static).update(compare_table(runs) if runs else "No runs yet.")
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+        else:
+            self.app.leave()

@@ -1,0 +1,144 @@
+"""Tab 4, `mnist-tui runs`: the runs under a folder in a table; sort, open, mark and compare.
+
+Read again every few seconds (runs_index.py reads a folder of 50 runs well within a second), so
+live runs move on in the table as they train.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Static
+
+from ..runs_index import COLUMNS, RunSummary, list_runs, sort_runs
+from .key_bar import KeyBar
+
+REFRESH_S = 2.0
+
+
+def _pct(value: float | None) -> str:
+    return f"{100 * value:.2f}" if value is not None else "-"
+
+
+def row_cells(run: RunSummary, marked: bool) -> tuple[str, ...]:
+    wall = f"{run.wall_s / 60:.1f} min" if run.wall_s is not None else "-"
+    started = time.strftime("%m-%d %H:%M", time.localtime(run.started)) if run.started else "-"
+    epochs = f"{run.epochs_done:g}/{run.epochs_total}" if run.epochs_total else "-"
+    lr = f"{run.lr:g} {run.schedule or ''}".strip() if run.lr is not None else "-"
+    return ("●" if marked else " ", run.name, run.status.value, run.optimizer or "-", lr, run.l2 or "-", epochs,
+            _pct(run.best_val_acc), _pct(run.test_acc), wall, started)
+
+
+class RunsScreen(Screen):
+    BINDINGS: ClassVar = [
+        Binding("enter", "open", "Open"),
+        Binding("space", "mark", "Mark"),
+        Binding("c", "compare", "Compare"),
+        Binding("s", "sort", "Sort"),
+        Binding("d", "reverse", "Reverse"),
+        Binding("1,2,3,escape", "back", "Run view", show=False),
+        Binding("q", "quit_app", "Quit"),
+    ]
+
+    def __init__(self, runs_dir: Path, can_go_back: bool = False) -> None:
+        super().__init__()
+        self.runs_dir = Path(runs_dir)
+        self.can_go_back = can_go_back
+        self.runs: list[RunSummary] = []
+        self.marked: set[Path] = set()
+        self.sort_column = "started"
+        self.sort_reverse = True
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="runs-title")
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label in (" ", *COLUMNS):
+            table.add_column(label, key=label)
+        self.refresh_runs()
+        self.set_interval(REFRESH_S, self.refresh_runs)
+        table.focus()
+
+    def refresh_runs(self) -> None:
+        self.runs = sort_runs(list_runs(self.runs_dir), self.sort_column, self.sort_reverse)
+        table = self.query_one(DataTable)
+        cursor = self.current().path if self.current() else None
+        table.clear()
+        for run in self.runs:
+            table.add_row(*row_cells(run, run.path in self.marked), key=str(run.path))
+        if cursor is not None and str(cursor) in [str(r.path) for r in self.runs]:
+            table.move_cursor(row=table.get_row_index(str(cursor)))
+        arrow = "↓" if self.sort_reverse else "↑"
+        self.query_one("#runs-title", Static).update(
+            f"[b]Runs in {self.runs_dir}[/b] · {len(self.runs)} · sorted by {self.sort_column} {arrow} · "
+            f"{len(self.marked)} marked (space) · Enter opens · c compares")
+
+    def current(self) -> RunSummary | None:
+        table = self.query_one(DataTable)
+        if not self.runs or table.cursor_row is None or not 0 <= table.cursor_row < len(self.runs):
+            return None
+        return self.runs[table.cursor_row]
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        column = str(event.column_key.value)
+        if column in COLUMNS:
+            self.sort_reverse = not self.sort_reverse if column == self.sort_column else False
+            self.sort_column = column
+            self.refresh_runs()
+
+    def on_data_table_row_selected(self, _event) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        run = self.current()
+        if run is None:
+            self.app.notify("No run here yet.", severity="warning", timeout=3)
+            return
+        self.app.open_run(run.path)
+
+    def action_mark(self) -> None:
+        run = self.current()
+        if run is None:
+            return
+        self.marked ^= {run.path}
+        table = self.query_one(DataTable)
+        table.update_cell(str(run.path), " ", "●" if run.path in self.marked else " ")
+        table.action_cursor_down()
+
+    def action_compare(self) -> None:
+        from .compare_screen import CompareScreen
+
+        paths = [r.path for r in self.runs if r.path in self.marked]
+        if len(paths) < 2:
+            self.app.notify("Mark two runs or more with space, then c compares them.", severity="warning", timeout=4)
+            return
+        self.app.push_screen(CompareScreen(paths))
+
+    def action_sort(self) -> None:
+        self.sort_column = COLUMNS[(COLUMNS.index(self.sort_column) + 1) % len(COLUMNS)]
+        self.refresh_runs()
+
+    def action_reverse(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self.refresh_runs()
+
+    def action_back(self) -> None:
+        if not self.can_go_back:
+            self.app.notify("No run open: Enter opens the highlighted run.", timeout=3)
+            return
+        self.app.pop_screen()
+
+    def action_quit_app(self) -> None:
+        if self.can_go_back:  # the run view decides (it may ask about a run still training)
+            self.app.pop_screen()
+            self.app.screen.action_request_quit()
+        else:
+            self.app.leave()

@@ -1,0 +1,131 @@
+"""Scripted runs for UI tests, with no Paddle: fixed events, and a stand-in trainer that holds a
+run folder's lock, serves its control channel and writes events as a real one does."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mnist_tui.engine import events as ev
+from mnist_tui.engine.control import COMMANDS, ControlServer, hold_trainer_lock
+from mnist_tui.engine.rundir import CONFIG, EventLog, RunDir
+
+LAYERS = [
+    ("conv1", "Conv2D", {"kernel": [5, 5], "stride": [1, 1], "padding": 2, "in": 1, "out": 20},
+     {"weight": [20, 1, 5, 5], "bias": [20]}, [64, 20, 28, 28]),
+    ("relu1", "ReLU", {}, {}, [64, 20, 28, 28]),
+    ("pool1", "MaxPool2D", {"kernel": 2, "stride": 2}, {}, [64, 20, 14, 14]),
+    ("conv2", "Conv2D", {"kernel": [5, 5], "stride": [1, 1], "padding": 2, "in": 20, "out": 20},
+     {"weight": [20, 20, 5, 5], "bias": [20]}, [64, 20, 14, 14]),
+    ("relu2", "ReLU", {}, {}, [64, 20, 14, 14]),
+    ("pool2", "MaxPool2D", {"kernel": 2, "stride": 2}, {}, [64, 20, 7, 7]),
+    ("flatten", "Flatten", {}, {}, [64, 980]),
+    ("fc", "Linear", {"in": 980, "out": 10}, {"weight": [980, 10], "bias": [10]}, [64, 10]),
+]
+
+
+CONFUSION = [[98 if t == p else 0 for p in range(10)] for t in range(10)]
+CONFUSION[4][9], CONFUSION[4][4] = 6, 92
+CONFUSION[7][2], CONFUSION[7][7] = 3, 95
+
+
+def digit_image(seed: int) -> str:
+    """A ring, shifted by the seed: a stand-in digit whose picture is stable."""
+    r, c = np.mgrid[0:28, 0:28]
+    ring = np.abs(np.hypot(r - 14, c - 12 - seed) - 8) < 2.5
+    return (ring * 255).astype(np.uint8).tobytes().hex()
+
+
+def layer_stats(dead: float) -> list[dict]:
+    return [{"name": n, "mean": 0.1 * i, "std": 0.5 + dead, "min": 0.0 if "relu" in n else -1.0, "max": 2.0 + i,
+             "zero_frac": 0.5 if "relu" in n else 0.0, "dead_frac": dead if n in ("relu2", "pool2") else 0.0,
+             "grad_norm": 0.5 if n in ("conv1", "conv2", "fc") else None,
+             "update_ratio_log10": -3.0 if n in ("conv1", "conv2", "fc") else None}
+            for i, (n, *_rest) in enumerate(LAYERS)]
+
+
+def fixed_events() -> list[ev.Event]:
+    layers = [{"name": n, "type": t, "hyper": h, "param_shapes": p, "output_shape": o,
+               "param_count": sum(math.prod(s) for s in p.values())} for n, t, h, p, o in LAYERS]
+    config = {"batch_size": 64, "weight_decay": 0.0, "stats_every": 100}
+    out: list[ev.Event] = [ev.RunStarted("runs/fixed", "CPU", config, 2, 100, 6400, 1000, layers),
+                           ev.StatusChanged("running")]
+    for step in range(150):
+        loss = 2.3 * math.exp(-step / 30) + 0.05 + 0.03 * math.sin(step)
+        out.append(ev.BatchMetrics(step // 100, step % 100, step, loss, 1 - loss / 2.5, 600.0, step / 10))
+    out.append(ev.EvalResult("val", 0, 100, 100, 0.21, 0.93, 0.30, 0.91, 0.20, 0.935, 1000, 6400, "fine",
+                             "Fine: train 93.50% vs validation 93.00%, gap +0.50 points (noise ±1.14)."))
+    out.append(ev.EvalResult("val", 1, 40, 140, 0.15, 0.95, 0.12, 0.975, 0.08, 0.98, 1000, 6400, "over-fitting",
+                             "Over-fitting: train 98.00% vs validation 95.00%, gap +3.00 points (above 2.00)."))
+    out.append(ev.Mistakes(1, 40, 140, CONFUSION, [
+        {"index": 17 * i, "label": label, "pred": pred, "confidence": conf, "image": digit_image(i)}
+        for i, (label, pred, conf) in enumerate([(4, 9, 0.97), (7, 2, 0.91), (5, 3, 0.88), (8, 1, 0.75)])]))
+    for refresh in range(12):  # relu2 dies a little more at each refresh
+        step = 12 * refresh
+        out.append(ev.LayerStats(step // 100, step % 100, step, layer_stats(dead=refresh / 11)))
+    grid = lambda size: [[math.sin(r / 3) * math.cos(c / 4) for c in range(size)] for r in range(size)]
+    softmax = [0.01] * 10
+    softmax[7] = 0.91
+    out.append(ev.SnapshotTaken(1, 40, 140, "runs/fixed/snapshots/snapshot-001-step0000140.npz",
+                                [[0.1 * (r - c) for c in range(5)] for r in range(5)],
+                                [[0.01 * (r + c) for c in range(5)] for r in range(5)],
+                                3, grid(28), 5, grid(14), [0.5 * i - 2 for i in range(10)], softmax, 7))
+    out.append(ev.StatusChanged("paused"))
+    return out
+
+
+class ScriptedTrainer:
+    """Answers controls as the real trainer does, in events: pause and resume change the status,
+    statistics, snapshots, validations and checkpoints arrive as their events; every command
+    received is kept in `commands`."""
+
+    def __init__(self, root, events=(), name: str = "fixed", config: dict | None = None, serve: bool = True) -> None:
+        self.run = RunDir.create(root, name)
+        self.run.write_json(CONFIG, {"config": config or {"epochs": 2, "batch_size": 64}})
+        self.lock = hold_trainer_lock(self.run.path)
+        self.log = EventLog(self.run.events_path)
+        self.commands: list[str] = []
+        self.paused = False
+        for event in events:
+            self.emit(event)
+        self.server = ControlServer(self.run.path, self).start() if serve else None
+
+    @property
+    def path(self):
+        return self.run.path
+
+    def emit(self, event: ev.Event) -> None:
+        self.log(event)
+        if isinstance(event, ev.StatusChanged):
+            self.paused = event.status == "paused"
+
+    def __getattr__(self, name: str):
+        if name not in COMMANDS:
+            raise AttributeError(name)
+        return lambda: self._obey(name)
+
+    def _obey(self, name: str) -> None:
+        self.commands.append(name)
+        if name == "toggle_pause":
+            self.emit(ev.StatusChanged("running" if self.paused else "paused"))
+        elif name == "request_layer_stats":
+            self.emit(ev.LayerStats(1, 41, 141, layer_stats(dead=0.0)))
+        elif name == "request_snapshot":
+            self.emit(next(e for e in fixed_events() if isinstance(e, ev.SnapshotTaken)))
+        elif name == "request_validation":
+            self.emit(next(e for e in fixed_events() if isinstance(e, ev.EvalResult)))
+        elif name == "stop":
+            self.emit(ev.CheckpointSaved(str(self.run.checkpoints / "step-0000141.pdparams"), 1, 41, 141))
+            self.finish("stopped")
+
+    def finish(self, status: str = "done") -> None:
+        self.emit(ev.Finished(status))
+
+    def exit(self) -> None:
+        """The trainer process ends: the channel closes and the lock goes."""
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        self.log.close()
+        self.lock.close()
