@@ -202,3 +202,13 @@ def test_thread_safety_of_controls_under_hammering(mnist, tmp_path):
     trainer.stop()
     thread.join(30)
     assert trainer.status == "stopped"
+
+
+def test_checkpoints_also_come_every_few_minutes_of_training(mnist, tmp_path):
+    """--checkpoint-every: a run killed before its first epoch end still has recent work saved."""
+    cfg = TrainConfig(epochs=1, train_limit=1280, val_limit=100, test_limit=100, checkpoint_minutes=0.0005,
+                      checkpoint_every_epoch=False)
+    trainer, rec = run_to_end(Session.new(cfg, tmp_path, data=mnist))
+    saved = [e for e in rec if isinstance(e, ev.CheckpointSaved)]
+    assert trainer.status == "done"
+    assert saved and all(0 < e.batch < 20 for e in saved), "mid-epoch, by the clock"

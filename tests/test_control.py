@@ -1,0 +1,111 @@
+"""The run folder's control channel and event tail: owner-only, live or gone, whole lines only."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+import pytest
+from scripted import ScriptedTrainer, fixed_events
+
+from mnist_tui.engine import events as ev
+from mnist_tui.engine.control import SOCKET, ControlClient, ControlError, hold_trainer_lock, trainer_alive
+from mnist_tui.engine.rundir import EventLog, EventTail
+
+
+def test_socket_is_owner_only_and_answers_its_owner(tmp_path):
+    trainer = ScriptedTrainer(tmp_path, fixed_events())
+    mode = os.stat(trainer.path / SOCKET).st_mode
+    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
+    client = ControlClient(trainer.path)
+    client.send("toggle_pause")
+    with pytest.raises(ValueError):
+        client.send("rm -rf")
+    assert trainer.commands == ["toggle_pause"]
+    trainer.exit()
+    assert not (trainer.path / SOCKET).exists()
+    with pytest.raises(ControlError):
+        client.send("toggle_pause")
+
+
+def _connect_as(uid: int, path) -> str:
+    """Fork, drop to `uid`, try the socket; the child's outcome comes back through a pipe."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read)
+        try:
+            os.setgid(65534)
+            os.setuid(uid)
+            client = ControlClient(path)
+            try:
+                client.send("stop")
+                outcome = "accepted"
+            except ControlError as exc:
+                outcome = f"refused: {exc}"
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            outcome = f"child failed: {exc!r}"
+        os.write(write, outcome.encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        return pipe.read()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching uid needs root")
+def test_another_user_is_refused_by_the_file_mode_and_by_the_peer_check():
+    # A folder the other user can reach (pytest's own are 0700): only the socket's guards remain.
+    root = Path(tempfile.mkdtemp(prefix="mnist-tui-"))
+    root.chmod(0o755)
+    trainer = ScriptedTrainer(root, fixed_events())
+    trainer.path.chmod(0o755)
+    outcome = _connect_as(65534, trainer.path)
+    assert outcome.startswith("refused") and "Permission denied" in outcome, outcome
+    os.chmod(trainer.path / SOCKET, 0o666)  # with the file mode opened up, the peer check still refuses
+    outcome = _connect_as(65534, trainer.path)
+    assert outcome.startswith("refused") and "another user" in outcome, outcome
+    assert trainer.commands == []
+    trainer.exit()
+    shutil.rmtree(root)
+
+
+def test_long_folder_paths_still_reach_the_socket(tmp_path):
+    deep = tmp_path / ("x" * 60) / ("y" * 60)
+    trainer = ScriptedTrainer(deep, fixed_events())
+    assert len(str(trainer.path / SOCKET)) > 108
+    ControlClient(trainer.path).send("request_checkpoint")
+    assert trainer.commands == ["request_checkpoint"]
+    trainer.exit()
+
+
+def test_trainer_lock_tells_live_from_gone(tmp_path):
+    assert not trainer_alive(tmp_path)
+    lock = hold_trainer_lock(tmp_path)
+    assert trainer_alive(tmp_path)
+    with pytest.raises(ControlError):
+        hold_trainer_lock(tmp_path)  # one trainer per run
+    lock.close()
+    assert not trainer_alive(tmp_path)
+
+
+def test_event_tail_reads_whole_lines_and_starts_over_on_a_rewrite(tmp_path):
+    path = tmp_path / "events.jsonl"
+    tail = EventTail(path)
+    assert tail.read() == ([], False)
+    log = EventLog(path)
+    log(ev.StatusChanged("running"))
+    with open(path, "a") as f:
+        f.write('{"type": "StatusCha')  # a line being written
+    events, restarted = tail.read()
+    assert [e.status for e in events] == ["running"] and not restarted
+    with open(path, "a") as f:
+        f.write('nged", "status": "paused"}\n')
+    assert [e.status for e in tail.read()[0]] == ["paused"]
+    from mnist_tui.engine.session import truncate_events_after_checkpoint
+
+    truncate_events_after_checkpoint(path, None)
+    assert tail.read() == ([], True)
