@@ -211,4 +211,4 @@ def test_checkpoints_also_come_every_few_minutes_of_training(mnist, tmp_path):
     trainer, rec = run_to_end(Session.new(cfg, tmp_path, data=mnist))
     saved = [e for e in rec if isinstance(e, ev.CheckpointSaved)]
     assert trainer.status == "done"
-    assert saved and all(0 < e.batch < 20 for e in saved), "mid-epoch, by the clock"
+    assert sum(0 < e.batch < 20 for e in saved) >= 2, "mid-epoch, by the clock"
