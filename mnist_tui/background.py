@@ -19,6 +19,8 @@ from pathlib import Path
 from .engine.control import hold_trainer_lock
 from .engine.rundir import LOG, RunDir
 
+TRAINER_NICENESS = 5
+
 
 def start(run_path: str | Path, resume: bool = False, paused: bool = False) -> subprocess.Popen:
     """Start training `run_path` (made by Session.new, or an existing run to resume) in the background."""
@@ -41,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paused", action="store_true")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # in its own session already; a stray hang-up changes nothing
+    # Training takes every core; a little lower priority lets a viewer on this machine answer a
+    # key at once, and training still gets everything else.
+    os.nice(TRAINER_NICENESS)
     lock = os.fdopen(args.lock_fd, "a")
     from .engine.session import Session
     from .errors import UsageError

@@ -13,6 +13,7 @@ from textual.widgets import Static
 KEYS = """\
 [b]Keys everywhere[/b]
   1 2 3       Training, Layers, Validation (also Tab / Shift+Tab)
+  4           the runs table: sort, open, mark, compare
   p           pause / resume training
   s           snapshot layer contents at the next batch and open it
   r           layer statistics at the next batch
@@ -24,9 +25,11 @@ KEYS = """\
   c           save a checkpoint now
   + -         more / less smoothing of the history chart
   l           log scale for the loss
-  q           quit (asks first while training; stops after the
-              batch, saves a checkpoint)
-  Ctrl+C      quit at once, like a confirmed q
+  q           quit; while training it asks: s stop (after the
+              batch, with a checkpoint), b leave it training in
+              the background (mnist-tui watch opens it), Esc stay
+  Ctrl+C      the run this app started: stop it and quit;
+              a watched run: quit, training goes on
   ?           this help
 [b]Layers tab[/b]
   arrows      scroll the tab
@@ -36,6 +39,9 @@ KEYS = """\
 [b]Validation tab[/b]
   arrows      scroll: diagnosis, evaluations, chart, confusion
               matrix, worst-classified digits
+[b]Runs table (4)[/b]
+  Enter open  space mark  c compare marked  s sort column
+  d reverse   1 back to the run
 [b]Snapshot view[/b]
   left right  older / newer snapshot
   h           colour / shade characters
