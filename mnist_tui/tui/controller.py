@@ -79,6 +79,16 @@ class RunController:
             self.stop_sent = True
         return None
 
+    def stop(self) -> str | None:
+        """Stop the run (the trainer checkpoints first). A trainer this viewer started that cannot
+        be reached yet gets SIGTERM instead, which its headless loop treats the same way."""
+        why = self.send("stop")
+        if why is not None and self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.stop_sent = True
+            return None
+        return why
+
     def close(self) -> None:
         self._client.close()
         self._tail.close()

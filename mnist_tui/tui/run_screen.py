@@ -370,9 +370,13 @@ class RunScreen(Screen):
 
     def stop_and_leave(self) -> None:
         """Stop after the current batch (the trainer saves a checkpoint); the app leaves once it has."""
-        if self.controller.alive and not self.status.ended:
-            self._control("stop", "Stopping after the current batch, saving a checkpoint…")
-            self.app.leave_when_ended = True
-            self.state.dirty.add("header")
-        else:
+        if not (self.controller.alive and not self.status.ended):
             self.app.leave()
+            return
+        why = self.controller.stop()
+        if why is not None:
+            self.app.notify(why, severity="warning", timeout=4)
+            return
+        self.app.notify("Stopping after the current batch, saving a checkpoint…", timeout=4)
+        self.app.leave_when_ended = True
+        self.state.dirty.add("header")
