@@ -1,0 +1,117 @@
+"""The runs table, the compare view and sweeps: run folders summarised, sorted, opened, compared."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from scripted import ScriptedTrainer, fixed_events
+from textual.widgets import DataTable, Static
+
+from mnist_tui.engine import events as ev
+from mnist_tui.engine.run_status import RunStatus
+from mnist_tui.runs_index import differing_settings, list_runs, sort_runs, summarise, validation_curve
+from mnist_tui.sweep import plan
+from mnist_tui.tui.app import MnistApp
+from mnist_tui.tui.compare_screen import CompareScreen
+from mnist_tui.tui.run_screen import RunScreen
+from mnist_tui.tui.runs_screen import RunsScreen
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+def finished_run(root, name, acc, optimizer="adam", exit_=True):
+    config = {"optimizer": optimizer, "lr": 0.003, "schedule": "cosine", "epochs": 2, "weight_decay": 0.0, "l2": {}}
+    events = fixed_events()[:-1] + [ev.EvalResult("val", 1, 99, 199, 0.1, acc), ev.EvalResult("test", 2, 0, 200, 0.1, acc - 0.01),
+                                    ev.Finished("done", acc - 0.01, 0.1)]
+    trainer = ScriptedTrainer(root, events, name=name, config=config)
+    if exit_:
+        trainer.exit()
+    return trainer
+
+
+def test_runs_are_summarised_with_their_status_and_figures(tmp_path):
+    finished_run(tmp_path, "a-sgd", 0.97, optimizer="sgd")
+    finished_run(tmp_path, "b-adam", 0.99)
+    live = ScriptedTrainer(tmp_path, fixed_events(), name="c-live")  # paused, trainer alive
+    crashed = ScriptedTrainer(tmp_path, fixed_events()[:40], name="d-crashed")
+    crashed.exit()
+    with open(crashed.run.events_path, "a") as f:
+        f.write('{"type": "BatchMetr')  # torn by the kill
+    sweep = tmp_path / "sweep-1"
+    finished_run(sweep, "lr=0.01", 0.95)
+    runs = {r.name: r for r in list_runs(tmp_path)}
+    assert set(runs) == {"a-sgd", "b-adam", "c-live", "d-crashed", "sweep-1/lr=0.01"}
+    assert runs["a-sgd"].status is RunStatus.FINISHED and runs["a-sgd"].best_val_acc == 0.97
+    assert runs["a-sgd"].test_acc == pytest.approx(0.96) and runs["a-sgd"].optimizer == "sgd"
+    assert runs["c-live"].status is RunStatus.PAUSED
+    assert runs["d-crashed"].status is RunStatus.CRASHED
+    assert runs["b-adam"].epochs_done == 1.5 and runs["b-adam"].epochs_total == 2  # 150 of 100 x 2 batches
+    assert runs["b-adam"].wall_s == pytest.approx(14.9)
+    by_val = [r.name for r in sort_runs(list(runs.values()), "best val", reverse=True)]
+    assert by_val[:3] == ["b-adam", "a-sgd", "sweep-1/lr=0.01"]
+    assert [s for _, s, _ in [(0, a, 0) for _, a, _ in validation_curve(tmp_path / "a-sgd")]] == [0.93, 0.95, 0.97]
+    assert differing_settings([runs["a-sgd"], runs["b-adam"]]) == ["optimizer"]
+    assert summarise(tmp_path / "sweep-1") is None  # a sweep folder is not a run
+    live.exit()
+
+
+@pytest.mark.anyio
+async def test_runs_table_sorts_opens_marks_and_compares(tmp_path):
+    finished_run(tmp_path, "a-sgd", 0.97, optimizer="sgd")
+    finished_run(tmp_path, "b-adam", 0.99)
+    app = MnistApp(tmp_path, show_runs=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert isinstance(app.screen, RunsScreen)
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 2
+        screen = app.screen
+        while screen.sort_column != "best val":
+            await pilot.press("s")
+        assert [r.name for r in screen.runs] == ["b-adam", "a-sgd"]  # highest first, as "started" was
+        await pilot.press("d")
+        assert [r.name for r in screen.runs] == ["a-sgd", "b-adam"]
+        await pilot.press("d")
+        assert table.get_row_at(0)[1:3] == ["b-adam", "finished"] and table.get_row_at(0)[7] == "99.00"
+        await pilot.press("space", "space", "c")
+        assert isinstance(app.screen, CompareScreen)
+        text = str(app.screen.query_one("#compare-table", Static).render())
+        assert "b-adam" in text and "a-sgd" in text and "They differ in: optimizer" in text
+        assert "99.00%" in text and "97.00%" in text
+        await pilot.press("escape", "enter")  # back, and open the highlighted run
+        assert isinstance(app.screen, RunScreen) and app.screen.controller.name == "a-sgd"
+        await pilot.press("4")
+        assert isinstance(app.screen, RunsScreen)
+
+
+def test_sweep_checks_every_combination_first():
+    _, runs = plan(["--optimizer", "sgd,adam", "--lr", "0.01,0.003", "--l2", "fc=1e-3;conv1=1e-4,fc=1e-3"])
+    assert len(runs) == 8
+    assert runs[0] == ("optimizer=sgd_lr=0.01_l2=fc=1e-3",
+                       ["--optimizer", "sgd", "--lr", "0.01", "--l2", "fc=1e-3"])
+    from mnist_tui.errors import UsageError
+
+    with pytest.raises(UsageError, match="--optimizer"):
+        plan(["--optimizer", "sgd,rmsprop"])
+
+
+def test_headless_sweep_ends_with_a_table_of_both_runs(tmp_path):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    result = subprocess.run([sys.executable, "-m", "mnist_tui", "sweep", "--optimizer", "sgd,adam", "--epochs", "1",
+                             "--train-limit", "640", "--val-limit", "200", "--test-limit", "200", "--headless",
+                             "--runs-dir", str(tmp_path)], capture_output=True, text=True, env=env, timeout=300,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    table = result.stdout.splitlines()[-3:]
+    assert table[0].split()[:4] == ["run", "status", "epochs", "best"]
+    assert [line.split()[:2] for line in table[1:]] == [["optimizer=adam", "finished"], ["optimizer=sgd", "finished"]]
+    sweep = next(tmp_path.iterdir())
+    assert json.loads((sweep / "sweep.json").read_text())["runs"][0]["argv"] == ["--epochs", "1", "--optimizer", "sgd",
+                                                                                  "--train-limit", "640", "--val-limit",
+                                                                                  "200", "--test-limit", "200"]
