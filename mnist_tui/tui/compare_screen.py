@@ -73,9 +73,9 @@ class CompareScreen(Screen):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="compare-body"):
             yield Static("", id="compare-title")
+            yield Static("", id="compare-table")
             yield CompareChart(id="compare-acc", classes="compare-chart")
             yield CompareChart(id="compare-loss", classes="compare-chart")
-            yield Static("", id="compare-table")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -93,8 +93,8 @@ class CompareScreen(Screen):
         curves = [(r.name, [(step / r.batches_per_epoch if r.batches_per_epoch else step, acc, loss)
                             for step, acc, loss in validation_curve(r.path)]) for r in runs]
         where = f"sweep {self.paths[0]}" if self.live else f"{len(runs)} runs"
-        self.query_one("#compare-title", Static).update(f"[b]Compare: {where}[/b] · validation, one marker per run "
-                                                        "(table below) · Esc back")
+        self.query_one("#compare-title", Static).update(f"[b]Compare: {where}[/b] · validation curves below, "
+                                                        "one marker per run · Esc back")
         self.query_one("#compare-acc", CompareChart).replot(curves, 1, "validation accuracy")
         self.query_one("#compare-loss", CompareChart).replot(curves, 2, "validation loss")
         self.query_one("#compare-table", Static).update(compare_table(runs) if runs else "No runs yet.")
