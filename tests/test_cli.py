@@ -46,6 +46,9 @@ def exit_status(args) -> int:
         (["--device", "gpu:7"], "--device gpu:7"),  # checked before the run folder, for the app too
         (["--headless", "--device", "gpu:7"], "--device gpu:7"),
         (["--amp"], "--amp: mixed precision needs a GPU"),
+        (["--checkpoint-every", "-1"], "--checkpoint-every: must be >= 0 minutes"),
+        (["sweep", "--optimizer", "sgd,rmsprop"], "unknown 'rmsprop'"),
+        (["sweep", "--parallel", "0"], "--parallel: must be >= 1"),
     ],
 )
 def test_bad_values_one_line_status_2(args, message, capsys, tmp_path):
@@ -134,3 +137,26 @@ def test_gpu_without_cuda_is_a_usage_error(tmp_path):
     assert result.returncode == 2
     assert "--device gpu: this Paddle build has no CUDA" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["watch"], "no runs there"),
+    (["watch", "/nonexistent/run"], "no such folder"),
+    (["watch", "{tmp}"], "not a run folder"),
+])
+def test_watch_says_what_it_cannot_open(args, message, capsys, tmp_path):
+    (tmp_path / "empty").mkdir()
+    args = [a.replace("{tmp}", str(tmp_path / "empty")) for a in args]
+    assert exit_status([*args, "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert message in capsys.readouterr().out
+
+
+def test_resume_refuses_a_run_whose_trainer_lives(tmp_path, capsys):
+    from mnist_tui.engine.control import hold_trainer_lock
+
+    run = tmp_path / "run"
+    run.mkdir()
+    lock = hold_trainer_lock(run)
+    assert exit_status(["--resume", str(run)]) == 2
+    assert "its trainer is still running; mnist-tui watch" in capsys.readouterr().err
+    lock.close()
