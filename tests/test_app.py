@@ -424,3 +424,23 @@ def test_heatmap_reads_without_colour():
     assert set(heatmap(grid, colour=True).plain.replace("\n", "")) == {"▀"}
 
 
+
+
+@pytest.mark.anyio
+async def test_scrollbar_thumbs_are_whole_cells_not_sparkline_glyphs(tmp_path):
+    """Textual ends a scrollbar thumb with eighth blocks, which at the log's right end read as
+    stray sparkline cells (`▅▅`); the app's scrollbars use whole cells."""
+    from textual.scrollbar import ScrollBarRender
+
+    from mnist_tui.tui.app import WholeCellScrollBar
+
+    def glyphs(renderer) -> set[str]:
+        bar = renderer.render_bar(size=5, virtual_size=60, window_size=5, position=31)
+        return {char for segment in bar.segments for char in segment.text}
+
+    assert glyphs(ScrollBarRender) & set("▁▂▃▄▅▆▇"), "what Textual draws by itself"
+    assert not glyphs(WholeCellScrollBar) & set("▁▂▃▄▅▆▇")
+    app = viewer(ScriptedTrainer(tmp_path, fixed_events()))
+    async with app.run_test(size=(80, 24)):
+        log = run_screen(app).query_one("#log")
+        assert log.vertical_scrollbar.renderer is WholeCellScrollBar

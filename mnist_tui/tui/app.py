@@ -15,12 +15,21 @@ from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding
+from textual.scrollbar import ScrollBar, ScrollBarRender
 
 from ..engine.run_status import RunStatus
 from .controller import RunController
 from .run_screen import RunScreen
 
 MIN_SIZE = (60, 20)
+
+
+class WholeCellScrollBar(ScrollBarRender):
+    """Textual draws a scrollbar thumb's ends with eighth blocks (▁ ▅ ▇): beside the log and the
+    tables of a monitor full of sparklines they read as stray data cells. Whole cells only."""
+
+    VERTICAL_BARS: ClassVar[list[str]] = [" "] * 8
+
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
 
 
@@ -41,6 +50,7 @@ class MnistApp(App):
         # No animations: the tab underline's slide alone repainted the screen ~20 times per switch,
         # on the cores training uses.
         self.animation_level = "none"
+        ScrollBar.renderer = WholeCellScrollBar
         self.runs_dir = Path(runs_dir)
         self.controller = controller
         self.owns_run = owns_run
