@@ -57,11 +57,16 @@ def screen_of(app: MnistApp) -> RunScreen:
     return next(s for s in app.screen_stack if isinstance(s, RunScreen))
 
 
+def started_app(cfg: TrainConfig, root) -> tuple[Session, object, MnistApp]:
+    """What `mnist-tui` does: a run folder, its background trainer, the app watching it."""
+    session = Session.new(cfg, root)
+    process = start(session.run.path)
+    return session, process, MnistApp(root, RunController(session.run.path, process), owns_run=True)
+
+
 @pytest.mark.anyio
 async def test_the_apps_background_trainer_obeys_and_stops_with_a_checkpoint(tmp_path):
-    session = Session.new(LONG, tmp_path)
-    process = start(session.run.path)
-    app = MnistApp(tmp_path, RunController(session.run.path, process), owns_run=True)
+    session, process, app = started_app(LONG, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = screen_of(app)
         await wait_app(pilot, lambda: screen.state.step >= 3, what="a few batches")
@@ -155,9 +160,7 @@ def test_killed_before_its_first_checkpoint_it_shows_crashed_and_resume_restarts
 
 @pytest.mark.anyio
 async def test_a_finished_run_answers_while_watched_and_its_trainer_ends_after(tmp_path):
-    session = Session.new(SMALL, tmp_path)
-    process = start(session.run.path)
-    app = MnistApp(tmp_path, RunController(session.run.path, process), owns_run=True)
+    _, process, app = started_app(SMALL, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = screen_of(app)
         await wait_app(pilot, lambda: screen.status is RunStatus.FINISHED, what="finished")
@@ -174,9 +177,7 @@ async def test_a_finished_run_answers_while_watched_and_its_trainer_ends_after(t
 
 @pytest.mark.anyio
 async def test_divergence_holds_the_network_for_the_viewer_then_exits_3(tmp_path):
-    session = Session.new(LONG.with_(lr=1e4, optimizer="sgd", schedule="constant"), tmp_path)
-    process = start(session.run.path)
-    app = MnistApp(tmp_path, RunController(session.run.path, process), owns_run=True)
+    session, process, app = started_app(LONG.with_(lr=1e4, optimizer="sgd", schedule="constant"), tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = screen_of(app)
         await wait_app(pilot, lambda: getattr(screen.state, "last_alert", None) is not None, what="the alert")
