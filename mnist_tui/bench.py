@@ -87,13 +87,17 @@ def course_loop(data: Mnist, images: int, to_static: bool = False) -> float:
     return n / (time.perf_counter() - start)
 
 
+def bench_config(images: int, **changes) -> TrainConfig:
+    return TrainConfig(epochs=1, batch_size=BATCH, train_limit=images, val_limit=BATCH, test_limit=BATCH,
+                       train_eval_limit=BATCH, checkpoint_every_epoch=False, lr=0.001, schedule="constant", shift=0,
+                       **changes)
+
+
 def timed_session(data: Mnist, images: int, runs: str, **changes):
     """A session on `images` training images whose bus records when training starts and ends."""
     from .engine.session import Session
 
-    cfg = TrainConfig(epochs=1, batch_size=BATCH, train_limit=images, val_limit=BATCH, test_limit=BATCH,
-                      train_eval_limit=BATCH, checkpoint_every_epoch=False, lr=0.001, schedule="constant", shift=0, **changes)
-    session = Session.new(cfg, runs, data=data)
+    session = Session.new(bench_config(images, **changes), runs, data=data)
     marks: dict[str, float] = {}
 
     def mark(event):
@@ -126,84 +130,103 @@ def engine_run(data: Mnist, images: int, **changes) -> float:
     return throughput(marks)
 
 
-async def _app_run(data: Mnist, images: int, key_presses: int) -> tuple[float, list[float]]:
+def _events_throughput(events_path: Path) -> float:
+    """Images per second between RunStarted and Finished, from the times in the event log: what
+    `throughput` measures in-process, for a trainer in another process."""
+    from .engine.rundir import read_events
+
+    events = read_events(events_path)
+    times = {e["type"]: e["time"] for e in events if e["type"] in ("RunStarted", "Finished")}
+    batches = sum(e["type"] == "BatchMetrics" for e in events)
+    return batches * BATCH / (times["Finished"] - times["RunStarted"])
+
+
+async def _app_run(images: int, key_presses: int) -> tuple[float, list[float]]:
     from textual.widgets import TabbedContent
 
+    from .background import start
+    from .engine.session import Session
     from .tui.app import MnistApp
+    from .tui.controller import RunController
+    from .tui.run_screen import RunScreen
 
     with tempfile.TemporaryDirectory() as runs:
-        session, marks = timed_session(data, images, runs)
-        session.data = data
-        app = MnistApp(session)
+        session = Session.new(bench_config(images), runs)
+        process = start(session.run.path)
+        controller = RunController(session.run.path, process)
+        app = MnistApp(runs, controller, owns_run=True)
         latencies: list[float] = []
         async with app.run_test(size=(120, 40)) as pilot:
             # Waits are plain sleeps: Pilot's pause sends a message to every widget and repaints the
             # screen, work a person watching would not cause (20 times a second here).
-            while "RunStarted" not in marks:
+            screen = next(s for s in app.screen_stack if isinstance(s, RunScreen))
+            while screen.state.started is None:
                 await asyncio.sleep(0.05)
-            tabs = app.query_one(TabbedContent)
+            tabs = screen.query_one(TabbedContent)
             for i in range(key_presses):
                 key, tab = ("2", "layers") if i % 2 == 0 else ("1", "training")
-                start = time.perf_counter()
+                begin = time.perf_counter()
                 await pilot.press(key)
                 while tabs.active != tab:
                     await pilot.pause(0.001)
                 await pilot.pause()  # the refresh that shows it
-                latencies.append((time.perf_counter() - start) * 1000)
+                latencies.append((time.perf_counter() - begin) * 1000)
                 await asyncio.sleep(0.2)
             if key_presses:
                 await pilot.press("1")
-            while "Finished" not in marks:
+            while controller.finished is None:
                 await asyncio.sleep(0.05)
-            app.trainer.stop()  # the training process serves the final model until stopped
-            while app.training:
-                await asyncio.sleep(0.05)
-            app.exit()
-        session.close()
-    return throughput(marks), latencies
+            app.exit()  # the trainer serves the final model while a viewer is attached: leave
+        process.wait(60)
+        return _events_throughput(session.run.events_path), latencies
 
 
 def app_run(data: Mnist, images: int, key_presses: int = 0) -> tuple[float, list[float]]:
-    """Our engine driven by the Textual app (headless driver), Training tab shown, layer
-    statistics every 100 batches (the engine's default, as for `engine_run`); with `key_presses`, also tab switches timed through Pilot (the fallback for
-    key latency where tmux is missing)."""
-    return asyncio.run(_app_run(data, images, key_presses))
+    """Training as the app runs it: a background trainer process watched by the Textual app
+    (headless driver), Training tab shown, layer statistics every 100 batches (the engine's
+    default, as for `engine_run`); with `key_presses`, also tab switches timed through Pilot (the
+    fallback for key latency where tmux is missing). The trainer loads its own data."""
+    return asyncio.run(_app_run(images, key_presses))
 
 
 def ui_cpu_percent(size: tuple[int, int] = (80, 24), seconds: float = 8.0, batches_per_s: float = 14.0) -> float:
-    """Share of one core the UI process uses on the Training tab while batch metrics arrive at the
-    engine's rate (and layer statistics every 100 batches), with no training running: CPU time, so
-    machine noise barely moves it. Training uses every core, so this is what the app takes from it."""
+    """Share of one core the viewer process uses on the Training tab while batch metrics arrive in
+    the run's event log at the engine's rate (and layer statistics every 100 batches), with no
+    training running: CPU time, so machine noise barely moves it (the writing thread's share is
+    included). Training uses every core, so this is what the app takes from it."""
     import math
     import threading
 
-    from textual import work
-
+    from .engine.control import hold_trainer_lock
     from .engine.events import BatchMetrics, LayerStats, RunStarted, StatusChanged
-    from .engine.rundir import RunDir
-    from .engine.session import Session
+    from .engine.rundir import EventLog, RunDir
     from .tui.app import MnistApp
+    from .tui.controller import RunController
 
     stop = threading.Event()
 
-    class SimulatedApp(MnistApp):
-        @work(thread=True)
-        def _train(self) -> None:
-            emit = self.session.bus.emit
-            emit(RunStarted("sim", "CPU", TrainConfig(epochs=50).to_dict(), 50, 781, 50_000, 10_000, []))
-            emit(StatusChanged("running"))
-            start, step = time.perf_counter(), 0
-            while not stop.is_set():
-                step += 1
-                loss = 2.3 * math.exp(-step / 300) + 0.05 + 0.03 * math.sin(step)
-                emit(BatchMetrics(step // 781, step % 781, step, loss, 1 - loss / 2.5, 900.0, step / batches_per_s))
-                if step % 100 == 0:
-                    emit(LayerStats(step // 781, step % 781, step, []))
-                time.sleep(max(0.0, start + step / batches_per_s - time.perf_counter()))
+    def simulate(run: RunDir) -> None:
+        """Events at the engine's rate, written to the run's log as a trainer writes them."""
+        log = EventLog(run.events_path)
+        log(RunStarted("sim", "CPU", TrainConfig(epochs=50).to_dict(), 50, 781, 50_000, 10_000, []))
+        log(StatusChanged("running"))
+        start, step = time.perf_counter(), 0
+        while not stop.is_set():
+            step += 1
+            loss = 2.3 * math.exp(-step / 300) + 0.05 + 0.03 * math.sin(step)
+            log(BatchMetrics(step // 781, step % 781, step, loss, 1 - loss / 2.5, 900.0, step / batches_per_s))
+            if step % 100 == 0:
+                log(LayerStats(step // 781, step % 781, step, []))
+            time.sleep(max(0.0, start + step / batches_per_s - time.perf_counter()))
+        log.close()
 
     async def measure() -> float:
         with tempfile.TemporaryDirectory() as runs:
-            app = SimulatedApp(Session(TrainConfig(epochs=50), RunDir.create(Path(runs), "sim")))
+            run = RunDir.create(Path(runs), "sim")
+            lock = hold_trainer_lock(run.path)
+            writer = threading.Thread(target=simulate, args=(run,), daemon=True)
+            writer.start()
+            app = MnistApp(runs, RunController(run.path))
             async with app.run_test(size=size) as pilot:
                 await pilot.pause(2.0)
                 cpu, wall = time.process_time(), time.perf_counter()
@@ -211,6 +234,8 @@ def ui_cpu_percent(size: tuple[int, int] = (80, 24), seconds: float = 8.0, batch
                 share = (time.process_time() - cpu) / (time.perf_counter() - wall)
                 stop.set()
                 app.exit()
+            writer.join()
+            lock.close()
         return round(100 * share, 1)
 
     return asyncio.run(measure())
@@ -245,9 +270,11 @@ import asyncio, sys, tempfile
 from mnist_tui.config import TrainConfig
 from mnist_tui.engine.session import Session
 from mnist_tui.tui.app import MnistApp
+from mnist_tui.tui.controller import RunController
 
 async def first_frame():
-    app = MnistApp(Session.new(TrainConfig(train_limit=640), tempfile.mkdtemp()))
+    runs = tempfile.mkdtemp()
+    app = MnistApp(runs, RunController(Session.new(TrainConfig(train_limit=640), runs).run.path))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         print("FIRST_FRAME", flush=True)
