@@ -25,6 +25,7 @@ from mnist_tui.tui.layers_tab import LayersTab
 from mnist_tui.tui.live_figures import LiveFigures, bar_levels, bar_rows
 from mnist_tui.tui.quit_screen import QuitScreen
 from mnist_tui.tui.run_screen import RunScreen, clock
+from mnist_tui.tui.runs_screen import RunsScreen
 from mnist_tui.tui.snapshot_screen import SnapshotScreen, heatmap
 from mnist_tui.tui.state import RunState
 from mnist_tui.tui.validation_tab import ValidationTab
@@ -89,6 +90,10 @@ async def test_keys_switch_tabs_and_help(tmp_path):
         assert box.width >= 70 and box.height >= 15, f"the help is drawn, not an empty box ({box})"
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+        await pilot.click("#--content-tab-runs")  # the fourth tab is the runs table, a screen of its own
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), what="the runs table")
+        await pilot.press("1")
+        assert app.screen is screen and tabs.active == "training"
 
 
 @pytest.mark.anyio

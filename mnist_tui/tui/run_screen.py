@@ -92,6 +92,7 @@ class RunScreen(Screen):
         self.auto_every: int | None = None  # as the trainer has it: from the run's settings, then `a`
         self._open_next_snapshot = False
         self._shown_status: RunStatus | None = None
+        self._last_tab = "training"
         self._charts_dirty = {"history-chart", "validation-chart"}
 
     # ---- layout ----
@@ -106,6 +107,8 @@ class RunScreen(Screen):
                     yield LayersTab()
                 with TabPane("3 Validation", id="validation"):
                     yield ValidationTab()
+                with TabPane("4 Runs", id="runs"):  # a screen of its own (runs_screen.py): the tab opens it
+                    yield Static("The runs table: press 4.", id="runs-placeholder")
         yield Static("", classes="too-small-notice", id="too-small")
         yield KeyBar()
 
@@ -258,7 +261,13 @@ class RunScreen(Screen):
     def _tab_changed(self) -> None:
         """Focus the tab's main widget (its keys then work at once) and redraw its chart once the
         tab is on screen (the chart shows its last figure meanwhile), so the switch itself stays quick."""
-        tab = {"training": TrainingTab, "layers": LayersTab, "validation": ValidationTab}[self.query_one(TabbedContent).active]
+        tabs = self.query_one(TabbedContent)
+        if tabs.active == "runs":  # clicked: the runs table is a screen; this view stays as it was
+            tabs.active = self._last_tab
+            self.app.action_show_runs()
+            return
+        self._last_tab = tabs.active
+        tab = {"training": TrainingTab, "layers": LayersTab, "validation": ValidationTab}[tabs.active]
         self.query_one(tab).focus_main()
         self.refresh_bindings()
         self.call_after_refresh(self._replot)

@@ -41,7 +41,10 @@ class RunsScreen(Screen):
         Binding("c", "compare", "Compare"),
         Binding("s", "sort", "Sort"),
         Binding("d", "reverse", "Reverse"),
-        Binding("1,2,3,escape", "back", "Run view", show=False),
+        Binding("1", "back('training')", "Training", show=False),
+        Binding("2", "back('layers')", "Layers", show=False),
+        Binding("3", "back('validation')", "Validation", show=False),
+        Binding("escape", "back", "Run view", show=False),
         Binding("q", "quit_app", "Quit"),
     ]
 
@@ -130,11 +133,13 @@ class RunsScreen(Screen):
         self.sort_reverse = not self.sort_reverse
         self.refresh_runs()
 
-    def action_back(self) -> None:
+    def action_back(self, tab: str | None = None) -> None:
         if not self.can_go_back:
             self.app.notify("No run open: Enter opens the highlighted run.", timeout=3)
             return
         self.app.pop_screen()
+        if tab is not None:
+            self.app.screen.action_show_tab(tab)
 
     def action_quit_app(self) -> None:
         if self.can_go_back:  # the run view decides (it may ask about a run still training)
