@@ -137,7 +137,7 @@ def test_a_hang_up_leaves_the_background_trainer_training(tmp_path):
 
 
 def test_killed_before_its_first_checkpoint_it_shows_crashed_and_resume_restarts_it(tmp_path):
-    session = Session.new(SMALL.with_(epochs=2, train_limit=3200), tmp_path)
+    session = Session.new(SMALL.with_(epochs=2, train_limit=1920), tmp_path)
     process = start(session.run.path)
     run = session.run.path
     wait(lambda: run.joinpath("events.jsonl").exists() and '"BatchMetrics"' in run.joinpath("events.jsonl").read_text(),
@@ -153,7 +153,7 @@ def test_killed_before_its_first_checkpoint_it_shows_crashed_and_resume_restarts
                             capture_output=True, text=True, env=env, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     events = kinds(run)
-    assert [e["step"] for e in events if e["type"] == "BatchMetrics"] == list(range(2 * 50)), "from the start, once"
+    assert [e["step"] for e in events if e["type"] == "BatchMetrics"] == list(range(2 * 30)), "from the start, once"
     assert any("started again from its saved settings" in e.get("detail", "") for e in events)
     assert events[-1]["type"] == "Finished" and events[-1]["status"] == "done"
 
