@@ -93,52 +93,46 @@ def bench_config(images: int, **changes) -> TrainConfig:
                        **changes)
 
 
-def timed_session(data: Mnist, images: int, runs: str, **changes):
-    """A session on `images` training images whose bus records when training starts and ends."""
+def engine_run(data: Mnist, images: int, **changes) -> float:
+    """Our engine, headless, in this process, one epoch over `images` images; returns images per
+    second, measured from its run folder's event log exactly as for `app_run`."""
     from .engine.session import Session
 
-    session = Session.new(bench_config(images, **changes), runs, data=data)
-    marks: dict[str, float] = {}
-
-    def mark(event):
-        if event.kind in ("RunStarted", "Finished"):
-            marks[event.kind] = time.perf_counter()
-        elif event.kind == "BatchMetrics":
-            marks["batches"] = marks.get("batches", 0) + 1
-
-    session.bus.subscribe(mark)
-    return session, marks
-
-
-def throughput(marks: dict) -> float:
-    """Images per second between the engine's RunStarted and Finished events: the same clock for
-    the engine alone and under the app, set-up and Paddle's import excluded."""
-    return marks["batches"] * BATCH / (marks["Finished"] - marks["RunStarted"])
-
-
-def engine_run(data: Mnist, images: int, **changes) -> float:
-    """Our engine, headless, one epoch over `images` images; returns images per second."""
     with tempfile.TemporaryDirectory() as runs:
-        session, marks = timed_session(data, images, runs, **changes)
+        session = Session.new(bench_config(images, **changes), runs, data=data)
         session.make_trainer()
         session.run_trainer()
         session.close()
+        result = events_throughput(session.run.events_path)
     if changes.get("threads"):
         import paddle
 
         paddle.base.core.set_num_threads(1)  # back to Paddle's default for the next contender
-    return throughput(marks)
+    return result
 
 
-def _events_throughput(events_path: Path) -> float:
-    """Images per second between RunStarted and Finished, from the times in the event log: what
-    `throughput` measures in-process, for a trainer in another process."""
+def events_throughput(events_path: Path) -> float:
+    """Images per second: BatchMetrics lines times the batch size, over the time between the
+    engine's RunStarted and Finished events, both read from the `time` field the event log stamps
+    on each line (wall clock, to the millisecond). One clock for the engine in this process and for
+    the app's trainer in another; set-up, Paddle's import and loading the data come before
+    RunStarted, so they are excluded for both."""
     from .engine.rundir import read_events
 
     events = read_events(events_path)
     times = {e["type"]: e["time"] for e in events if e["type"] in ("RunStarted", "Finished")}
     batches = sum(e["type"] == "BatchMetrics" for e in events)
     return batches * BATCH / (times["Finished"] - times["RunStarted"])
+
+
+async def _until(condition, process, what: str) -> None:
+    """Sleep until `condition()` holds; fail if the trainer process ends first."""
+    while not condition():
+        if process.poll() is not None:
+            await asyncio.sleep(1.0)  # a frame or four: the viewer reads what the trainer wrote last
+            if not condition():
+                raise RuntimeError(f"the background trainer exited ({process.returncode}) before {what}: see its run.log")
+        await asyncio.sleep(0.05)
 
 
 async def _app_run(images: int, key_presses: int) -> tuple[float, list[float]]:
@@ -160,8 +154,7 @@ async def _app_run(images: int, key_presses: int) -> tuple[float, list[float]]:
             # Waits are plain sleeps: Pilot's pause sends a message to every widget and repaints the
             # screen, work a person watching would not cause (20 times a second here).
             screen = next(s for s in app.screen_stack if isinstance(s, RunScreen))
-            while screen.state.started is None:
-                await asyncio.sleep(0.05)
+            await _until(lambda: screen.state.started is not None, process, "training started")
             tabs = screen.query_one(TabbedContent)
             for i in range(key_presses):
                 key, tab = ("2", "layers") if i % 2 == 0 else ("1", "training")
@@ -174,11 +167,12 @@ async def _app_run(images: int, key_presses: int) -> tuple[float, list[float]]:
                 await asyncio.sleep(0.2)
             if key_presses:
                 await pilot.press("1")
-            while controller.finished is None:
-                await asyncio.sleep(0.05)
+            await _until(lambda: controller.finished is not None, process, "training finished")
+            if controller.finished.status != "done":
+                raise RuntimeError(f"the background trainer ended {controller.finished.status}: see its run.log")
             app.exit()  # the trainer serves the final model while a viewer is attached: leave
         process.wait(60)
-        return _events_throughput(session.run.events_path), latencies
+        return events_throughput(session.run.events_path), latencies
 
 
 def app_run(data: Mnist, images: int, key_presses: int = 0) -> tuple[float, list[float]]:
@@ -335,10 +329,31 @@ def key_latency_in_terminal(presses: int = 12, size: str = "80x24") -> list[floa
             latencies.append((time.perf_counter() - start) * 1000)
             time.sleep(0.7)
     finally:
+        # Ctrl+C: the app that started the run stops its trainer (checkpoint first) and leaves.
         subprocess.run(["tmux", "send-keys", "-t", name, "C-c"], check=False)
         time.sleep(3)
         subprocess.run(["tmux", "kill-session", "-t", name], check=False)
+        _end_background_trainers(Path(runs))
     return latencies
+
+
+def _end_background_trainers(runs: Path, wait_s: float = 30.0) -> None:
+    """The trainer runs detached from tmux (its own session) and outlives it by design: wait for
+    the runs under `runs` to let go of their trainer lock, and end a trainer that does not (by the
+    pid it wrote to its run's config.json) so that it trains on no later figure's cores."""
+    import signal
+
+    from .engine.control import trainer_alive
+
+    deadline = time.monotonic() + wait_s
+    for run in (p for p in runs.iterdir() if p.is_dir()):
+        while trainer_alive(run) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if trainer_alive(run):
+            pid = json.loads((run / "config.json").read_text()).get("pid")
+            print(f"bench: the trainer of {run} (pid {pid}) outlived its app; ending it", file=sys.stderr)
+            if pid:
+                os.kill(pid, signal.SIGTERM)
 
 
 def rss_mb() -> float:
@@ -368,6 +383,133 @@ def history_memory(points: int = 1_000_000) -> dict:
             rss_at_10pct = rss_mb()
     after = rss_mb()
     return {"rss_mb_after_1m_points": round(after, 1), "rss_growth_mb_last_900k": round(after - rss_at_10pct, 1)}
+
+
+# The course's model as RunStarted describes it: name, type, output shape, parameter shapes.
+SYNTHETIC_LAYERS = [
+    ("conv1", "Conv2D", [64, 20, 28, 28], {"weight": [20, 1, 5, 5], "bias": [20]}),
+    ("relu1", "ReLU", [64, 20, 28, 28], {}),
+    ("pool1", "MaxPool2D", [64, 20, 14, 14], {}),
+    ("conv2", "Conv2D", [64, 20, 14, 14], {"weight": [20, 20, 5, 5], "bias": [20]}),
+    ("relu2", "ReLU", [64, 20, 14, 14], {}),
+    ("pool2", "MaxPool2D", [64, 20, 7, 7], {}),
+    ("flatten", "Flatten", [64, 980], {}),
+    ("fc", "Linear", [64, 10], {"weight": [980, 10], "bias": [10]}),
+]
+
+
+def write_finished_run(runs_dir: str | Path, name: str = "finished", epochs: int = 5, bpe: int = 781) -> Path:
+    """A synthetic finished run written as the trainer writes one: RunStarted, one BatchMetrics
+    per batch, layer statistics (8 layers) every 100 batches, a validation with its mistakes (4
+    worst digits) at each epoch's end, the test result and Finished. No Paddle. Returns its folder."""
+    import math
+
+    from .engine.events import BatchMetrics, EvalResult, Finished, LayerStats, Mistakes, RunStarted, StatusChanged
+    from .engine.rundir import CONFIG, EventLog, RunDir
+
+    cfg = TrainConfig(epochs=epochs).to_dict()
+    run = RunDir.create(runs_dir, name)
+    run.write_json(CONFIG, {"config": cfg, "data_dir": None})
+    layers = [{"name": n, "type": t, "hyper": {}, "param_shapes": p, "output_shape": o,
+               "param_count": sum(math.prod(shape) for shape in p.values())} for n, t, o, p in SYNTHETIC_LAYERS]
+
+    def stats(step: int) -> list[dict]:
+        dead = step / (epochs * bpe) / 4
+        return [{"name": n, "mean": 0.1 * i, "std": 0.5 + dead, "min": 0.0 if "relu" in n else -1.0, "max": 2.0 + i,
+                 "zero_frac": 0.5 if "relu" in n else 0.0, "dead_frac": dead if n in ("relu2", "pool2") else 0.0,
+                 "grad_norm": 0.5 if t in ("Conv2D", "Linear") else None,
+                 "update_ratio_log10": -3.0 if t in ("Conv2D", "Linear") else None}
+                for i, (n, t, *_rest) in enumerate(SYNTHETIC_LAYERS)]
+
+    rows, cols = np.mgrid[0:28, 0:28]
+
+    def digit(seed: int) -> str:
+        return ((np.abs(np.hypot(rows - 14, cols - 10 - seed) - 8) < 2.5) * 255).astype(np.uint8).tobytes().hex()
+
+    confusion = [[980 if t == p else 2 for p in range(10)] for t in range(10)]
+    log = EventLog(run.events_path)
+    log(RunStarted(str(run.path), "CPU", cfg, epochs, bpe, 50_000, 10_000, layers))
+    log(StatusChanged("running"))
+    for step in range(epochs * bpe):
+        epoch, batch = divmod(step, bpe)
+        loss = 2.3 * math.exp(-step / 300) + 0.03 + 0.02 * math.sin(step)
+        log(BatchMetrics(epoch, batch, step, loss, 1 - loss / 2.5, 1400.0, step / 22))
+        if step % 100 == 0:
+            log(LayerStats(epoch, batch, step, stats(step)))
+        if batch == bpe - 1:
+            acc = 0.985 + 0.001 * epoch
+            log(EvalResult("val", epoch, batch, step, 0.05, acc, 0.06, 0.98, 0.04, acc + 0.002, 10_000, 10_000, "fine",
+                           f"Fine: train {100 * acc + 0.2:.2f}% vs validation {100 * acc:.2f}%."))
+            log(Mistakes(epoch, batch, step, confusion,
+                         [{"index": 97 * i, "label": label, "pred": pred, "confidence": 0.9, "image": digit(i)}
+                          for i, (label, pred) in enumerate([(4, 9), (7, 2), (5, 3), (8, 1)])]))
+    log(EvalResult("test", epochs - 1, bpe - 1, epochs * bpe - 1, 0.04, 0.99, size=10_000))
+    log(StatusChanged("done"))
+    log(Finished("done", 0.99, 0.04))
+    log.close()
+    return run.path
+
+
+def watch_history_load_seconds(run_path: Path, size: tuple[int, int] = (80, 24)) -> float:
+    """Opening a finished run's folder to watch it: wall time from creating the app to the moment
+    its run view holds every batch of the history and the screen has drawn it (Textual imported
+    beforehand; `first_frame_s` is the import's figure)."""
+    from .tui.app import MnistApp
+    from .tui.controller import RunController
+    from .tui.run_screen import RunScreen
+
+    async def measure() -> float:
+        start = time.perf_counter()
+        app = MnistApp(run_path.parent, RunController(run_path))
+        async with app.run_test(size=size) as pilot:
+            while True:
+                screen = next((s for s in app.screen_stack if isinstance(s, RunScreen)), None)
+                state = screen.state if screen else None
+                if state and state.started and state.step == state.total_steps - 1 and state.test is not None:
+                    break
+                await asyncio.sleep(0.005)
+            await pilot.pause()  # the frame that shows it
+            elapsed = time.perf_counter() - start
+            app.exit()
+        return elapsed
+
+    return asyncio.run(measure())
+
+
+def runs_index_seconds(run_path: Path, copies: int = 50) -> float | None:
+    """`runs_index.list_runs` over `copies` copies of a finished run (what the runs table reads);
+    None while the runs index does not exist."""
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("mnist_tui.runs_index") is None:
+        return None
+    from .runs_index import list_runs
+
+    with tempfile.TemporaryDirectory() as runs:
+        for i in range(copies):
+            shutil.copytree(run_path, Path(runs) / f"run{i:02d}")
+        start = time.perf_counter()
+        listed = list_runs(runs)
+        elapsed = time.perf_counter() - start
+    if len(listed) != copies:
+        raise RuntimeError(f"list_runs found {len(listed)} of {copies} runs")
+    return elapsed
+
+
+def viewer_figures(repeats: int = 3) -> dict:
+    """Reading a finished 5-epoch run: drawn by the app, and listed 50 times by the runs index."""
+    with tempfile.TemporaryDirectory() as runs:
+        run_path = write_finished_run(runs)
+        figures = {"watch_history_log_mb": round(run_path.joinpath("events.jsonl").stat().st_size / 2**20, 2),
+                   "watch_history_load_s": round(median([watch_history_load_seconds(run_path)
+                                                         for _ in range(repeats)]), 3)}
+        index = [runs_index_seconds(run_path) for _ in range(repeats)]
+    if index[0] is None:
+        figures["runs_index_50_runs_s"] = "skipped: mnist_tui/runs_index.py does not exist"
+    else:
+        figures["runs_index_50_runs_s"] = round(median(index), 3)
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -413,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["first_frame_s"] = round(median([first_frame_seconds() for _ in range(3)]), 2)
     summary["ui_cpu_pct_80x24"] = ui_cpu_percent((80, 24))
     summary["ui_cpu_pct_120x40"] = ui_cpu_percent((120, 40))
+    summary.update(viewer_figures())
     summary.update(history_memory_in_fresh_process(100_000 if args.quick else 1_000_000))
     summary.update(images_per_round=images, repeats=repeats, machine=f"{platform.machine()}, {os.cpu_count()} cores",
                    python=platform.python_version())

@@ -6,7 +6,8 @@ ends, so a crashed trainer is told from a live one without trusting a pid) and s
 who owns the run: the socket file is created with mode 0600 (connecting needs write permission on
 it), and the server checks each connection's peer uid (SO_PEERCRED) against its own.
 
-The protocol is one command name per line; the server answers each with `ok` or `error: why`.
+The protocol: on connecting, the server says `hello` (or `error: why` and hangs up); then one
+command name per line, each answered with `ok` or `error: why`.
 A viewer keeps its connection open while it watches: the trainer counts them, so a finished run
 stays up to answer inspection of the final model while someone looks, and ends when nobody does.
 """
@@ -137,6 +138,8 @@ class ControlServer:
                 conn.sendall(b"error: this run belongs to another user\n")
             conn.close()
             return
+        with contextlib.suppress(OSError):
+            conn.sendall(b"hello\n")
         conn.setblocking(False)
         self._buffers[conn] = b""
         self._selector.register(conn, selectors.EVENT_READ)
@@ -204,6 +207,13 @@ class ControlClient:
             sock.close()
             raise ControlError(f"cannot reach the trainer ({exc.strerror or exc})") from None
         self._sock = sock
+        try:
+            greeting = self._read_line()
+        except OSError as exc:
+            greeting = f"error: {exc.strerror or exc}"
+        if greeting != "hello":
+            self.close()
+            raise ControlError(greeting.removeprefix("error: ") or "the trainer closed the channel")
 
     def send(self, command: str) -> None:
         if command not in COMMANDS:
@@ -217,15 +227,16 @@ class ControlClient:
             except OSError as exc:
                 self.close()
                 raise ControlError(f"the trainer went away ({exc.strerror or exc})") from None
+        if not reply:
+            self.close()
         if reply != "ok":
             raise ControlError(reply.removeprefix("error: ") or "the trainer closed the channel")
 
     def _read_line(self) -> str:
         data = b""
         while not data.endswith(b"\n"):
-            chunk = self._sock.recv(256)
+            chunk = self._sock.recv(1)  # byte by byte: never read past the line into the next reply
             if not chunk:
-                self.close()
                 break
             data += chunk
         return data.decode(errors="replace").strip()
