@@ -141,13 +141,15 @@ def test_every_evaluation_brings_mistakes_and_statistics(mnist, tmp_path):
     assert [s.step for s in rec.of(ev.LayerStats)] == [0, 9, 19]
 
 
-def test_default_statistics_every_100_batches(mnist, tmp_path):
-    cfg = SMALL.with_(stats_every=100, train_limit=64 * 250, val_limit=100)
+def test_statistics_every_n_batches_by_default(mnist, tmp_path):
+    """Every 100 batches by default; the same code at every 10, on a tenth of the batches."""
+    assert TrainConfig().stats_every == 100
+    cfg = SMALL.with_(stats_every=10, train_limit=64 * 25, val_limit=100)
     session = Session.new(cfg, tmp_path, data=mnist)
     rec = Recorder(session)
     session.make_trainer()
     session.run_trainer()
-    assert [s.step for s in rec.of(ev.LayerStats)] == [0, 100, 200, 249]
+    assert [s.step for s in rec.of(ev.LayerStats)] == [0, 10, 20, 24]  # and the evaluation at the end
 
 
 def test_finished_run_still_answers_on_the_final_model(mnist, tmp_path):
