@@ -19,7 +19,7 @@ from .engine.mnist import TRAIN_SPLIT, DataError
 from .errors import UsageError
 
 EXIT_USAGE = 2
-SUBCOMMANDS = ("watch", "runs", "sweep")
+SUBCOMMANDS = ("watch", "runs", "sweep", "export")
 PADDLE_HINT = ("Paddle is not installed: pip install paddlepaddle (CPU) "
                "or paddlepaddle-gpu (NVIDIA GPU), or run `make run`")
 
@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     files = p.add_argument_group("files")
     files.add_argument("--data-dir", help="read the four MNIST IDX files (gzipped or not) from DIR instead of the bundled copy")
     files.add_argument("--runs-dir", default="runs", help="where run folders go (default ./runs)")
+    files.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard event files to DIR as training goes")
     return p
 
 
@@ -140,12 +141,15 @@ def main(argv: list[str] | None = None) -> int:
         data = load_mnist(args.data_dir) if args.headless and not args.resume else None
         if cfg is not None:
             check_before_the_run_folder(cfg, data)
+        if args.tensorboard and importlib.util.find_spec("tensorboardX") is None:
+            raise UsageError("--tensorboard needs tensorboardX: pip install 'mnist-tui[export]'")
         if args.resume and trainer_alive(args.resume):
             raise UsageError(f"{args.resume}: its trainer is still running; mnist-tui watch {args.resume} shows it")
         if args.resume:
             session = Session.resume(args.resume)
         else:
-            session = Session.new(cfg, args.runs_dir, args.data_dir, data=data)
+            session = Session.new(cfg, args.runs_dir, args.data_dir, data=data,
+                                  tensorboard=args.tensorboard and str(Path(args.tensorboard).resolve()))
     except UsageError as exc:
         return fail(str(exc))
     terminal = route_stderr(session.run.log_path)

@@ -104,6 +104,12 @@ def run_headless(session: Session, check_shape: bool = False, err=None, out=None
     network paused while a viewer is attached (the app's runs), instead of ending at once."""
     err = err or sys.stderr
     session.bus.subscribe(CoursePrinter(check_shape, out))
+    sink = None
+    if session.tensorboard:
+        from .export import LogSink
+
+        sink = LogSink("tensorboard", session.tensorboard)
+        session.bus.subscribe(sink)
     lock = lock or hold_trainer_lock(session.run.path)
     controls = Controls()
     server = ControlServer(session.run.path, controls).start()
@@ -132,6 +138,8 @@ def run_headless(session: Session, check_shape: bool = False, err=None, out=None
             signal.signal(s, handler)
         server.close()
         session.close()
+        if sink is not None:
+            sink.close()
         lock.close()
     if status == "error":
         print(f"mnist-tui: training failed, traceback in {session.run.log_path}", file=err)

@@ -1,4 +1,4 @@
-"""`mnist-tui watch`, `mnist-tui runs` and `mnist-tui sweep`: commands that open run folders.
+"""`mnist-tui watch`, `runs`, `sweep` and `export`: the commands that work on run folders.
 
 A viewer never trains and never imports Paddle: it reads a folder (live or finished) and steers
 its trainer, if one lives, through the folder's control channel.
@@ -67,5 +67,11 @@ def runs(argv: list[str]) -> int:
 
 def sweep(argv: list[str]) -> int:
     from .sweep import main
+
+    return main(argv)
+
+
+def export(argv: list[str]) -> int:
+    from .export import main
 
     return main(argv)

@@ -29,6 +29,7 @@ class Session:
     bus: EventBus = field(default_factory=EventBus)
 
     restarted: bool = False  # resumed with no checkpoint: trains again from its saved settings
+    tensorboard: str | None = None  # also write TensorBoard event files here as training goes
 
     def __post_init__(self) -> None:
         self.event_log: EventLog | None = None  # opened by the process that trains
@@ -41,10 +42,10 @@ class Session:
 
     @classmethod
     def new(cls, cfg: TrainConfig, runs_dir: str | Path, data_dir: str | None = None,
-            data: Mnist | None = None, name: str | None = None) -> Session:
-        session = cls(cfg, RunDir.create(runs_dir, name), data_dir, data=data)
+            data: Mnist | None = None, name: str | None = None, tensorboard: str | None = None) -> Session:
+        session = cls(cfg, RunDir.create(runs_dir, name), data_dir, data=data, tensorboard=tensorboard)
         # Settings first, before Paddle or the data: a run killed at any moment can be started again.
-        session.run.write_json(CONFIG, {"config": cfg.to_dict(), "data_dir": data_dir})
+        session.run.write_json(CONFIG, {"config": cfg.to_dict(), "data_dir": data_dir, "tensorboard": tensorboard})
         return session
 
     @classmethod
@@ -52,7 +53,7 @@ class Session:
         """A run folder made by `new`, to be trained by another process (the app's background trainer)."""
         run = RunDir(Path(run_path))
         saved = run.read_config()
-        return cls(saved_config(run, saved), run, saved.get("data_dir"), data=data)
+        return cls(saved_config(run, saved), run, saved.get("data_dir"), data=data, tensorboard=saved.get("tensorboard"))
 
     @classmethod
     def resume(cls, run_path: str | Path, data: Mnist | None = None) -> Session:
@@ -66,7 +67,8 @@ class Session:
         cfg = saved_config(run, saved)
         meta = newest_checkpoint_meta(run)
         truncate_events_after_checkpoint(run.path / EVENTS, meta["step"] if meta else None)
-        return cls(cfg, run, saved.get("data_dir"), meta, data=data, restarted=meta is None)
+        return cls(cfg, run, saved.get("data_dir"), meta, data=data, restarted=meta is None,
+                   tensorboard=saved.get("tensorboard"))
 
     def make_trainer(self, pause_on_divergence=False, start_paused: bool = False):
         """Load the data and build the trainer (imports Paddle: call it off the UI thread)."""
@@ -110,6 +112,7 @@ class Session:
         self.run.write_json(CONFIG, {
             "config": self.cfg.to_dict(),
             "data_dir": self.data_dir,
+            "tensorboard": self.tensorboard,
             "data_source": data_source,
             "versions": {"mnist_tui": __version__, "paddle": paddle.__version__,
                          "python": sys.version.split()[0]},

@@ -1,0 +1,135 @@
+"""`mnist-tui export RUN_DIR --tensorboard OUT --visualdl OUT`: a run's log in other tools' formats.
+
+TensorBoard's through `tensorboardX` (it needs neither TensorFlow nor TensorBoard), VisualDL's
+through `visualdl.LogWriter`; both are optional (`pip install mnist-tui[export]`). One sink class
+writes either, from the same events, so an export and a live `--tensorboard DIR` write the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .engine import events as ev
+from .engine.rundir import EVENTS, read_events
+from .errors import UsageError
+
+STAT_SCALARS = ("mean", "std", "min", "max", "zero_frac", "dead_frac", "grad_norm", "update_ratio_log10")
+EXPORT_HINT = "pip install 'mnist-tui[export]' (tensorboardX for TensorBoard, visualdl for VisualDL)"
+
+
+class LogSink:
+    """Writes events as scalars, histograms and images through a TensorBoard or VisualDL writer."""
+
+    def __init__(self, kind: str, logdir: str | Path) -> None:
+        self.kind = kind
+        try:
+            if kind == "tensorboard":
+                from tensorboardX import SummaryWriter
+
+                self.writer = SummaryWriter(logdir=str(logdir))
+            else:
+                from visualdl import LogWriter
+
+                self.writer = LogWriter(logdir=str(logdir))
+        except ImportError as exc:
+            raise UsageError(f"--{kind} needs {exc.name}: {EXPORT_HINT}") from None
+
+    def scalar(self, tag: str, value: float | None, step: int, when: float | None) -> None:
+        if value is None or not np.isfinite(value):
+            return
+        if self.kind == "tensorboard":
+            self.writer.add_scalar(tag, value, step, walltime=when)
+        else:
+            self.writer.add_scalar(tag=tag, value=value, step=step, walltime=int(1000 * when) if when else None)
+
+    def histogram(self, tag: str, values: np.ndarray, step: int) -> None:
+        values = np.asarray(values, dtype=np.float32).ravel()
+        if self.kind == "tensorboard":
+            self.writer.add_histogram(tag, values, step)
+        else:
+            self.writer.add_histogram(tag=tag, values=values, step=step)
+
+    def image(self, tag: str, grid: np.ndarray, step: int) -> None:
+        """A 2-D map, scaled to 0-255 grey and enlarged so a 5x5 kernel is visible."""
+        grid = np.asarray(grid, dtype=np.float32)
+        low, high = float(grid.min()), float(grid.max())
+        grey = ((grid - low) / (high - low if high > low else 1.0) * 255).astype(np.uint8)
+        scale = max(1, 112 // max(grey.shape))
+        grey = np.kron(grey, np.ones((scale, scale), dtype=np.uint8))
+        if self.kind == "tensorboard":
+            self.writer.add_image(tag, grey, step, dataformats="HW")
+        else:
+            self.writer.add_image(tag=tag, img=np.repeat(grey[:, :, None], 3, axis=2), step=step)
+
+    def __call__(self, event: ev.Event, when: float | None = None) -> None:
+        """One event (live: from the bus; export: with the time it was logged at)."""
+        if isinstance(event, ev.BatchMetrics):
+            self.scalar("train/loss", event.loss, event.step, when)
+            self.scalar("train/acc", event.acc, event.step, when)
+        elif isinstance(event, ev.EvalResult):
+            split = "eval" if event.split == "val" else "test"
+            for name, value in (("loss", event.loss), ("acc", event.acc), ("train_loss", event.train_loss),
+                                ("train_acc", event.train_acc), ("gap", event.gap)):
+                self.scalar(f"{split}/{name}", value, event.step, when)
+        elif isinstance(event, ev.LayerStats):
+            for row in event.layers:
+                for key in STAT_SCALARS:
+                    self.scalar(f"layers/{row['name']}/{key}", row.get(key), event.step, when)
+        elif isinstance(event, ev.SnapshotTaken):
+            self._snapshot(event)
+
+    def _snapshot(self, event: ev.SnapshotTaken) -> None:
+        """Kernels and feature maps as images, and the full arrays (saved next to the log) as histograms."""
+        self.image("snapshot/conv1_kernel", event.conv1_kernel, event.step)
+        self.image("snapshot/conv2_kernel", event.conv2_kernel, event.step)
+        self.image(f"snapshot/conv1_channel{event.conv1_channel}", event.conv1_map, event.step)
+        self.image(f"snapshot/conv2_channel{event.conv2_channel}", event.conv2_map, event.step)
+        path = Path(event.path)
+        if path.is_file():
+            with np.load(path) as arrays:
+                for key in arrays.files:
+                    if arrays[key].ndim >= 1 and arrays[key].size > 1:
+                        self.histogram(f"snapshot/{key}", arrays[key], event.step)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def export(run_dir: str | Path, kind: str, out: str | Path) -> int:
+    """Write the run's log to `out` in TensorBoard's or VisualDL's format; returns events written."""
+    sink = LogSink(kind, out)
+    count = 0
+    for record in read_events(Path(run_dir) / EVENTS):
+        event = ev.from_json(record)
+        if event is not None:
+            sink(event, record.get("time"))
+            count += 1
+    sink.close()
+    return count
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="mnist-tui export", description="Write a run's log for TensorBoard or VisualDL.")
+    p.add_argument("run_dir")
+    p.add_argument("--tensorboard", metavar="OUT", help="write TensorBoard event files to OUT")
+    p.add_argument("--visualdl", metavar="OUT", help="write VisualDL records to OUT")
+    args = p.parse_args(argv)
+    if not (Path(args.run_dir) / EVENTS).is_file():
+        print(f"mnist-tui: {args.run_dir}: no {EVENTS} there (not a run folder)", file=sys.stderr)
+        return 2
+    if not (args.tensorboard or args.visualdl):
+        print("mnist-tui: export: name --tensorboard OUT and/or --visualdl OUT", file=sys.stderr)
+        return 2
+    for kind in ("tensorboard", "visualdl"):
+        out = getattr(args, kind)
+        if out:
+            try:
+                print(f"{kind}: {export(args.run_dir, kind, out)} events written to {out}")
+            except UsageError as exc:
+                print(f"mnist-tui: {exc}", file=sys.stderr)
+                return 2
+    return 0
