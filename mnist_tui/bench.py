@@ -3,7 +3,9 @@
     python -m mnist_tui.bench [--quick]
 
 Contenders alternate and repeat, so a noisy shared machine hits them alike; only ratios are
-compared. The last line printed is one JSON object with every figure.
+compared. Then the viewer's own figures: key latency, first frame, UI CPU, a finished run's history
+loaded by the app, the runs index over 50 runs, memory. The last line printed is one JSON object
+with every figure.
 """
 
 from __future__ import annotations

@@ -123,7 +123,9 @@ class SnapshotTaken(Event):
     conv2_map: list[list[float]]  # 14x14
     logits: list[float]
     softmax: list[float]
-    label: int
+    label: int  # -1 when the loop does not say (a Monitor on someone else's loop)
+    conv1_name: str = "conv1"  # the layers shown, as the model names them
+    conv2_name: str = "conv2"
 
 
 @dataclass

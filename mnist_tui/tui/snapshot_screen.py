@@ -110,12 +110,12 @@ class SnapshotScreen(Screen):
         self.query_one("#snapshot-title", Static).update(
             f"[b]Snapshot {self.index + 1}/{len(self.snapshots)}[/b]: epoch {snap.epoch}, batch {snap.batch} "
             f"(step {snap.step}) │ maps: {scale}\nsaved as snapshots/{Path(snap.path).name} in the run folder")
-        self.query_one("#conv1-kernel", Static).update(kernel_text("conv1.weight[0][0]", snap.conv1_kernel))
-        self.query_one("#conv2-kernel", Static).update(kernel_text("conv2.weight[0][0]", snap.conv2_kernel))
+        self.query_one("#conv1-kernel", Static).update(kernel_text(f"{snap.conv1_name}.weight[0][0]", snap.conv1_kernel))
+        self.query_one("#conv2-kernel", Static).update(kernel_text(f"{snap.conv2_name}.weight[0][0]", snap.conv2_kernel))
         self.query_one("#conv1-map", Static).update(
-            Text(f"conv1 channel {snap.conv1_channel}\n") + heatmap(snap.conv1_map, colour))
+            Text(f"{snap.conv1_name} channel {snap.conv1_channel}\n") + heatmap(snap.conv1_map, colour))
         self.query_one("#conv2-map", Static).update(
-            Text(f"conv2 ch {snap.conv2_channel}\n") + heatmap(snap.conv2_map, colour))
+            Text(f"{snap.conv2_name} ch {snap.conv2_channel}\n") + heatmap(snap.conv2_map, colour))
         self.query_one("#output-bars", Static).update(output_bars(snap))
 
     def action_browse(self, delta: int) -> None:

@@ -1,0 +1,241 @@
+"""`mnist_tui.Monitor`: any Paddle model's training in a run folder that `mnist-tui watch` opens.
+
+    model.fit(train, eval, epochs=2, callbacks=[Monitor(runs_dir="runs")])   # paddle.Model
+
+    monitor = Monitor.attach(net, runs_dir="runs", epochs=2, steps_per_epoch=len(loader))
+    for epoch in range(2):
+        for x, y in loader:
+            ...; monitor.batch(loss, acc)         # a hand-written loop
+        monitor.evaluated(val_loss, val_acc)
+    monitor.close()
+
+It writes the same run folder as our own trainer (events, trainer lock, control channel), so the
+viewer shows the model's layers with their shapes, and `r`, `s`, `c`, `p` and stop reach it at the
+next batch end: statistics and snapshots of the next batch (the layer probe is armed between two
+batches, engine/probe.py), checkpoints through `paddle.Model.save` (or `paddle.save` of the layer),
+pause by waiting at the batch end, stop through `model.stop_training`. On batches nobody asked
+about, it writes one event line.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import paddle
+from paddle.callbacks import Callback
+
+from . import __version__
+from .config import AUTO_STATS_EVERY
+from .engine.control import ControlError, ControlServer, hold_trainer_lock
+from .engine.events import (
+    BatchMetrics,
+    CheckpointSaved,
+    EvalResult,
+    Finished,
+    LayerStats,
+    RunStarted,
+    SnapshotTaken,
+    StatusChanged,
+)
+from .engine.probe import LayerProbe
+from .engine.rundir import CONFIG, EventLog, RunDir
+
+
+def _number(value) -> float:
+    """A figure from `logs`: Paddle gives lists or arrays of one value."""
+    while isinstance(value, (list, tuple)):
+        value = value[0]
+    return float(np.asarray(value).reshape(-1)[0]) if value is not None else float("nan")
+
+
+class Monitor(Callback):
+    def __init__(self, runs_dir: str | Path = "runs", name: str | None = None, stats_every: int = AUTO_STATS_EVERY,
+                 seed: int = 0) -> None:
+        super().__init__()
+        self.runs_dir, self.name, self.stats_every = Path(runs_dir), name, stats_every
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._running = threading.Event()
+        self._running.set()
+        self._stop = threading.Event()
+        self._want = set()  # "stats", "snapshot", "checkpoint", asked through the control channel
+        self.network = None
+        self.epoch = self.step = self.batch = 0
+        self.run = None
+
+    # ---- the run folder ----
+    def _open(self, network, config: dict, epochs: int, steps: int | None) -> None:
+        self.network = network
+        self.run = RunDir.create(self.runs_dir, self.name)
+        self.run.write_json(CONFIG, {"config": config, "source": type(self).__name__,
+                                     "versions": {"mnist_tui": __version__, "paddle": paddle.__version__}})
+        self._trainer_lock = hold_trainer_lock(self.run.path)
+        self.log = EventLog(self.run.events_path)
+        self.probe = LayerProbe(network)
+        self.probe.arm()  # the first batch gives the output shapes and the first statistics
+        self.epochs, self.steps, self.config = epochs, steps or 0, config
+        self._t0 = self._t_last = time.perf_counter()
+        self._server = ControlServer(self.run.path, self).start()
+        self.log(StatusChanged("running"))
+
+    def _close(self, status: str) -> None:
+        self.log(Finished(status))
+        self._server.close()
+        self.probe.disarm()
+        self.log.close()
+        self._trainer_lock.close()
+
+    # ---- controls (the control channel's thread calls these) ----
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def toggle_pause(self) -> None:
+        self.resume() if not self._running.is_set() else self.pause()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+
+    def request_layer_stats(self) -> None:
+        self._ask("stats")
+
+    def request_snapshot(self) -> None:
+        self._ask("snapshot")
+
+    def request_checkpoint(self) -> None:
+        self._ask("checkpoint")
+
+    def request_validation(self) -> None:
+        raise ControlError("this loop validates on its own schedule (Model.fit: each epoch's end)")
+
+    def toggle_auto_stats(self) -> None:
+        self.stats_every = 0 if self.stats_every else AUTO_STATS_EVERY
+
+    def _ask(self, what: str) -> None:
+        with self._lock:
+            self._want.add(what)
+
+    def _take(self, what: str) -> bool:
+        with self._lock:
+            wanted = what in self._want
+            self._want.discard(what)
+            return wanted
+
+    # ---- the loop's side ----
+    def _batch_end(self, loss, acc, batch_size: int) -> None:
+        now = time.perf_counter()
+        rate = batch_size / max(now - self._t_last, 1e-9)
+        self._t_last = now
+        if self.step == 0:
+            self.log(RunStarted(str(self.run.path), paddle.get_device(), self.config, self.epochs, self.steps,
+                                self.steps * batch_size, 0, self.probe.facts()))
+        self.log(BatchMetrics(self.epoch, self.batch, self.step, _number(loss), _number(acc), rate, now - self._t0))
+        if self.probe.armed:
+            self.probe.disarm()
+            if self.probe.outputs:
+                self.log(LayerStats(self.epoch, self.batch, self.step, self.probe.stats()))
+                if self._take("snapshot") or self._snapshot_pending:
+                    self._snapshot()
+        self._snapshot_pending = False
+        if self._take("checkpoint"):
+            self._checkpoint()
+        self.step += 1
+        self.batch += 1
+        self._wait_while_paused()
+        due = self.stats_every and self.step % self.stats_every == 0
+        snapshot = self._take("snapshot")
+        if due or self._take("stats") or snapshot:
+            self._snapshot_pending = snapshot
+            self.probe.arm()  # for the next batch
+
+    _snapshot_pending = False
+
+    def _wait_while_paused(self) -> None:
+        if self._running.is_set():
+            return
+        self.log(StatusChanged("paused", "at a batch end; requests are served at the next batch"))
+        self._running.wait()
+        self._t_last = time.perf_counter()
+        self.log(StatusChanged("running"))
+
+    def _snapshot(self) -> None:
+        taken = self.probe.snapshot(self._rng)
+        path = self.run.snapshots / f"snapshot-step{self.step:07d}.npz"
+        np.savez(path, **taken["arrays"])
+        shown = taken["shown"]
+        blank = ("-", np.zeros((1, 1)), 0, np.zeros((1, 1)))
+        (n1, k1, c1, m1), (n2, k2, c2, m2) = shown.get("conv1", blank), shown.get("conv2", blank)
+        self.log(SnapshotTaken(self.epoch, self.batch, self.step, str(path), k1.tolist(), k2.tolist(), c1, m1.tolist(),
+                               c2, m2.tolist(), taken["arrays"]["logits"].tolist(), taken["arrays"]["softmax"].tolist(),
+                               -1, conv1_name=n1, conv2_name=n2))
+
+    def _checkpoint(self) -> None:
+        stem = self.run.checkpoints / f"step-{self.step:07d}"
+        if self.model is not None and hasattr(self.model, "save"):
+            self.model.save(str(stem))  # paddle.Model: .pdparams and .pdopt
+        else:
+            paddle.save(self.network.state_dict(), str(stem) + ".pdparams")
+        self.log(CheckpointSaved(str(stem) + ".pdparams", self.epoch, self.batch, self.step))
+
+    def _evaluated(self, loss, acc, size: int = 0) -> None:
+        self.log(EvalResult("val", self.epoch, self.batch, self.step, _number(loss), _number(acc), size=size))
+
+    # ---- paddle.callbacks.Callback ----
+    def on_train_begin(self, logs=None) -> None:
+        params = self.params or {}
+        optimizer = getattr(self.model, "_optimizer", None)
+        config = {"epochs": params.get("epochs"), "batch_size": params.get("batch_size"), "stats_every": self.stats_every,
+                  "optimizer": type(optimizer).__name__.lower() if optimizer else None,
+                  "lr": float(optimizer.get_lr()) if optimizer else None, "model": type(self.model.network).__name__}
+        self._open(self.model.network, config, params.get("epochs") or 0, params.get("steps"))
+
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        self.epoch, self.batch = epoch, 0
+
+    def on_train_batch_end(self, step, logs=None) -> None:
+        logs = logs or {}
+        self._batch_end(logs.get("loss"), logs.get("acc"), logs.get("batch_size") or self.params.get("batch_size") or 1)
+        if self._stop.is_set():
+            self.model.stop_training = True
+
+    def on_eval_end(self, logs=None) -> None:
+        if self.run is not None:  # evaluate() outside fit has no run folder
+            logs = logs or {}
+            self._evaluated(logs.get("loss"), logs.get("acc"))
+
+    def on_train_end(self, logs=None) -> None:
+        self._close("stopped" if self._stop.is_set() else "done")
+
+    # ---- hand-written loops ----
+    @classmethod
+    def attach(cls, network, runs_dir: str | Path = "runs", epochs: int = 1, steps_per_epoch: int = 0,
+               batch_size: int = 1, name: str | None = None, **config) -> Monitor:
+        """A monitor for a loop of your own: call `batch`, `epoch_end`, `evaluated` and `close`."""
+        monitor = cls(runs_dir, name)
+        monitor.model = None
+        monitor.batch_size = batch_size
+        monitor._open(network, {"epochs": epochs, "batch_size": batch_size, "stats_every": monitor.stats_every, **config},
+                      epochs, steps_per_epoch)
+        return monitor
+
+    def batch(self, loss, acc=None) -> bool:
+        """After each optimizer step; returns False when the viewer asked the loop to stop."""
+        self._batch_end(loss, acc, self.batch_size)
+        return not self._stop.is_set()
+
+    def epoch_end(self) -> None:
+        self.epoch += 1
+        self.batch = 0
+
+    def evaluated(self, loss, acc, size: int = 0) -> None:
+        self._evaluated(loss, acc, size)
+
+    def close(self) -> None:
+        self._close("stopped" if self._stop.is_set() else "done")
