@@ -64,7 +64,7 @@ class Monitor(Callback):
         self._stop = threading.Event()
         self._want = set()  # "stats", "snapshot", "checkpoint", asked through the control channel
         self.network = None
-        self.epoch = self.step = self.batch = 0
+        self.epoch = self.step = self.batch_index = 0  # batch_index: within the epoch
         self.run = None
 
     # ---- the run folder ----
@@ -136,18 +136,18 @@ class Monitor(Callback):
         if self.step == 0:
             self.log(RunStarted(str(self.run.path), paddle.get_device(), self.config, self.epochs, self.steps,
                                 self.steps * batch_size, 0, self.probe.facts()))
-        self.log(BatchMetrics(self.epoch, self.batch, self.step, _number(loss), _number(acc), rate, now - self._t0))
+        self.log(BatchMetrics(self.epoch, self.batch_index, self.step, _number(loss), _number(acc), rate, now - self._t0))
         if self.probe.armed:
             self.probe.disarm()
             if self.probe.outputs:
-                self.log(LayerStats(self.epoch, self.batch, self.step, self.probe.stats()))
+                self.log(LayerStats(self.epoch, self.batch_index, self.step, self.probe.stats()))
                 if self._take("snapshot") or self._snapshot_pending:
                     self._snapshot()
         self._snapshot_pending = False
         if self._take("checkpoint"):
             self._checkpoint()
         self.step += 1
-        self.batch += 1
+        self.batch_index += 1
         self._wait_while_paused()
         due = self.stats_every and self.step % self.stats_every == 0
         snapshot = self._take("snapshot")
@@ -172,7 +172,7 @@ class Monitor(Callback):
         shown = taken["shown"]
         blank = ("-", np.zeros((1, 1)), 0, np.zeros((1, 1)))
         (n1, k1, c1, m1), (n2, k2, c2, m2) = shown.get("conv1", blank), shown.get("conv2", blank)
-        self.log(SnapshotTaken(self.epoch, self.batch, self.step, str(path), k1.tolist(), k2.tolist(), c1, m1.tolist(),
+        self.log(SnapshotTaken(self.epoch, self.batch_index, self.step, str(path), k1.tolist(), k2.tolist(), c1, m1.tolist(),
                                c2, m2.tolist(), taken["arrays"]["logits"].tolist(), taken["arrays"]["softmax"].tolist(),
                                -1, conv1_name=n1, conv2_name=n2))
 
@@ -182,10 +182,10 @@ class Monitor(Callback):
             self.model.save(str(stem))  # paddle.Model: .pdparams and .pdopt
         else:
             paddle.save(self.network.state_dict(), str(stem) + ".pdparams")
-        self.log(CheckpointSaved(str(stem) + ".pdparams", self.epoch, self.batch, self.step))
+        self.log(CheckpointSaved(str(stem) + ".pdparams", self.epoch, self.batch_index, self.step))
 
     def _evaluated(self, loss, acc, size: int = 0) -> None:
-        self.log(EvalResult("val", self.epoch, self.batch, self.step, _number(loss), _number(acc), size=size))
+        self.log(EvalResult("val", self.epoch, self.batch_index, self.step, _number(loss), _number(acc), size=size))
 
     # ---- paddle.callbacks.Callback ----
     def on_train_begin(self, logs=None) -> None:
@@ -197,7 +197,7 @@ class Monitor(Callback):
         self._open(self.model.network, config, params.get("epochs") or 0, params.get("steps"))
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
-        self.epoch, self.batch = epoch, 0
+        self.epoch, self.batch_index = epoch, 0
 
     def on_train_batch_end(self, step, logs=None) -> None:
         logs = logs or {}
@@ -232,7 +232,7 @@ class Monitor(Callback):
 
     def epoch_end(self) -> None:
         self.epoch += 1
-        self.batch = 0
+        self.batch_index = 0
 
     def evaluated(self, loss, acc, size: int = 0) -> None:
         self._evaluated(loss, acc, size)

@@ -12,8 +12,16 @@ import pytest
 from scripted import ScriptedTrainer, fixed_events
 
 from mnist_tui.engine import events as ev
-from mnist_tui.engine.control import SOCKET, ControlClient, ControlError, hold_trainer_lock, trainer_alive
+from mnist_tui.engine.control import (
+    SOCKET,
+    ControlClient,
+    ControlError,
+    ControlServer,
+    hold_trainer_lock,
+    trainer_alive,
+)
 from mnist_tui.engine.rundir import EventLog, EventTail
+from mnist_tui.headless import Controls
 
 
 def test_socket_is_owner_only_and_answers_its_owner(tmp_path):
@@ -109,3 +117,17 @@ def test_event_tail_reads_whole_lines_and_starts_over_on_a_rewrite(tmp_path):
 
     truncate_events_after_checkpoint(path, None)
     assert tail.read() == ([], True)
+
+
+def test_a_control_the_target_refuses_is_answered_and_the_channel_stays_up(tmp_path):
+    """E.g. `r` while Paddle is still loading: headless's Controls refuse it with the reason."""
+    controls = Controls()
+    server = ControlServer(tmp_path, controls).start()
+    client = ControlClient(tmp_path)
+    with pytest.raises(ControlError, match="training is starting"):
+        client.send("request_layer_stats")
+    client.send("stop")  # kept for when the trainer exists
+    stopped = []
+    controls.attach(type("T", (), {"stop": lambda self: stopped.append(True)})())
+    assert stopped == [True]
+    server.close()

@@ -158,11 +158,14 @@ class ControlServer:
         self._buffers[conn] = lines.pop()[-256:]
         for line in lines:
             name = line.decode(errors="replace").strip()
-            if name in COMMANDS:
-                getattr(self.target, name)()
-                reply = b"ok\n"
-            else:
+            if name not in COMMANDS:
                 reply = f"error: unknown command {name[:40]!r}\n".encode()
+            else:
+                try:
+                    getattr(self.target, name)()
+                    reply = b"ok\n"
+                except Exception as exc:  # noqa: BLE001 - the viewer is told why; the channel stays up
+                    reply = f"error: {exc}\n".encode()
             with contextlib.suppress(OSError):
                 conn.sendall(reply)
 

@@ -1,0 +1,153 @@
+"""`mnist_tui.Monitor` on models that are not ours: LeNet under `paddle.Model.fit`, a hand-written
+loop, a 60-layer ResNet; their run folders open in the viewer like our own runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import paddle
+import pytest
+from paddle import nn
+from paddle.vision.models import LeNet, resnet18
+from textual.widgets import Static
+
+from mnist_tui import Monitor
+from mnist_tui.engine import events as ev
+from mnist_tui.engine.control import ControlClient, ControlError
+from mnist_tui.engine.rundir import EventTail
+from mnist_tui.tui.app import MnistApp
+from mnist_tui.tui.controller import RunController
+from mnist_tui.tui.layers_tab import LayersTab
+from mnist_tui.tui.run_screen import RunScreen
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+LENET_LAYERS = ["features.0", "features.1", "features.2", "features.3", "features.4", "features.5",
+                "fc.0", "fc.1", "fc.2"]
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+def run_example(script: str, runs: Path) -> Path:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    result = subprocess.run([sys.executable, str(EXAMPLES / script), "--epochs", "1", "--train-limit", "640",
+                             "--runs-dir", str(runs)], capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run,) = runs.iterdir()
+    return run
+
+
+def events_of(run: Path) -> list[ev.Event]:
+    return EventTail(run / "events.jsonl").read()[0]
+
+
+def test_hapi_lenet_example_writes_a_run_with_lenets_layers(tmp_path):
+    run = run_example("hapi_lenet.py", tmp_path)
+    events = events_of(run)
+    started = next(e for e in events if isinstance(e, ev.RunStarted))
+    assert [row["name"] for row in started.layers] == LENET_LAYERS
+    shapes = {row["name"]: row["output_shape"] for row in started.layers}
+    assert shapes["features.0"] == [64, 6, 28, 28] and shapes["fc.2"] == [64, 10]
+    assert started.layers[0]["hyper"]["kernel"] == [3, 3] and started.layers[0]["param_shapes"]["weight"] == [6, 1, 3, 3]
+    stats = next(e for e in events if isinstance(e, ev.LayerStats))
+    assert [row["name"] for row in stats.layers] == LENET_LAYERS
+    assert stats.layers[0]["grad_norm"] > 0 and stats.layers[1]["min"] >= 0  # a ReLU
+    assert sum(isinstance(e, ev.BatchMetrics) for e in events) == 10
+    assert any(isinstance(e, ev.EvalResult) and e.split == "val" for e in events)
+    assert isinstance(events[-1], ev.Finished) and events[-1].status == "done"
+
+
+def test_hand_loop_example_writes_a_run(tmp_path):
+    events = events_of(run_example("hand_loop.py", tmp_path))
+    started = next(e for e in events if isinstance(e, ev.RunStarted))
+    assert [row["name"] for row in started.layers] == [str(i) for i in range(8)]  # nn.Sequential's names
+    assert sum(isinstance(e, ev.BatchMetrics) for e in events) == 10
+    assert isinstance(events[-1], ev.Finished) and events[-1].status == "done"
+
+
+def wait(condition, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
+        time.sleep(0.05)
+
+
+def test_viewer_controls_reach_model_fit_at_batch_ends(tmp_path):
+    paddle.seed(0)
+    images = np.random.default_rng(0).standard_normal((64 * 40, 1, 28, 28)).astype("float32")
+    labels = np.random.default_rng(1).integers(0, 10, (64 * 40, 1)).astype("int64")
+    data = paddle.io.TensorDataset([paddle.to_tensor(images), paddle.to_tensor(labels)])
+    model = paddle.Model(LeNet())
+    model.prepare(paddle.optimizer.Adam(parameters=model.parameters()), nn.CrossEntropyLoss(), paddle.metric.Accuracy())
+    monitor = Monitor(runs_dir=tmp_path, stats_every=0)
+    fit = threading.Thread(target=model.fit, kwargs={"train_data": data, "epochs": 50, "batch_size": 64, "verbose": 0,
+                                                     "callbacks": [monitor]})
+    fit.start()
+    try:
+        wait(lambda: monitor.run is not None and any(isinstance(e, ev.RunStarted) for e in events_of(monitor.run.path)),
+             "the run started")
+        client = ControlClient(monitor.run.path)
+        client.send("request_snapshot")
+        wait(lambda: any(isinstance(e, ev.SnapshotTaken) for e in events_of(monitor.run.path)), "a snapshot")
+        snap = next(e for e in events_of(monitor.run.path) if isinstance(e, ev.SnapshotTaken))
+        assert (snap.conv1_name, snap.conv2_name) == ("features.0", "features.3")
+        assert np.array(snap.conv1_kernel).shape == (3, 3) and Path(snap.path).is_file()
+        client.send("toggle_pause")
+        wait(lambda: monitor.log and any(isinstance(e, ev.StatusChanged) and e.status == "paused"
+                                         for e in events_of(monitor.run.path)), "paused")
+        with pytest.raises(ControlError, match="validates on its own schedule"):
+            client.send("request_validation")
+        client.send("request_checkpoint")
+        client.send("toggle_pause")
+        wait(lambda: any(isinstance(e, ev.CheckpointSaved) for e in events_of(monitor.run.path)), "a checkpoint")
+        client.send("stop")
+        fit.join(60)
+        assert not fit.is_alive(), "stop ends the fit"
+    finally:
+        monitor.stop()
+        fit.join(60)
+    events = events_of(monitor.run.path)
+    assert isinstance(events[-1], ev.Finished) and events[-1].status == "stopped"
+    assert sum(isinstance(e, ev.BatchMetrics) for e in events) < 50 * 40
+    checkpoint = next(e for e in events if isinstance(e, ev.CheckpointSaved))
+    assert Path(checkpoint.path).is_file()
+
+
+@pytest.mark.anyio
+async def test_a_60_layer_resnet_scrolls_in_the_layers_tab_at_80x24(tmp_path):
+    paddle.seed(0)
+    net = nn.Sequential(nn.Conv2D(1, 3, 1), resnet18(num_classes=10))
+    opt = paddle.optimizer.SGD(learning_rate=0.01, parameters=net.parameters())
+    monitor = Monitor.attach(net, runs_dir=tmp_path, epochs=1, steps_per_epoch=2, batch_size=8)
+    for _ in range(2):
+        x = paddle.randn([8, 1, 28, 28])
+        loss = nn.functional.cross_entropy(net(x), paddle.randint(0, 10, [8, 1]))
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+        monitor.batch(loss)
+    monitor.close()
+    started = next(e for e in events_of(monitor.run.path) if isinstance(e, ev.RunStarted))
+    names = [row["name"] for row in started.layers]
+    assert len(names) >= 30 and "1.layer4.1.bn2" in names
+    app = MnistApp(tmp_path, RunController(monitor.run.path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = next(s for s in app.screen_stack if isinstance(s, RunScreen))
+        await pilot.press("2")
+        tab = screen.query_one(LayersTab)
+        deadline = time.monotonic() + 10
+        while "1.layer4.1.bn2" not in str(screen.query_one("#stats-table", Static).render()):
+            assert time.monotonic() < deadline, "all the layers' statistics shown"
+            await pilot.pause(0.05)
+        assert tab.max_scroll_y > len(names) - 20, "the tab scrolls through them"
+        await pilot.press("end")
+        await pilot.pause(0.2)
+        assert tab.scroll_y == tab.max_scroll_y > 0
