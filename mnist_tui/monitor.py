@@ -54,9 +54,13 @@ def _number(value) -> float:
 
 class Monitor(Callback):
     def __init__(self, runs_dir: str | Path = "runs", name: str | None = None, stats_every: int = AUTO_STATS_EVERY,
-                 seed: int = 0) -> None:
+                 seed: int = 0, hold_for_viewers: bool = True) -> None:
+        """`hold_for_viewers`: when training ends while a viewer is attached, wait (answering `r`
+        and `s` on the final model) until it leaves or stops the run, as our own trainer does."""
         super().__init__()
         self.runs_dir, self.name, self.stats_every = Path(runs_dir), name, stats_every
+        self.hold_for_viewers = hold_for_viewers
+        self._last_input = None
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._running = threading.Event()
@@ -77,13 +81,22 @@ class Monitor(Callback):
         self.log = EventLog(self.run.events_path)
         self.probe = LayerProbe(network)
         self.probe.arm()  # the first batch gives the output shapes and the first statistics
+        # The newest batch's input (a reference, no copy): the final model is inspected on it.
+        self._input_hook = network.register_forward_pre_hook(self._keep_input)
         self.epochs, self.steps, self.config = epochs, steps or 0, config
         self._t0 = self._t_last = time.perf_counter()
         self._server = ControlServer(self.run.path, self).start()
         self.log(StatusChanged("running"))
 
+    def _keep_input(self, _layer, inputs):
+        if self.network.training:
+            self._last_input = inputs
+
     def _close(self, status: str) -> None:
+        self._input_hook.remove()
         self.log(Finished(status))
+        if self.hold_for_viewers and self._server.viewers and self._last_input is not None:
+            self._serve_final_model()
         self._server.close()
         self.probe.disarm()
         self.log.close()
@@ -134,6 +147,7 @@ class Monitor(Callback):
         rate = batch_size / max(now - self._t_last, 1e-9)
         self._t_last = now
         if self.step == 0:
+            self.config["batch_size"] = self.config.get("batch_size") or batch_size
             self.log(RunStarted(str(self.run.path), paddle.get_device(), self.config, self.epochs, self.steps,
                                 self.steps * batch_size, 0, self.probe.facts()))
         self.log(BatchMetrics(self.epoch, self.batch_index, self.step, _number(loss), _number(acc), rate, now - self._t0))
@@ -183,6 +197,22 @@ class Monitor(Callback):
         else:
             paddle.save(self.network.state_dict(), str(stem) + ".pdparams")
         self.log(CheckpointSaved(str(stem) + ".pdparams", self.epoch, self.batch_index, self.step))
+
+    def _serve_final_model(self) -> None:
+        """`r` and `s` on the final weights, on the last batch, until the last viewer leaves or stops."""
+        while self._server.viewers and not self._stop.is_set():
+            snapshot = self._take("snapshot")
+            if snapshot or self._take("stats"):
+                self.probe.arm(track_updates=False)
+                with paddle.no_grad():
+                    self.network(*self._last_input)
+                self.probe.disarm()
+                self.log(LayerStats(self.epoch, self.batch_index, self.step, self.probe.stats()))
+                if snapshot:
+                    self._snapshot()
+            if self._take("checkpoint"):
+                self._checkpoint()
+            time.sleep(0.05)
 
     def _evaluated(self, loss, acc, size: int = 0) -> None:
         self.log(EvalResult("val", self.epoch, self.batch_index, self.step, _number(loss), _number(acc), size=size))

@@ -49,13 +49,15 @@ class LayerProbe:
     def armed(self) -> bool:
         return bool(self._handles)
 
-    def arm(self) -> None:
-        """Catch the next forward's outputs and backward's gradients."""
+    def arm(self, track_updates: bool = True) -> None:
+        """Catch the next forward's outputs and backward's gradients; `track_updates`: also the
+        weights now, for the update ratio of the step to come (not when no step will come)."""
         if self.armed:
             return
         self.outputs, self.grad_sq = {}, {}
         with paddle.no_grad():
-            self._weights_before = {name: layer.weight.clone() for name, layer in self.weighted}
+            self._weights_before = ({name: layer.weight.clone() for name, layer in self.weighted}
+                                    if track_updates else {})
         for name, layer in self.leaves:
             self._handles.append(layer.register_forward_post_hook(self._keep_output(name)))
         for name, layer in self.weighted:

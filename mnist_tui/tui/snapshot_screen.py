@@ -62,7 +62,8 @@ def kernel_text(title: str, kernel: list[list[float]]) -> str:
 
 def output_bars(snap: SnapshotTaken) -> Text:
     predicted = max(range(len(snap.softmax)), key=lambda i: snap.softmax[i])
-    text = Text(f"sample 0: label {snap.label} ◀, predicted {predicted}\n  logit    softmax\n")
+    label = f"label {snap.label} ◀, " if snap.label >= 0 else ""  # -1: the loop did not say
+    text = Text(f"sample 0: {label}predicted {predicted}\n  logit    softmax\n")
     for i, (logit, prob) in enumerate(zip(snap.logits, snap.softmax)):
         cells = prob * BAR_WIDTH
         bar = "█" * int(cells) + ("▌" if cells - int(cells) >= 0.5 else "")

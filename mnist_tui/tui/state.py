@@ -63,8 +63,11 @@ class RunState:
     def eta_s(self) -> float | None:
         if not self.started or self.images_per_s <= 0:
             return None
+        batch_size = self.started.config.get("batch_size")
+        if not batch_size:  # a run from someone else's loop may not say
+            return None
         remaining = max(self.total_steps - self.step - 1, 0)
-        return remaining * self.started.config["batch_size"] / self.images_per_s
+        return remaining * batch_size / self.images_per_s
 
     def lowest_val_loss(self) -> ev.EvalResult | None:
         vals = [e for e in self.evals if math.isfinite(e.loss)]
