@@ -151,3 +151,29 @@ async def test_a_60_layer_resnet_scrolls_in_the_layers_tab_at_80x24(tmp_path):
         await pilot.press("end")
         await pilot.pause(0.2)
         assert tab.scroll_y == tab.max_scroll_y > 0
+
+
+def test_the_final_model_answers_while_a_viewer_is_attached(tmp_path):
+    paddle.seed(0)
+    net = LeNet()
+    opt = paddle.optimizer.Adam(parameters=net.parameters())
+    monitor = Monitor.attach(net, runs_dir=tmp_path, epochs=1, steps_per_epoch=2, batch_size=16)
+    for _ in range(2):
+        loss = nn.functional.cross_entropy(net(paddle.randn([16, 1, 28, 28])), paddle.randint(0, 10, [16, 1]))
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+        monitor.batch(loss)
+    viewer = ControlClient(monitor.run.path)
+    viewer.connect()
+    closing = threading.Thread(target=monitor.close)
+    closing.start()
+    wait(lambda: any(isinstance(e, ev.Finished) for e in events_of(monitor.run.path)), "finished")
+    viewer.send("request_snapshot")
+    wait(lambda: any(isinstance(e, ev.SnapshotTaken) for e in events_of(monitor.run.path)), "a snapshot after the end")
+    stats = [e for e in events_of(monitor.run.path) if isinstance(e, ev.LayerStats)][-1]
+    assert all(row["update_ratio_log10"] is None for row in stats.layers), "no step: no update ratio"
+    assert closing.is_alive(), "held while the viewer looks"
+    viewer.close()
+    closing.join(10)
+    assert not closing.is_alive(), "the viewer gone, close() returns"
