@@ -237,6 +237,49 @@ def ui_cpu_percent(size: tuple[int, int] = (80, 24), seconds: float = 8.0, batch
     return asyncio.run(measure())
 
 
+def monitor_overhead(data: Mnist, images: int, repeats: int) -> dict:
+    """`paddle.Model.fit` on LeNet, alone and with `mnist_tui.Monitor` (statistics off: what it
+    costs when nothing is asked; and every 100 batches, its default), alternating; wall time of fit.
+    Plus the cost of one batch end alone, which the noise of whole fits hides."""
+    import paddle
+    from paddle.vision.models import LeNet
+
+    from .monitor import Monitor
+
+    n = images // BATCH * BATCH
+    dataset = paddle.io.TensorDataset([paddle.to_tensor(data.train.images[:n]),
+                                       paddle.to_tensor(data.train.labels[:n, None])])
+
+    def fit(callbacks) -> float:
+        paddle.seed(0)
+        model = paddle.Model(LeNet())
+        model.prepare(paddle.optimizer.Adam(parameters=model.parameters()), paddle.nn.CrossEntropyLoss(),
+                      paddle.metric.Accuracy())
+        start = time.perf_counter()
+        model.fit(dataset, epochs=1, batch_size=BATCH, verbose=0, callbacks=callbacks)
+        return n / (time.perf_counter() - start)
+
+    with tempfile.TemporaryDirectory() as runs:
+        results = alternate({"fit": lambda: fit([]),
+                             "fit_monitor_idle": lambda: fit([Monitor(runs_dir=runs, stats_every=0)]),
+                             "fit_monitor_stats_every_100": lambda: fit([Monitor(runs_dir=runs)])}, repeats)
+        # The Monitor's own share, with no training noise around it: one batch end, nothing asked.
+        monitor = Monitor.attach(LeNet(), runs_dir=runs, epochs=1, steps_per_epoch=10**6, batch_size=BATCH)
+        monitor.stats_every = 0
+        monitor.probe.disarm()
+        start = time.perf_counter()
+        for _ in range(2000):
+            monitor.batch([np.array([0.5], dtype="float32")], 0.9)
+        batch_end_us = (time.perf_counter() - start) / 2000 * 1e6
+        monitor.close()
+    out = {"monitor_batch_end_us": round(batch_end_us, 1)}
+    for name in ("fit_monitor_idle", "fit_monitor_stats_every_100"):
+        ratios = [m / f for m, f in zip(results[name], results["fit"])]
+        out[f"{name}_vs_fit_median_of_rounds"] = round(median(ratios), 3)
+    out["fit_img_s"] = round(median(results["fit"]), 1)
+    return out
+
+
 def history_memory_in_fresh_process(points: int) -> dict:
     """Run history_memory where neither Paddle nor the data set is loaded, so RSS is the app's own."""
     code = f"import json; from mnist_tui.bench import history_memory; print(json.dumps(history_memory({points})))"
@@ -558,6 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["ui_cpu_pct_80x24"] = ui_cpu_percent((80, 24))
     summary["ui_cpu_pct_120x40"] = ui_cpu_percent((120, 40))
     summary.update(viewer_figures())
+    summary.update(monitor_overhead(data, images, repeats))
     summary.update(history_memory_in_fresh_process(100_000 if args.quick else 1_000_000))
     summary.update(images_per_round=images, repeats=repeats, machine=f"{platform.machine()}, {os.cpu_count()} cores",
                    python=platform.python_version())

@@ -94,6 +94,7 @@ class ControlServer:
         self._listener: socket.socket | None = None
         self._buffers: dict[socket.socket, bytes] = {}
         self._closed = threading.Event()
+        self._wake, self._waker = socket.socketpair()  # close() writes to it, so the loop ends at once
         self._thread = threading.Thread(target=self._serve, name="mnist-tui-control", daemon=True)
 
     @property
@@ -117,15 +118,16 @@ class ControlServer:
         listener.setblocking(False)
         self._listener = listener
         self._selector.register(listener, selectors.EVENT_READ)
+        self._selector.register(self._wake, selectors.EVENT_READ)
         self._thread.start()
         return self
 
     def _serve(self) -> None:
         while not self._closed.is_set():
-            for key, _ in self._selector.select(timeout=0.2):
+            for key, _ in self._selector.select(timeout=1.0):
                 if key.fileobj is self._listener:
                     self._accept()
-                else:
+                elif key.fileobj is not self._wake:
                     self._read(key.fileobj)
 
     def _accept(self) -> None:
@@ -176,6 +178,8 @@ class ControlServer:
 
     def close(self) -> None:
         self._closed.set()
+        with contextlib.suppress(OSError):
+            self._waker.send(b"x")
         if self._thread.is_alive():
             self._thread.join(2)
         for conn in list(self._buffers):
@@ -186,6 +190,8 @@ class ControlServer:
             with contextlib.suppress(FileNotFoundError):
                 (self.run_path / SOCKET).unlink()
         self._selector.close()
+        self._wake.close()
+        self._waker.close()
 
 
 class ControlClient:
