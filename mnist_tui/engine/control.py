@@ -208,7 +208,9 @@ class ControlClient:
 
     def connect(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(2.0)
+        # Short: a viewer calls this from its UI thread, and a trainer stopped by the OS (SIGSTOP,
+        # swapped out) accepts connections but answers nothing.
+        sock.settimeout(1.0)
         try:
             with _socket_address(self.run_path) as address:
                 sock.connect(address)

@@ -61,7 +61,7 @@ class RunController:
             try:
                 self._client.connect()
             except ControlError:
-                self._next_connect = time.monotonic() + 0.5  # not serving yet: retry soon
+                self._next_connect = time.monotonic() + 2.0  # not serving yet, or not answering: retry later
 
     def send(self, command: str) -> str | None:
         """Send a control; None when sent, else why it could not act (for the screen)."""
