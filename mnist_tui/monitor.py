@@ -32,6 +32,7 @@ from . import __version__
 from .config import AUTO_STATS_EVERY
 from .engine.control import ControlError, ControlServer, hold_trainer_lock
 from .engine.events import (
+    NO_LAYER,
     BatchMetrics,
     CheckpointSaved,
     EvalResult,
@@ -184,7 +185,7 @@ class Monitor(Callback):
         path = self.run.snapshots / f"snapshot-step{self.step:07d}.npz"
         np.savez(path, **taken["arrays"])
         shown = taken["shown"]
-        blank = ("-", np.zeros((1, 1)), 0, np.zeros((1, 1)))
+        blank = (NO_LAYER, np.zeros((1, 1)), 0, np.zeros((1, 1)))
         (n1, k1, c1, m1), (n2, k2, c2, m2) = shown.get("conv1", blank), shown.get("conv2", blank)
         self.log(SnapshotTaken(self.epoch, self.batch_index, self.step, str(path), k1.tolist(), k2.tolist(), c1, m1.tolist(),
                                c2, m2.tolist(), taken["arrays"]["logits"].tolist(), taken["arrays"]["softmax"].tolist(),

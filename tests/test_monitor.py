@@ -177,3 +177,25 @@ def test_the_final_model_answers_while_a_viewer_is_attached(tmp_path):
     viewer.close()
     closing.join(10)
     assert not closing.is_alive(), "the viewer gone, close() returns"
+
+
+@pytest.mark.anyio
+async def test_a_model_without_convolutions_snapshots_without_maps(tmp_path):
+    from mnist_tui.tui.snapshot_screen import SnapshotScreen
+
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))
+    monitor = Monitor.attach(net, runs_dir=tmp_path, epochs=1, steps_per_epoch=3, batch_size=8)
+    monitor.request_snapshot()
+    for _ in range(3):
+        net(paddle.randn([8, 1, 28, 28]))
+        monitor.batch(0.5, 0.1)
+    monitor.close()
+    snap = next(e for e in events_of(monitor.run.path) if isinstance(e, ev.SnapshotTaken))
+    assert snap.conv1_name == ev.NO_LAYER and len(snap.logits) == 10
+    app = MnistApp(tmp_path, RunController(monitor.run.path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        app.push_screen(SnapshotScreen([snap], 0))
+        await pilot.pause(0.2)
+        assert "(no convolution)" in str(app.screen.query_one("#conv1-map", Static).render())
+        assert "predicted" in str(app.screen.query_one("#output-bars", Static).render())

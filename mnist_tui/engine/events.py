@@ -111,6 +111,9 @@ class LayerStats(Event):
     layers: list[dict]
 
 
+NO_LAYER = "-"  # SnapshotTaken's layer name for a slot the model has no convolution for
+
+
 @dataclass
 class SnapshotTaken(Event):
     epoch: int

@@ -18,7 +18,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..engine.events import SnapshotTaken
+from ..engine.events import NO_LAYER, SnapshotTaken
 from .key_bar import KeyBar
 
 SHADES = " ░▒▓█"
@@ -111,12 +111,17 @@ class SnapshotScreen(Screen):
         self.query_one("#snapshot-title", Static).update(
             f"[b]Snapshot {self.index + 1}/{len(self.snapshots)}[/b]: epoch {snap.epoch}, batch {snap.batch} "
             f"(step {snap.step}) │ maps: {scale}\nsaved as snapshots/{Path(snap.path).name} in the run folder")
-        self.query_one("#conv1-kernel", Static).update(kernel_text(f"{snap.conv1_name}.weight[0][0]", snap.conv1_kernel))
-        self.query_one("#conv2-kernel", Static).update(kernel_text(f"{snap.conv2_name}.weight[0][0]", snap.conv2_kernel))
-        self.query_one("#conv1-map", Static).update(
-            Text(f"{snap.conv1_name} channel {snap.conv1_channel}\n") + heatmap(snap.conv1_map, colour))
-        self.query_one("#conv2-map", Static).update(
-            Text(f"{snap.conv2_name} ch {snap.conv2_channel}\n") + heatmap(snap.conv2_map, colour))
+        for slot, name, kernel, channel, grid in (("conv1", snap.conv1_name, snap.conv1_kernel, snap.conv1_channel,
+                                                    snap.conv1_map),
+                                                   ("conv2", snap.conv2_name, snap.conv2_kernel, snap.conv2_channel,
+                                                    snap.conv2_map)):
+            if name == NO_LAYER:  # a model with fewer convolutions: no 2-D map to draw
+                self.query_one(f"#{slot}-kernel", Static).update("")
+                self.query_one(f"#{slot}-map", Static).update("(no convolution)" if slot == "conv1" else "")
+                continue
+            self.query_one(f"#{slot}-kernel", Static).update(kernel_text(f"{name}.weight[0][0]", kernel))
+            word = "channel" if slot == "conv1" else "ch"  # the second map is half as wide
+            self.query_one(f"#{slot}-map", Static).update(Text(f"{name} {word} {channel}\n") + heatmap(grid, colour))
         self.query_one("#output-bars", Static).update(output_bars(snap))
 
     def action_browse(self, delta: int) -> None:
