@@ -1,13 +1,18 @@
 """Run folders summarised for the runs table, the compare view and the sweep's table.
 
-An event log holds thousands of batch lines and a few very long ones (statistics, mistakes), so
-lines are told apart by their first bytes and only the few that matter are parsed as JSON.
+The runs table reads every event log in its folder every few seconds, and a log holds thousands
+of batch lines and a few very long ones (statistics, mistakes). So a log is read in one go and
+its lines are found by their first bytes (the writer's `{"type": "X"` prefix): only the few
+events that matter are parsed, and of the batch lines only the first and each trainer's last.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 from .engine.control import trainer_alive
@@ -15,14 +20,15 @@ from .engine.run_status import RunStatus, status_of
 from .engine.rundir import CONFIG, EVENTS
 
 COLUMNS = ("name", "status", "optimizer", "lr", "l2", "epochs", "best val", "test", "wall", "started")
-_WANTED = tuple(f'{{"type": "{kind}"'.encode() for kind in ("RunStarted", "StatusChanged", "EvalResult", "Finished"))
-_BATCH = b'{"type": "BatchMetrics"'
+_WANTED = tuple(f'\n{{"type": "{kind}"'.encode() for kind in ("RunStarted", "StatusChanged", "EvalResult", "Finished"))
+_BATCH = b'\n{"type": "BatchMetrics"'
+_STATUS_ORDER = {status: i for i, status in enumerate(RunStatus)}  # live runs first, then ended ones
 
 
 @dataclass
 class RunSummary:
     path: Path
-    name: str
+    name: str  # "sweep/run" for a run inside a sweep folder
     status: RunStatus
     config: dict = field(default_factory=dict)
     epochs_done: float = 0
@@ -39,7 +45,7 @@ class RunSummary:
 
     @property
     def lr(self) -> float | None:
-        return self.config.get("lr")
+        return _number(self.config.get("lr"))
 
     @property
     def schedule(self) -> str | None:
@@ -48,44 +54,18 @@ class RunSummary:
     @property
     def l2(self) -> str:
         """Global decay and per-layer L2 in one short text ("0" when there is none)."""
-        parts = [f"wd {self.config['weight_decay']:g}"] if self.config.get("weight_decay") else []
-        parts += [f"{name}={coeff:g}" for name, coeff in (self.config.get("l2") or {}).items()]
+        decay = _number(self.config.get("weight_decay"))
+        parts = [f"wd {decay:g}"] if decay else []
+        layers = self.config.get("l2")
+        if isinstance(layers, dict):
+            parts += [f"{name}={coeff:g}" for name, coeff in layers.items() if _number(coeff)]
         return ",".join(parts) or "0"
 
     def sort_key(self, column: str):
-        return {"name": self.name, "status": self.status.value, "optimizer": self.optimizer, "lr": self.lr,
+        """The value a table column sorts by; None when the run has none."""
+        return {"name": self.name, "status": _STATUS_ORDER[self.status], "optimizer": self.optimizer, "lr": self.lr,
                 "l2": self.l2, "epochs": self.epochs_done, "best val": self.best_val_acc, "test": self.test_acc,
                 "wall": self.wall_s, "started": self.started}[column]
-
-
-def _is_run(path: Path) -> bool:
-    return (path / CONFIG).is_file() or (path / EVENTS).is_file()
-
-
-def _scan(path: Path) -> tuple[list[dict], bytes | None, bytes | None]:
-    """The events that matter, parsed, plus the first and last batch lines (raw)."""
-    wanted, first, last = [], None, None
-    try:
-        with open(path, "rb") as f:
-            for line in f:
-                if line.startswith(_BATCH):
-                    first = first or line
-                    last = line
-                elif line.startswith(_WANTED):
-                    try:
-                        wanted.append(json.loads(line))
-                    except ValueError:
-                        pass  # a line torn by a crash
-    except FileNotFoundError:
-        pass
-    return wanted, first, last
-
-
-def _loads(line: bytes | None) -> dict | None:
-    try:
-        return json.loads(line) if line else None
-    except ValueError:
-        return None
 
 
 def summarise(run_path: str | Path, name: str | None = None) -> RunSummary | None:
@@ -93,39 +73,123 @@ def summarise(run_path: str | Path, name: str | None = None) -> RunSummary | Non
     path = Path(run_path)
     if not _is_run(path):
         return None
-    try:
-        config = json.loads((path / CONFIG).read_text()).get("config", {})
-    except (OSError, ValueError):
-        config = {}
-    events, first, last = _scan(path / EVENTS)
-    alive = trainer_alive(path)
-    engine_status = finished = None
-    summary = RunSummary(path, name or path.name, RunStatus.STARTING, config, epochs_total=config.get("epochs", 0))
-    vals = []
-    for e in events:
+    config = _read_config(path)
+    data = _read_log(path / EVENTS)
+    events = _events(data)
+    summary = RunSummary(path, name or path.name, RunStatus.STARTING, config,
+                         epochs_total=_number(config.get("epochs")) or 0)
+    engine_status = finished = finished_test = eval_test = None
+    val_accs = []
+    for _, e in events:
         kind = e.get("type")
+        if kind == "RunStarted" or (kind == "StatusChanged" and e.get("status") == "resumed"):
+            finished = finished_test = eval_test = None  # resumed: the earlier trainer's ending no longer holds
         if kind == "RunStarted":
-            summary.epochs_total = e.get("epochs", summary.epochs_total)
-            summary.batches_per_epoch = e.get("batches_per_epoch", 0)
+            summary.epochs_total = _number(e.get("epochs")) or summary.epochs_total
+            summary.batches_per_epoch = _number(e.get("batches_per_epoch")) or 0
+            if not config and isinstance(e.get("config"), dict):
+                summary.config = e["config"]  # config.json missing or torn
         elif kind == "StatusChanged":
             engine_status = e.get("status")
         elif kind == "Finished":
-            finished = e.get("status")
-        elif kind == "EvalResult" and e.get("split") == "val":
-            vals.append(e)
+            finished, finished_test = e.get("status"), _number(e.get("test_acc"))
+        elif kind == "EvalResult" and e.get("split") == "val" and _number(e.get("acc")) is not None:
+            val_accs.append(e["acc"])
         elif kind == "EvalResult" and e.get("split") == "test":
-            summary.test_acc = e.get("acc")
-    summary.status = status_of(engine_status, finished, alive)
-    accs = [v["acc"] for v in vals if isinstance(v.get("acc"), (int, float))]
-    summary.best_val_acc = max(accs) if accs else None
-    first_batch, last_batch = _loads(first), _loads(last)
-    if last_batch is not None:
-        bpe = summary.batches_per_epoch or 1
-        summary.epochs_done = round((last_batch["step"] + 1) / bpe, 1)
-        summary.wall_s = last_batch.get("elapsed_s")
-    times = [e["time"] for e in events[:1] if "time" in e] or ([first_batch["time"]] if first_batch else [])
-    summary.started = times[0] if times else _mtime(path / CONFIG)
+            eval_test = _number(e.get("acc"))
+    summary.status = status_of(engine_status, finished, trainer_alive(path))
+    summary.test_acc = finished_test if finished_test is not None else eval_test
+    summary.best_val_acc = max(val_accs) if val_accs else None
+    _add_progress(summary, data, events)
     return summary
+
+
+def _add_progress(summary: RunSummary, data: bytes, events: list[tuple[int, dict]]) -> None:
+    """Epochs done, wall time and start time. A resumed run's batches restart elapsed_s from 0,
+    so the wall time adds up the last batch of each trainer's life (they begin at RunStarted)."""
+    starts = [offset for offset, e in events if e.get("type") == "RunStarted"][1:]
+    bounds = [0, *starts, len(data)]
+    ends = [b for b in (_last_batch(data, lo, hi) for lo, hi in pairwise(bounds)) if b is not None]
+    walls = [w for w in (_number(b.get("elapsed_s")) for b in ends) if w is not None]
+    times = [t for t in (_number(e.get("time")) for _, e in events) if t is not None]
+    if walls:
+        summary.wall_s = sum(walls)
+    elif len(times) > 1:
+        summary.wall_s = times[-1] - times[0]
+    if ends:
+        step, epoch = _number(ends[-1].get("step")), _number(ends[-1].get("epoch")) or 0
+        if summary.batches_per_epoch and step is not None:
+            done = round((step + 1) / summary.batches_per_epoch, 1)
+        else:  # a hand-written loop (Monitor) may not say how many batches an epoch has
+            done = epoch + (summary.status is RunStatus.FINISHED)
+        summary.epochs_done = int(done) if done == int(done) else done
+    first = _first_batch(data)
+    firsts = [t for t in (times[0] if times else None, first and _number(first.get("time"))) if t is not None]
+    summary.started = min(firsts) if firsts else _mtime(summary.path / CONFIG) or _mtime(summary.path / EVENTS)
+
+
+def list_runs(runs_dir: str | Path) -> list[RunSummary]:
+    """The runs under `runs_dir`, and those one level down in sweep folders ("sweep/run"); newest first."""
+    root = Path(runs_dir)
+    runs = []
+    for sub in _subfolders(root):
+        if _is_run(sub):
+            runs.append(summarise(sub))
+        else:  # a sweep folder (or an unrelated one, whose subfolders are not runs)
+            runs += [summarise(run, f"{sub.name}/{run.name}") for run in _subfolders(sub) if _is_run(run)]
+    runs = sorted((r for r in runs if r is not None), key=lambda r: r.name)  # a fixed order for equal times
+    return sort_runs(runs, "started", reverse=True)
+
+
+def sort_runs(runs: list[RunSummary], column: str, reverse: bool = False) -> list[RunSummary]:
+    """Sorted by a table column (one of COLUMNS); runs with no value in it come last either way."""
+    known = [r for r in runs if r.sort_key(column) is not None]
+    unknown = [r for r in runs if r.sort_key(column) is None]
+    return sorted(known, key=lambda r: r.sort_key(column), reverse=reverse) + unknown
+
+
+def validation_curve(run_path: str | Path) -> list[tuple[int, float, float]]:
+    """(step, accuracy, loss) at each validation, for the compare view."""
+    curve = []
+    for _, line in _lines(_read_log(Path(run_path) / EVENTS), b'\n{"type": "EvalResult"'):
+        e = _loads(line)
+        if e is not None and e.get("split") == "val" and isinstance(e.get("step"), int):
+            acc, loss = _number(e.get("acc")), e.get("loss")
+            if acc is not None and isinstance(loss, (int, float)):
+                curve.append((e["step"], acc, loss))  # a non-finite loss stays: the curve shows the divergence
+    return curve
+
+
+def differing_settings(runs: list[RunSummary]) -> list[str]:
+    """Settings whose values are not the same in every run, in the settings' own order."""
+    keys = list(dict.fromkeys(k for r in runs for k in r.config))
+    return [k for k in keys if len({json.dumps(r.config.get(k), sort_keys=True, default=str) for r in runs}) > 1]
+
+
+def _number(value) -> float | None:
+    """A finite number, or None: a config written by hand or by an older version may hold anything."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return value
+
+
+def _is_run(path: Path) -> bool:
+    return (path / CONFIG).is_file() or (path / EVENTS).is_file()
+
+
+def _subfolders(path: Path) -> list[Path]:
+    try:
+        return [p for p in path.iterdir() if p.is_dir()]
+    except OSError:  # missing, unreadable, or deleted while we looked
+        return []
+
+
+def _read_config(path: Path) -> dict:
+    try:
+        config = json.loads((path / CONFIG).read_text(encoding="utf-8")).get("config")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return config if isinstance(config, dict) else {}
 
 
 def _mtime(path: Path) -> float | None:
@@ -135,37 +199,52 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
-def list_runs(runs_dir: str | Path) -> list[RunSummary]:
-    """The runs under `runs_dir`, and those one level down in sweep folders ("sweep/run"); newest first."""
-    root = Path(runs_dir)
-    if not root.is_dir():
-        return []
-    runs = []
-    for sub in root.iterdir():
-        if not sub.is_dir():
-            continue
-        if _is_run(sub):
-            runs.append(summarise(sub))
-        else:
-            runs += [summarise(run, f"{sub.name}/{run.name}") for run in sub.iterdir() if run.is_dir() and _is_run(run)]
-    return sort_runs([r for r in runs if r is not None], "started", reverse=True)
+def _read_log(path: Path) -> bytes:
+    """The log with a newline put in front, so that every line, the first too, follows one."""
+    try:
+        return b"\n" + path.read_bytes()
+    except OSError:
+        return b"\n"
 
 
-def sort_runs(runs: list[RunSummary], column: str, reverse: bool = False) -> list[RunSummary]:
-    """Sorted by a table column; runs with no value in it come last either way."""
-    known = [r for r in runs if r.sort_key(column) is not None]
-    unknown = [r for r in runs if r.sort_key(column) is None]
-    return sorted(known, key=lambda r: r.sort_key(column), reverse=reverse) + unknown
+def _lines(data: bytes, prefix: bytes) -> Iterator[tuple[int, bytes]]:
+    """(offset, line) of each line that begins with `prefix` (its newline included). A torn last
+    line has no newline after it and is left out."""
+    i = data.find(prefix)
+    while i != -1:
+        stop = data.find(b"\n", i + 1)
+        if stop == -1:
+            return
+        yield i, data[i + 1:stop]
+        i = data.find(prefix, stop)
 
 
-def validation_curve(run_path: str | Path) -> list[tuple[int, float, float]]:
-    """(step, accuracy, loss) at each validation, for the compare view."""
-    events, _, _ = _scan(Path(run_path) / EVENTS)
-    return [(e["step"], e["acc"], e["loss"]) for e in events
-            if e.get("type") == "EvalResult" and e.get("split") == "val"]
+def _loads(line: bytes) -> dict | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None  # torn by a crash (and perhaps followed on the same line by a restarted trainer's)
+    return record if isinstance(record, dict) else None
 
 
-def differing_settings(runs: list[RunSummary]) -> list[str]:
-    """Settings whose values are not the same in every run, in the settings' own order."""
-    keys = list(dict.fromkeys(k for r in runs for k in r.config))
-    return [k for k in keys if len({json.dumps(r.config.get(k), sort_keys=True) for r in runs}) > 1]
+def _events(data: bytes) -> list[tuple[int, dict]]:
+    """The events that matter, parsed, with their offsets, in the log's order."""
+    found = [(offset, record) for prefix in _WANTED for offset, line in _lines(data, prefix)
+             if (record := _loads(line)) is not None]
+    return sorted(found, key=lambda item: item[0])
+
+
+def _first_batch(data: bytes) -> dict | None:
+    return next((record for _, line in _lines(data, _BATCH) if (record := _loads(line)) is not None), None)
+
+
+def _last_batch(data: bytes, start: int, end: int) -> dict | None:
+    """The newest readable batch line in data[start:end], looked for backwards."""
+    i = data.rfind(_BATCH, start, end)
+    while i != -1:
+        stop = data.find(b"\n", i + 1)
+        record = _loads(data[i + 1:stop]) if stop != -1 else None
+        if record is not None:
+            return record
+        i = data.rfind(_BATCH, start, i)
+    return None
