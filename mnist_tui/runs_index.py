@@ -1,18 +1,16 @@
 """Run folders summarised for the runs table, the compare view and the sweep's table.
 
 The runs table reads every event log in its folder every few seconds, and a log holds thousands
-of batch lines and a few very long ones (statistics, mistakes). So a log is read in one go and
-its lines are found by their first bytes (the writer's `{"type": "X"` prefix): only the few
-events that matter are parsed, and of the batch lines only the first and each trainer's last.
+of batch lines and a few very long ones (statistics, mistakes). So lines are told apart by their
+first bytes (the writer's `{"type": "X"` prefix) and only the few that matter are parsed: the
+run's milestones, and of the batch lines the first and each trainer's last.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import pairwise
 from pathlib import Path
 
 from .engine.control import trainer_alive
@@ -20,8 +18,8 @@ from .engine.run_status import RunStatus, status_of
 from .engine.rundir import CONFIG, EVENTS
 
 COLUMNS = ("name", "status", "optimizer", "lr", "l2", "epochs", "best val", "test", "wall", "started")
-_WANTED = tuple(f'\n{{"type": "{kind}"'.encode() for kind in ("RunStarted", "StatusChanged", "EvalResult", "Finished"))
-_BATCH = b'\n{"type": "BatchMetrics"'
+_WANTED = tuple(f'{{"type": "{kind}"'.encode() for kind in ("RunStarted", "StatusChanged", "EvalResult", "Finished"))
+_BATCH = b'{"type": "BatchMetrics"'
 _STATUS_ORDER = {status: i for i, status in enumerate(RunStatus)}  # live runs first, then ended ones
 
 
@@ -74,13 +72,15 @@ def summarise(run_path: str | Path, name: str | None = None) -> RunSummary | Non
     if not _is_run(path):
         return None
     config = _read_config(path)
-    data = _read_log(path / EVENTS)
-    events = _events(data)
+    # The lock before the log, as RunController.poll does: a trainer found gone has written all it
+    # ever will, so a run that ends between the two reads is not listed as crashed.
+    alive = trainer_alive(path)
+    events, first_batch, last_batches = _scan(path / EVENTS)
     summary = RunSummary(path, name or path.name, RunStatus.STARTING, config,
                          epochs_total=_number(config.get("epochs")) or 0)
     engine_status = finished = finished_test = eval_test = None
     val_accs = []
-    for _, e in events:
+    for e in events:
         kind = e.get("type")
         if kind == "RunStarted" or (kind == "StatusChanged" and e.get("status") == "resumed"):
             finished = finished_test = eval_test = None  # resumed: the earlier trainer's ending no longer holds
@@ -97,34 +97,33 @@ def summarise(run_path: str | Path, name: str | None = None) -> RunSummary | Non
             val_accs.append(e["acc"])
         elif kind == "EvalResult" and e.get("split") == "test":
             eval_test = _number(e.get("acc"))
-    summary.status = status_of(engine_status, finished, trainer_alive(path))
+    summary.status = status_of(engine_status, finished, alive)
     summary.test_acc = finished_test if finished_test is not None else eval_test
     summary.best_val_acc = max(val_accs) if val_accs else None
-    _add_progress(summary, data, events)
+    _add_progress(summary, events, first_batch, last_batches)
     return summary
 
 
-def _add_progress(summary: RunSummary, data: bytes, events: list[tuple[int, dict]]) -> None:
-    """Epochs done, wall time and start time. A resumed run's batches restart elapsed_s from 0,
-    so the wall time adds up the last batch of each trainer's life (they begin at RunStarted)."""
-    starts = [offset for offset, e in events if e.get("type") == "RunStarted"][1:]
-    bounds = [0, *starts, len(data)]
-    ends = [b for b in (_last_batch(data, lo, hi) for lo, hi in pairwise(bounds)) if b is not None]
-    walls = [w for w in (_number(b.get("elapsed_s")) for b in ends) if w is not None]
-    times = [t for t in (_number(e.get("time")) for _, e in events) if t is not None]
+def _add_progress(summary: RunSummary, events: list[dict], first_batch: dict | None,
+                  last_batches: list[dict]) -> None:
+    """Epochs done, wall time and start time. A resumed run's batches count elapsed_s from 0
+    again, so the wall time adds up the last batch of each trainer's life."""
+    walls = [w for w in (_number(b.get("elapsed_s")) for b in last_batches) if w is not None]
+    times = [t for t in (_number(e.get("time")) for e in events) if t is not None]
     if walls:
         summary.wall_s = sum(walls)
     elif len(times) > 1:
         summary.wall_s = times[-1] - times[0]
-    if ends:
-        step, epoch = _number(ends[-1].get("step")), _number(ends[-1].get("epoch")) or 0
+    if last_batches:
+        last = last_batches[-1]
+        step, epoch = _number(last.get("step")), _number(last.get("epoch")) or 0
         if summary.batches_per_epoch and step is not None:
             done = round((step + 1) / summary.batches_per_epoch, 1)
         else:  # a hand-written loop (Monitor) may not say how many batches an epoch has
             done = epoch + (summary.status is RunStatus.FINISHED)
         summary.epochs_done = int(done) if done == int(done) else done
-    first = _first_batch(data)
-    firsts = [t for t in (times[0] if times else None, first and _number(first.get("time"))) if t is not None]
+    firsts = [t for t in (times[0] if times else None, first_batch and _number(first_batch.get("time")))
+              if t is not None]
     summary.started = min(firsts) if firsts else _mtime(summary.path / CONFIG) or _mtime(summary.path / EVENTS)
 
 
@@ -151,9 +150,8 @@ def sort_runs(runs: list[RunSummary], column: str, reverse: bool = False) -> lis
 def validation_curve(run_path: str | Path) -> list[tuple[int, float, float]]:
     """(step, accuracy, loss) at each validation, for the compare view."""
     curve = []
-    for _, line in _lines(_read_log(Path(run_path) / EVENTS), b'\n{"type": "EvalResult"'):
-        e = _loads(line)
-        if e is not None and e.get("split") == "val" and isinstance(e.get("step"), int):
+    for e in _scan(Path(run_path) / EVENTS)[0]:
+        if e.get("type") == "EvalResult" and e.get("split") == "val" and isinstance(e.get("step"), int):
             acc, loss = _number(e.get("acc")), e.get("loss")
             if acc is not None and isinstance(loss, (int, float)):
                 curve.append((e["step"], acc, loss))  # a non-finite loss stays: the curve shows the divergence
@@ -199,24 +197,32 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
-def _read_log(path: Path) -> bytes:
-    """The log with a newline put in front, so that every line, the first too, follows one."""
+def _scan(path: Path) -> tuple[list[dict], dict | None, list[dict]]:
+    """An event log read in one go: the events that matter, parsed; the first batch; and the last
+    batch of each trainer's life (a resumed run's next life begins at its next RunStarted)."""
     try:
-        return b"\n" + path.read_bytes()
+        lines = path.read_bytes().split(b"\n")
     except OSError:
-        return b"\n"
+        return [], None, []
+    events, first, lives = [], None, [[0, None]]  # a life: [its first line, its newest batch line]
+    for i, line in enumerate(lines):
+        if line.startswith(_BATCH):
+            first = i if first is None else first
+            lives[-1][1] = i
+        elif line.startswith(_WANTED) and (record := _loads(line)) is not None:  # a torn line does not parse
+            if record.get("type") == "RunStarted" and any(e.get("type") == "RunStarted" for e in events):
+                lives.append([i, None])
+            events.append(record)
+    last_batches = [_batch_before(lines, start, newest) for start, newest in lives if newest is not None]
+    return events, None if first is None else _loads(lines[first]), [b for b in last_batches if b is not None]
 
 
-def _lines(data: bytes, prefix: bytes) -> Iterator[tuple[int, bytes]]:
-    """(offset, line) of each line that begins with `prefix` (its newline included). A torn last
-    line has no newline after it and is left out."""
-    i = data.find(prefix)
-    while i != -1:
-        stop = data.find(b"\n", i + 1)
-        if stop == -1:
-            return
-        yield i, data[i + 1:stop]
-        i = data.find(prefix, stop)
+def _batch_before(lines: list[bytes], start: int, newest: int) -> dict | None:
+    """The newest readable batch in lines[start:newest + 1]."""
+    for i in range(newest, start - 1, -1):
+        if lines[i].startswith(_BATCH) and (record := _loads(lines[i])) is not None:
+            return record
+    return None
 
 
 def _loads(line: bytes) -> dict | None:
@@ -225,26 +231,3 @@ def _loads(line: bytes) -> dict | None:
     except ValueError:
         return None  # torn by a crash (and perhaps followed on the same line by a restarted trainer's)
     return record if isinstance(record, dict) else None
-
-
-def _events(data: bytes) -> list[tuple[int, dict]]:
-    """The events that matter, parsed, with their offsets, in the log's order."""
-    found = [(offset, record) for prefix in _WANTED for offset, line in _lines(data, prefix)
-             if (record := _loads(line)) is not None]
-    return sorted(found, key=lambda item: item[0])
-
-
-def _first_batch(data: bytes) -> dict | None:
-    return next((record for _, line in _lines(data, _BATCH) if (record := _loads(line)) is not None), None)
-
-
-def _last_batch(data: bytes, start: int, end: int) -> dict | None:
-    """The newest readable batch line in data[start:end], looked for backwards."""
-    i = data.rfind(_BATCH, start, end)
-    while i != -1:
-        stop = data.find(b"\n", i + 1)
-        record = _loads(data[i + 1:stop]) if stop != -1 else None
-        if record is not None:
-            return record
-        i = data.rfind(_BATCH, start, i)
-    return None
