@@ -28,9 +28,16 @@ def start(run_path: str | Path, resume: bool = False, paused: bool = False) -> s
     lock = hold_trainer_lock(run_path)
     command = [sys.executable, "-m", "mnist_tui.background", str(run_path), "--lock-fd", str(lock.fileno())]
     command += ["--resume"] * resume + ["--paused"] * paused
-    with open(run_path / LOG, "ab") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                   start_new_session=True, pass_fds=(lock.fileno(),))
+    # The child is born with stop signals blocked (a mask survives exec) and unblocks them once its
+    # handler is in place: a stop at any moment of its start-up ends the run as stopped, not crashed.
+    stops = [signal.SIGINT, signal.SIGTERM]
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    try:
+        with open(run_path / LOG, "ab") as log:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                       start_new_session=True, pass_fds=(lock.fileno(),))
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     lock.close()  # the child's copy of the descriptor holds the lock now
     return process
 
@@ -47,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     # key at once, and training still gets everything else.
     os.nice(TRAINER_NICENESS)
     lock = os.fdopen(args.lock_fd, "a")
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()}\n")  # the trainer's pid, not the launcher's
+    lock.flush()
     from .engine.session import Session
     from .errors import UsageError
     from .headless import run_headless
@@ -61,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - written where the viewer reads it
         _report(run, f"{type(exc).__name__}: {exc}", traceback.format_exc())
         return 1
+    finally:
+        lock.close()  # after any report: a viewer never sees the run without a trainer and without an end
 
 
 def _report(run: RunDir, message: str, trace: str) -> None:

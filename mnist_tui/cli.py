@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if importlib.util.find_spec("paddle") is None:
         return fail(PADDLE_HINT)
-    from .engine.control import trainer_alive
+    from .engine.control import ControlError, trainer_alive
     from .engine.mnist import load_mnist
     from .engine.session import Session
 
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             session = Session.new(cfg, args.runs_dir, args.data_dir, data=data,
                                   tensorboard=args.tensorboard and str(Path(args.tensorboard).resolve()))
-    except UsageError as exc:
+    except (UsageError, ControlError) as exc:
         return fail(str(exc))
     terminal = route_stderr(session.run.log_path)
     try:
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_headless(session, args.check_shape, err=terminal, start_paused=args.paused)
         return start_and_watch(session, bool(args.resume), args.paused, args.runs_dir, terminal)
-    except UsageError as exc:
+    except (UsageError, ControlError) as exc:  # ControlError: another trainer took the run meanwhile
         session.close()
         return fail(str(exc), terminal)
     except KeyboardInterrupt:
@@ -173,10 +173,11 @@ def main(argv: list[str] | None = None) -> int:
 def start_and_watch(session, resume: bool, paused: bool, runs_dir: str, terminal) -> int:
     """The app: train in a background process that outlives the terminal, and watch its folder."""
     from .background import start
+
+    process = start(session.run.path, resume=resume, paused=paused)  # first: the lock is held from here on
     from .tui.app import MnistApp, run_app
     from .tui.controller import RunController
 
-    process = start(session.run.path, resume=resume, paused=paused)
     controller = RunController(session.run.path, process)
     runs_root = session.run.path.parent if resume else runs_dir
     return run_app(MnistApp(runs_root, controller, owns_run=True), terminal)

@@ -74,7 +74,7 @@ class Controls:
     def __init__(self) -> None:
         self._trainer = None
         self._stop_wanted = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a signal handler may call stop() on the thread that holds it
 
     def attach(self, trainer) -> None:
         with self._lock:
@@ -100,9 +100,16 @@ class Controls:
 def run_headless(session: Session, check_shape: bool = False, err=None, out=None, lock=None,
                  start_paused: bool = False, hold_for_viewers: bool = False) -> int:
     """Train to the end with the control channel up; `lock`: the trainer lock, when the caller
-    already holds it (the app's launcher does). `hold_for_viewers`: on divergence, hold the broken
-    network paused while a viewer is attached (the app's runs), instead of ending at once."""
+    already holds it (the app's launcher does; the caller then releases it). `hold_for_viewers`:
+    on divergence, hold the broken network paused while a viewer is attached (the app's runs),
+    instead of ending at once; the last viewer leaving ends the hold."""
     err = err or sys.stderr
+    # Until the trainer exists, a stop signal waits: Python's default handler, and the one importing
+    # Paddle installs, would end the process with no Finished event, a run that looks crashed.
+    signals = [signal.SIGINT, signal.SIGTERM]
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # a terminal's hang-up stops a foreground run cleanly
+        signals.append(signal.SIGHUP)
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
     session.bus.subscribe(CoursePrinter(check_shape, out))
     sink = None
     if session.tensorboard:
@@ -110,23 +117,26 @@ def run_headless(session: Session, check_shape: bool = False, err=None, out=None
 
         sink = LogSink("tensorboard", session.tensorboard)
         session.bus.subscribe(sink)
+    own_lock = lock is None
     lock = lock or hold_trainer_lock(session.run.path)
     controls = Controls()
-    server = ControlServer(session.run.path, controls).start()
+    server = ControlServer(session.run.path, controls).start()  # its thread inherits the blocked signals
     interrupted = []
 
     def on_signal(signum, _frame):
         interrupted.append(signum)
         controls.stop()
 
-    signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {s: signal.signal(s, on_signal) for s in signals}
+    previous = {s: signal.getsignal(s) for s in signals}
     try:
         trainer = session.make_trainer(pause_on_divergence=lambda: hold_for_viewers and server.viewers > 0,
                                        start_paused=start_paused)
-        for s in signals:  # again: importing Paddle installs its own handlers
+        for s in signals:
             signal.signal(s, on_signal)
         controls.attach(trainer)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)  # a stop that came meanwhile is handled now
+        if hold_for_viewers:
+            threading.Thread(target=_end_a_hold_nobody_watches, args=(server, trainer), daemon=True).start()
         status = session.run_trainer()
         if server.viewers and not trainer.stop_requested:
             print(f"training ended ({status}); the final model answers r, s and v while a viewer is attached",
@@ -134,16 +144,28 @@ def run_headless(session: Session, check_shape: bool = False, err=None, out=None
             threading.Thread(target=_stop_when_alone, args=(server, trainer), daemon=True).start()
             trainer.serve_final_model()
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         for s, handler in previous.items():
             signal.signal(s, handler)
         server.close()
         session.close()
         if sink is not None:
             sink.close()
-        lock.close()
+        if own_lock:
+            lock.close()
     if status == "error":
         print(f"mnist-tui: training failed, traceback in {session.run.log_path}", file=err)
     return {"done": EXIT_OK, "diverged": EXIT_DIVERGED, "stopped": EXIT_INTERRUPTED}.get(status, 1)
+
+
+def _end_a_hold_nobody_watches(server: ControlServer, trainer) -> None:
+    """A diverged network is held paused for the viewer that saw it; if every viewer leaves, the
+    run ends as diverged instead of waiting for nobody."""
+    while trainer.status not in ("done", "stopped", "diverged", "error"):
+        if trainer.diverged and trainer.paused and not server.viewers:
+            trainer.stop()
+            return
+        time.sleep(0.2)
 
 
 def _stop_when_alone(server: ControlServer, trainer) -> None:

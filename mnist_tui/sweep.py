@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from .cli import EXIT_USAGE, build_parser, config_from_args
+from .cli import EXIT_USAGE, build_parser, check_before_the_run_folder, config_from_args
 from .errors import UsageError
 
 SWEEP = "sweep.json"
@@ -79,11 +79,12 @@ def plan(argv: list[str]) -> tuple[argparse.Namespace, list[tuple[str, list[str]
         raise UsageError(f"--parallel: must be >= 1, got {args.parallel}")
     runs = expand(args)
     parser = build_parser()
-    for name, run_argv in runs:  # every combination checked before anything is made
+    for name, run_argv in runs:  # every combination checked before anything is made, as mnist-tui does
         try:
-            config_from_args(parser.parse_args(run_argv))
+            cfg = config_from_args(parser.parse_args(run_argv))
         except SystemExit:
             raise UsageError(f"run {name}: bad settings {' '.join(run_argv)}") from None
+        check_before_the_run_folder(cfg, None)
     return args, runs
 
 
@@ -115,27 +116,39 @@ def drive(folder: Path, out=None) -> int:
     """Train the sweep's runs, `parallel` at a time, each by a background trainer; print a table."""
     from .background import start
     from .engine.session import Session
+    from .runs_index import summarise
 
     plan_ = json.loads((folder / SWEEP).read_text())
     parser = build_parser()
     waiting = list(plan_["runs"])
-    running: list[subprocess.Popen] = []
-    stopping = []
+    running: list[tuple[subprocess.Popen, Path]] = []
+    stopping, signalled = [], set()
 
     def on_signal(signum, _frame):
         stopping.append(signum)
-        for process in running:
-            process.send_signal(signal.SIGTERM)  # each trainer stops after its batch, with a checkpoint
+
+    def still_training(process: subprocess.Popen, run: Path) -> bool:
+        """Its trainer lives and the run has not ended (a finished run whose trainer waits for a
+        viewer frees its place in the sweep)."""
+        if process.poll() is not None:
+            return False
+        summary = summarise(run)
+        return summary is None or not summary.status.ended
 
     for s in (signal.SIGINT, signal.SIGTERM):
         signal.signal(s, on_signal)
     while (waiting and not stopping) or running:
-        running = [p for p in running if p.poll() is None]
+        running = [(p, run) for p, run in running if still_training(p, run)]
+        if stopping:
+            for process, _ in running:
+                if process.pid not in signalled:  # each trainer stops after its batch, with a checkpoint
+                    process.send_signal(signal.SIGTERM)
+                    signalled.add(process.pid)
         while waiting and not stopping and len(running) < plan_["parallel"]:
             spec = waiting.pop(0)
             cfg = config_from_args(parser.parse_args(spec["argv"]))
             session = Session.new(cfg, folder, plan_.get("data_dir"), name=spec["name"])
-            running.append(start(session.run.path))
+            running.append((start(session.run.path), session.run.path))
             print(f"sweep: started {spec['name']}", file=out, flush=True)
         time.sleep(0.5)
     if out is not None:

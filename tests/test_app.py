@@ -271,16 +271,22 @@ async def test_divergence_ends_with_exit_status_3(tmp_path):
 
 @pytest.mark.anyio
 async def test_a_resumed_log_is_read_again_from_the_start(tmp_path):
+    from mnist_tui.engine.rundir import EventLog
     from mnist_tui.engine.session import truncate_events_after_checkpoint
 
     trainer = ScriptedTrainer(tmp_path, fixed_events())
     app = viewer(trainer)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: run_screen(app).state.loss_history.count == 150, what="the history")
-        first = run_screen(app)
+        screen = run_screen(app)
+        await wait_for(pilot, lambda: screen.state.loss_history.count == 150, what="the history")
+        await pilot.press("question_mark")  # an overlay open meanwhile
         truncate_events_after_checkpoint(trainer.run.events_path, None)  # what a resume with no checkpoint does
-        await wait_for(pilot, lambda: run_screen(app) is not first, what="a fresh run view")
-        assert run_screen(app).state.loss_history.count == 0
+        await wait_for(pilot, lambda: screen.state.loss_history.count == 0, what="the view starts over")
+        assert [type(s).__name__ for s in app.screen_stack].count("RunScreen") == 1
+        assert isinstance(app.screen, HelpScreen), "the overlay stays"
+        resumed_log = EventLog(trainer.run.events_path)  # the resumed trainer writes the new file
+        resumed_log(ev.BatchMetrics(0, 0, 0, 2.0, 0.1, 100.0, 0.1))
+        await wait_for(pilot, lambda: screen.state.loss_history.count == 1, what="new events still arrive")
 
 
 @pytest.mark.anyio

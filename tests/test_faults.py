@@ -212,3 +212,20 @@ def test_checkpoints_also_come_every_few_minutes_of_training(mnist, tmp_path):
     saved = [e for e in rec if isinstance(e, ev.CheckpointSaved)]
     assert trainer.status == "done"
     assert sum(0 < e.batch < 20 for e in saved) >= 2, "mid-epoch, by the clock"
+
+
+def test_resume_refuses_what_it_would_wipe(tmp_path):
+    """A Monitor's run (someone else's code) and an ended run with no checkpoint are not restarted."""
+    import json as json_
+
+    from mnist_tui.engine.rundir import RunDirError
+
+    monitor_run = RunDir.create(tmp_path, "monitor")
+    monitor_run.write_json("config.json", {"config": {"epochs": 1}, "source": "Monitor"})
+    with pytest.raises(RunDirError, match="your own code"):
+        Session.resume(monitor_run.path)
+    ended = Session.new(TrainConfig(epochs=1), tmp_path).run
+    ended.events_path.write_text(json_.dumps({"type": "Finished", "time": 1.0, "status": "diverged"}) + "\n")
+    with pytest.raises(RunDirError, match="has ended"):
+        Session.resume(ended.path)
+    assert ended.events_path.read_text(), "nothing wiped"

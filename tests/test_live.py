@@ -188,3 +188,27 @@ async def test_divergence_holds_the_network_for_the_viewer_then_exits_3(tmp_path
     assert app.return_code == 3
     assert process.wait(30) == 3
     assert not list(session.run.checkpoints.glob("*.pdparams"))
+
+
+@pytest.mark.parametrize("after_s", [0.0, 1.0])
+def test_a_stop_while_paddle_loads_ends_the_run_as_stopped_not_crashed(tmp_path, after_s):
+    session = Session.new(SMALL, tmp_path)
+    process = start(session.run.path)
+    time.sleep(after_s)  # the moment of the signal is the point of this test: before and during Paddle's import
+    process.terminate()
+    assert process.wait(120) == 130
+    watcher = RunController(session.run.path)
+    watcher.poll()
+    assert watcher.status is RunStatus.STOPPED
+
+
+@pytest.mark.anyio
+async def test_a_diverged_run_held_for_a_viewer_ends_when_the_viewer_leaves(tmp_path):
+    _, process, app = started_app(LONG.with_(lr=1e4, optimizer="sgd", schedule="constant"), tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = screen_of(app)
+        await wait_app(pilot, lambda: screen.status is RunStatus.PAUSED and screen.state.last_alert is not None,
+                       what="held paused")
+        await pilot.press("q", "b")  # leave it "in the background": nobody is watching any more
+        await wait_app(pilot, lambda: app.return_code is not None, what="left")
+    assert process.wait(30) == 3, "the hold ends with its last viewer"

@@ -21,6 +21,7 @@ import selectors
 import socket
 import struct
 import threading
+import time
 from pathlib import Path
 
 SOCKET = "control.sock"
@@ -37,11 +38,16 @@ class ControlError(OSError):
 def hold_trainer_lock(run_path: str | Path):
     """Take the run's trainer lock for this process's lifetime; returns the open file (keep it)."""
     lock = open(Path(run_path) / LOCK, "a+")  # noqa: SIM115 - held until the process ends
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
-        raise ControlError(f"{run_path}: another trainer is running this run") from None
+    deadline = time.monotonic() + 0.5  # a viewer's liveness probe holds a shared lock for a moment
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                lock.close()
+                raise ControlError(f"{run_path}: another trainer is running this run") from None
+            time.sleep(0.02)
     lock.seek(0)
     lock.truncate()
     lock.write(f"{os.getpid()}\n")

@@ -64,8 +64,12 @@ class Session:
         if not run.path.is_dir():
             raise RunDirError(f"{run.path}: no such run folder")
         saved = run.read_config()
+        if saved.get("source"):
+            raise RunDirError(f"{run.path}: trained by your own code ({saved['source']}); resume it there")
         cfg = saved_config(run, saved)
         meta = newest_checkpoint_meta(run)
+        if meta is None and _has_finished(run.path / EVENTS):
+            raise RunDirError(f"{run.path}: the run has ended and has no checkpoint to go on from")
         truncate_events_after_checkpoint(run.path / EVENTS, meta["step"] if meta else None)
         return cls(cfg, run, saved.get("data_dir"), meta, data=data, restarted=meta is None,
                    tensorboard=saved.get("tensorboard"))
@@ -145,6 +149,13 @@ def newest_checkpoint_meta(run: RunDir) -> dict | None:
             meta["stem"] = str(stem)
             return meta
     return None
+
+
+def _has_finished(path: Path) -> bool:
+    try:
+        return b'{"type": "Finished"' in path.read_bytes()
+    except OSError:
+        return False
 
 
 def truncate_events_after_checkpoint(path: Path, step: int | None) -> None:

@@ -344,7 +344,8 @@ class Trainer:
                 if due_fetch and not self._fetch_metrics():
                     return
                 if cfg.checkpoint_minutes and time.monotonic() - self._last_checkpoint >= 60 * cfg.checkpoint_minutes:
-                    self._fetch_metrics()
+                    if not self._fetch_metrics():
+                        return
                     self.save_checkpoint()
                 due_eval = cfg.eval_every and self.step % cfg.eval_every == 0 and self.batch < self.batches_per_epoch
                 if due_eval and not self._validate():

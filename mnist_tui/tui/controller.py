@@ -6,13 +6,14 @@ the trainer's lock). No Textual here; the app polls it once a frame.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 from ..engine.control import ControlClient, ControlError, trainer_alive
 from ..engine.events import Event, Finished, StatusChanged
 from ..engine.run_status import RunStatus, status_of
-from ..engine.rundir import EventTail
+from ..engine.rundir import CONFIG, EventTail
 
 STARTING_HINT = "Training is starting (loading data and Paddle): try again in a moment."
 
@@ -32,6 +33,14 @@ class RunController:
     @property
     def name(self) -> str:
         return self.run_path.name
+
+    @property
+    def resumable(self) -> bool:
+        """`mnist-tui --resume` can go on with it: our trainer's run, not a Monitor's."""
+        try:
+            return "source" not in json.loads((self.run_path / CONFIG).read_text())
+        except (OSError, ValueError):
+            return True
 
     @property
     def status(self) -> RunStatus:

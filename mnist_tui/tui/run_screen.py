@@ -81,18 +81,17 @@ class RunScreen(Screen):
     TAB_ACTIONS: ClassVar = {"t_smoothing": "training", "t_log_scale": "training", "t_refresh_stats": "layers",
                              "t_auto_stats": "layers", "t_open_snapshot": "layers", "t_health_metric": "layers"}
 
-    def __init__(self, controller: RunController, first_events: list | None = None) -> None:
+    def __init__(self, controller: RunController) -> None:
         super().__init__()
         self.controller = controller
         self.state = RunState()
-        if first_events:
-            self.state.apply(first_events)
         self.smoothing = 3
         self.log_loss = False
         self.auto_every: int | None = None  # as the trainer has it: from the run's settings, then `a`
         self._open_next_snapshot = False
         self._shown_status: RunStatus | None = None
         self._last_tab = "training"
+        self._starting_over = False  # a rewritten log is being read again
         self._charts_dirty = {"history-chart", "validation-chart"}
 
     # ---- layout ----
@@ -136,9 +135,12 @@ class RunScreen(Screen):
     # ---- frames ----
     def _frame(self) -> None:
         """Read what the trainer wrote since the last frame and redraw what changed."""
+        if self._starting_over:
+            return
         events, restarted = self.controller.poll()
         if restarted:  # the run was resumed: its log starts again from its checkpoint
-            self.app.switch_screen(RunScreen(self.controller, events))
+            self._starting_over = True
+            self.call_next(self._start_over, events)
             return
         state = self.state
         if events:
@@ -178,6 +180,18 @@ class RunScreen(Screen):
                 self.app.notify(state.last_alert.message, severity=state.last_alert.level, timeout=20)
             if "error" in dirty:
                 self._show_error()
+
+    async def _start_over(self, events: list) -> None:
+        """Forget what was read: the views are built again and drawn from the rewritten log."""
+        self.state = RunState()
+        self.state.apply(events)
+        await self.recompose()
+        self._header = self.query_one("#header", Static)
+        self.state.dirty |= {"header", "metrics", "log", "layers", "evals", "mistakes"}
+        self.state.new_log_lines = list(self.state.log_lines)
+        self._charts_dirty |= {"history-chart", "validation-chart"}
+        self._shown_status = None
+        self._starting_over = False
 
     def _replot(self) -> None:
         hidden = self.app.has_class("-too-small") or self.app.screen is not self
@@ -220,8 +234,9 @@ class RunScreen(Screen):
                           "The tabs stay usable; q quits (exit status 1), x hides this panel.")
 
     def _show_crash(self) -> None:
-        self._error_panel(f"[b]The trainer is gone[/b] without finishing the run (killed or crashed).\n"
-                          f"Go on from its newest checkpoint: mnist-tui --resume {self.controller.run_path}\n"
+        how = (f"Go on from its newest checkpoint: mnist-tui --resume {self.controller.run_path}"
+               if self.controller.resumable else "It was trained by your own code: run it again there.")
+        self._error_panel(f"[b]The trainer is gone[/b] without finishing the run (killed or crashed).\n{how}\n"
                           "x hides this panel.")
 
     def _error_panel(self, markup: str) -> None:

@@ -71,9 +71,9 @@ class RunsScreen(Screen):
         table.focus()
 
     def refresh_runs(self) -> None:
+        cursor = self.current().path if self.current() else None  # the run under the cursor, before rows move
         self.runs = sort_runs(list_runs(self.runs_dir), self.sort_column, self.sort_reverse)
         table = self.query_one(DataTable)
-        cursor = self.current().path if self.current() else None
         table.clear()
         for run in self.runs:
             table.add_row(*row_cells(run, run.path in self.marked), key=str(run.path))
