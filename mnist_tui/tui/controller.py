@@ -67,10 +67,14 @@ class RunController:
         if not self.alive:
             self._client.close()
         elif not self._client.connected and time.monotonic() >= self._next_connect:
+            began = time.monotonic()
             try:
                 self._client.connect()
             except ControlError:
-                self._next_connect = time.monotonic() + 2.0  # not serving yet, or not answering: retry later
+                # Not serving yet (refused at once): try again soon, so the trainer knows a viewer is
+                # there before anything happens. Accepting but not answering: back off, the UI waits.
+                slow = time.monotonic() - began > 0.5
+                self._next_connect = time.monotonic() + (2.0 if slow else 0.25)
 
     def send(self, command: str) -> str | None:
         """Send a control; None when sent, else why it could not act (for the screen)."""
