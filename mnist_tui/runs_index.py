@@ -69,7 +69,7 @@ class RunSummary:
 def summarise(run_path: str | Path, name: str | None = None) -> RunSummary | None:
     """A run folder's summary, or None when the folder is not a run."""
     path = Path(run_path)
-    if not _is_run(path):
+    if not is_run(path):
         return None
     config = _read_config(path)
     # The lock before the log, as RunController.poll does: a trainer found gone has written all it
@@ -132,10 +132,10 @@ def list_runs(runs_dir: str | Path) -> list[RunSummary]:
     root = Path(runs_dir)
     runs = []
     for sub in _subfolders(root):
-        if _is_run(sub):
+        if is_run(sub):
             runs.append(summarise(sub))
         else:  # a sweep folder (or an unrelated one, whose subfolders are not runs)
-            runs += [summarise(run, f"{sub.name}/{run.name}") for run in _subfolders(sub) if _is_run(run)]
+            runs += [summarise(run, f"{sub.name}/{run.name}") for run in _subfolders(sub) if is_run(run)]
     runs = sorted((r for r in runs if r is not None), key=lambda r: r.name)  # a fixed order for equal times
     return sort_runs(runs, "started", reverse=True)
 
@@ -171,7 +171,7 @@ def _number(value) -> float | None:
     return value
 
 
-def _is_run(path: Path) -> bool:
+def is_run(path: Path) -> bool:
     return (path / CONFIG).is_file() or (path / EVENTS).is_file()
 
 

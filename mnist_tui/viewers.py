@@ -20,10 +20,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _is_run(path: Path) -> bool:
-    return (path / CONFIG).is_file() or (path / "events.jsonl").is_file()
-
-
 def newest_run(runs_dir: Path) -> Path:
     from .runs_index import list_runs
 
@@ -38,6 +34,7 @@ def watch(argv: list[str]) -> int:
     p.add_argument("run_dir", nargs="?", help="a run folder, or a sweep folder (default: the newest run)")
     p.add_argument("--runs-dir", default="runs", help="where runs are looked for (default ./runs)")
     args = p.parse_args(argv)
+    from .runs_index import is_run
     from .tui.app import MnistApp, run_app
     from .tui.controller import RunController
 
@@ -45,8 +42,8 @@ def watch(argv: list[str]) -> int:
         path = Path(args.run_dir) if args.run_dir else newest_run(Path(args.runs_dir))
         if not path.is_dir():
             raise UsageError(f"{path}: no such folder")
-        if not _is_run(path):
-            sweep = [sub for sub in path.iterdir() if sub.is_dir() and _is_run(sub)]
+        if not is_run(path):
+            sweep = [sub for sub in path.iterdir() if sub.is_dir() and is_run(sub)]
             if not sweep:
                 raise UsageError(f"{path}: not a run folder (no {CONFIG}) nor a sweep folder")
             return run_app(MnistApp(path, show_runs=True, compare=[path]))
