@@ -35,12 +35,12 @@ class CompareChart(CachedPlot):
         self.redraw()
 
 
-def compare_table(runs: list[RunSummary]) -> str:
+def compare_table(runs: list[RunSummary], curves: list[list]) -> str:
+    """`curves`: each run's validation curve, (x, acc, loss) points, read once by the caller."""
     differ = differing_settings(runs)
     head = ["", "run", "status", "best val", "final val", "val loss", "test", *differ]
     rows = [head]
-    for i, run in enumerate(runs):
-        curve = validation_curve(run.path)
+    for i, (run, curve) in enumerate(zip(runs, curves)):
         last = curve[-1] if curve else None
         rows.append([f"[{COLOURS[i % len(COLOURS)]}]{MARKERS[i % len(MARKERS)]}[/]", run.name, run.status.value,
                      _pct(run.best_val_acc), _pct(last[1] if last else None),
@@ -97,7 +97,8 @@ class CompareScreen(Screen):
                                                         "one marker per run · Esc back")
         self.query_one("#compare-acc", CompareChart).replot(curves, 1, "validation accuracy")
         self.query_one("#compare-loss", CompareChart).replot(curves, 2, "validation loss")
-        self.query_one("#compare-table", Static).update(compare_table(runs) if runs else "No runs yet.")
+        self.query_one("#compare-table", Static).update(
+            compare_table(runs, [curve for _, curve in curves]) if runs else "No runs yet.")
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 2:
