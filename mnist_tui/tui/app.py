@@ -38,6 +38,10 @@ class MnistApp(App):
     TITLE = "mnist-tui"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar = [
+        # App-wide, so they work from any view on top of the run (snapshot, runs table, compare).
+        Binding("1", "show_tab('training')", "Training", show=False),
+        Binding("2", "show_tab('layers')", "Layers", show=False),
+        Binding("3", "show_tab('validation')", "Validation", show=False),
         Binding("4", "show_runs", "Runs", show=False),
         Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True),
     ]
@@ -107,6 +111,18 @@ class MnistApp(App):
     def _back_to_run_screen(self) -> None:
         while len(self.screen_stack) > 1 and not isinstance(self.screen, RunScreen):
             self.pop_screen()
+
+    def action_show_tab(self, tab: str) -> None:
+        """Back to the run view, whatever is on top of it, at that tab."""
+        run_screen = next((s for s in self.screen_stack if isinstance(s, RunScreen)), None)
+        if run_screen is None:
+            from .runs_screen import NO_RUN_OPEN
+
+            self.notify(NO_RUN_OPEN, timeout=3)
+            return
+        while self.screen is not run_screen:
+            self.pop_screen()
+        run_screen.action_show_tab(tab)
 
     def action_show_runs(self) -> None:
         from .runs_screen import RunsScreen

@@ -50,9 +50,6 @@ def clock(seconds: float | None) -> str:
 
 class RunScreen(Screen):
     BINDINGS: ClassVar = [
-        Binding("1", "show_tab('training')", "Training", show=False),
-        Binding("2", "show_tab('layers')", "Layers", show=False),
-        Binding("3", "show_tab('validation')", "Validation", show=False),
         Binding("tab", "cycle_tab(1)", "Next tab", show=False, priority=True),
         Binding("shift+tab", "cycle_tab(-1)", "Previous tab", show=False, priority=True),
         Binding("p", "pause", "Pause"),

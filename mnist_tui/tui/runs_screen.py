@@ -19,6 +19,7 @@ from ..runs_index import COLUMNS, RunSummary, list_runs, sort_runs
 from .key_bar import KeyBar
 
 REFRESH_S = 2.0
+NO_RUN_OPEN = "No run open: Enter opens the highlighted run."
 
 
 def _pct(value: float | None) -> str:
@@ -41,9 +42,6 @@ class RunsScreen(Screen):
         Binding("c", "compare", "Compare"),
         Binding("s", "sort", "Sort"),
         Binding("d", "reverse", "Reverse"),
-        Binding("1", "back('training')", "Training", show=False),
-        Binding("2", "back('layers')", "Layers", show=False),
-        Binding("3", "back('validation')", "Validation", show=False),
         Binding("escape", "back", "Run view", show=False),
         Binding("q", "quit_app", "Quit"),
     ]
@@ -133,13 +131,11 @@ class RunsScreen(Screen):
         self.sort_reverse = not self.sort_reverse
         self.refresh_runs()
 
-    def action_back(self, tab: str | None = None) -> None:
+    def action_back(self) -> None:
         if not self.can_go_back:
-            self.app.notify("No run open: Enter opens the highlighted run.", timeout=3)
+            self.app.notify(NO_RUN_OPEN, timeout=3)
             return
         self.app.pop_screen()
-        if tab is not None:
-            self.app.screen.action_show_tab(tab)
 
     def action_quit_app(self) -> None:
         if self.can_go_back:  # the run view decides (it may ask about a run still training)
