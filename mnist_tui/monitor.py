@@ -30,7 +30,7 @@ from paddle.callbacks import Callback
 
 from . import __version__
 from .config import AUTO_STATS_EVERY
-from .engine.control import ControlError, ControlServer, hold_trainer_lock
+from .engine.control import ControlError, ControlServer, PauseAndStop, hold_trainer_lock
 from .engine.events import (
     NO_LAYER,
     BatchMetrics,
@@ -53,20 +53,18 @@ def _number(value) -> float:
     return float(np.asarray(value).reshape(-1)[0]) if value is not None else float("nan")
 
 
-class Monitor(Callback):
+class Monitor(Callback, PauseAndStop):
     def __init__(self, runs_dir: str | Path = "runs", name: str | None = None, stats_every: int = AUTO_STATS_EVERY,
                  seed: int = 0, hold_for_viewers: bool = True) -> None:
         """`hold_for_viewers`: when training ends while a viewer is attached, wait (answering `r`
         and `s` on the final model) until it leaves or stops the run, as our own trainer does."""
-        super().__init__()
+        Callback.__init__(self)
+        PauseAndStop.__init__(self)
         self.runs_dir, self.name, self.stats_every = Path(runs_dir), name, stats_every
         self.hold_for_viewers = hold_for_viewers
         self._last_input = None
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
-        self._running = threading.Event()
-        self._running.set()
-        self._stop = threading.Event()
         self._want = set()  # "stats", "snapshot", "checkpoint", asked through the control channel
         self.network = None
         self.epoch = self.step = self.batch_index = 0  # batch_index: within the epoch
@@ -103,20 +101,7 @@ class Monitor(Callback):
         self.log.close()
         self._trainer_lock.close()
 
-    # ---- controls (the control channel's thread calls these) ----
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    def toggle_pause(self) -> None:
-        self.resume() if not self._running.is_set() else self.pause()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._running.set()
-
+    # ---- controls (the control channel's thread calls these; pause, resume, stop: PauseAndStop) ----
     def request_layer_stats(self) -> None:
         self._ask("stats")
 
@@ -173,7 +158,7 @@ class Monitor(Callback):
     _snapshot_pending = False
 
     def _wait_while_paused(self) -> None:
-        if self._running.is_set():
+        if not self.paused:
             return
         self.log(StatusChanged("paused", "at a batch end; requests are served at the next batch"))
         self._running.wait()
@@ -201,7 +186,7 @@ class Monitor(Callback):
 
     def _serve_final_model(self) -> None:
         """`r` and `s` on the final weights, on the last batch, until the last viewer leaves or stops."""
-        while self._server.viewers and not self._stop.is_set():
+        while self._server.viewers and not self.stop_requested:
             snapshot = self._take("snapshot")
             if snapshot or self._take("stats"):
                 self.probe.arm(track_updates=False)
@@ -233,7 +218,7 @@ class Monitor(Callback):
     def on_train_batch_end(self, step, logs=None) -> None:
         logs = logs or {}
         self._batch_end(logs.get("loss"), logs.get("acc"), logs.get("batch_size") or self.params.get("batch_size") or 1)
-        if self._stop.is_set():
+        if self.stop_requested:
             self.model.stop_training = True
 
     def on_eval_end(self, logs=None) -> None:
@@ -242,7 +227,7 @@ class Monitor(Callback):
             self._evaluated(logs.get("loss"), logs.get("acc"))
 
     def on_train_end(self, logs=None) -> None:
-        self._close("stopped" if self._stop.is_set() else "done")
+        self._close("stopped" if self.stop_requested else "done")
 
     # ---- hand-written loops ----
     @classmethod
@@ -259,7 +244,7 @@ class Monitor(Callback):
     def batch(self, loss, acc=None) -> bool:
         """After each optimizer step; returns False when the viewer asked the loop to stop."""
         self._batch_end(loss, acc, self.batch_size)
-        return not self._stop.is_set()
+        return not self.stop_requested
 
     def epoch_end(self) -> None:
         self.epoch += 1
@@ -269,4 +254,4 @@ class Monitor(Callback):
         self._evaluated(loss, acc, size)
 
     def close(self) -> None:
-        self._close("stopped" if self._stop.is_set() else "done")
+        self._close("stopped" if self.stop_requested else "done")

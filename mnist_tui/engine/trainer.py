@@ -23,6 +23,7 @@ import paddle.nn.functional as F
 from ..config import AUTO_STATS_EVERY, TrainConfig
 from ..errors import UsageError
 from . import inspect
+from .control import PauseAndStop
 from .device import choose_device
 from .diagnosis import CollapseWatch, diagnose
 from .events import (
@@ -91,7 +92,7 @@ class Evaluation:
         return wrong[np.argsort(-self.losses[wrong], kind="stable")][:n]
 
 
-class Trainer:
+class Trainer(PauseAndStop):
     """Trains MnistCNN on the given split and emits events on `bus`.
 
     Controls (pause, resume, stop, request_*) may be called from any thread at any moment; they
@@ -113,10 +114,7 @@ class Trainer:
         self.test_split = data.test.head(cfg.test_limit)
         self.batches_per_epoch = len(self.train_split) // cfg.batch_size  # the partial last batch is dropped
         self.total_steps = self.batches_per_epoch * cfg.epochs
-        self._stop = threading.Event()
-        self._running = threading.Event()
-        if not start_paused:
-            self._running.set()
+        PauseAndStop.__init__(self, start_paused)
         self._want_val = threading.Event()
         self._want_stats = threading.Event()
         self._want_snapshot = threading.Event()
@@ -152,28 +150,7 @@ class Trainer:
             return min(cfg.shards, cfg.batch_size)
         return auto_shard_count(self.device, cfg.batch_size) if plain_dygraph_cpu else 1
 
-    # ---- controls, callable from any thread ----
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    def toggle_pause(self) -> None:
-        self.resume() if self.paused else self.pause()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._running.set()
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
+    # ---- controls, callable from any thread (pause, resume, stop: PauseAndStop) ----
     def request_validation(self) -> None:
         self._want_val.set()
 
