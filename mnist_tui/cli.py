@@ -24,13 +24,13 @@ PADDLE_HINT = ("Paddle is not installed: pip install paddlepaddle (CPU) "
                "or paddlepaddle-gpu (NVIDIA GPU), or run `make run`")
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of usage + message
-        self.exit(EXIT_USAGE, f"mnist-tui: {message} (see mnist-tui --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="mnist-tui", description="Train the course's Paddle CNN on MNIST and debug it live.")
+    p = OneLineParser(prog="mnist-tui", description="Train the course's Paddle CNN on MNIST and debug it live.")
     p.add_argument("--version", action="version", version=f"mnist-tui {__version__}")
     mode = p.add_argument_group("mode")
     mode.add_argument("--headless", action="store_true", help="no UI: print the course's log lines")

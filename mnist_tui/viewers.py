@@ -6,18 +6,11 @@ its trainer, if one lives, through the folder's control channel.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from .cli import EXIT_USAGE, OneLineParser
 from .engine.rundir import CONFIG
 from .errors import UsageError
-
-EXIT_USAGE = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def newest_run(runs_dir: Path) -> Path:
@@ -30,7 +23,7 @@ def newest_run(runs_dir: Path) -> Path:
 
 
 def watch(argv: list[str]) -> int:
-    p = _Parser(prog="mnist-tui watch", description="Open a run folder, live or finished, from any shell.")
+    p = OneLineParser(prog="mnist-tui watch", description="Open a run folder, live or finished, from any shell.")
     p.add_argument("run_dir", nargs="?", help="a run folder, or a sweep folder (default: the newest run)")
     p.add_argument("--runs-dir", default="runs", help="where runs are looked for (default ./runs)")
     args = p.parse_args(argv)
@@ -54,7 +47,7 @@ def watch(argv: list[str]) -> int:
 
 
 def runs(argv: list[str]) -> int:
-    p = _Parser(prog="mnist-tui runs", description="The runs under --runs-dir: sort, open, mark and compare.")
+    p = OneLineParser(prog="mnist-tui runs", description="The runs under --runs-dir: sort, open, mark and compare.")
     p.add_argument("--runs-dir", default="runs", help="default ./runs")
     args = p.parse_args(argv)
     from .tui.app import MnistApp, run_app
