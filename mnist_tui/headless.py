@@ -135,13 +135,12 @@ def run_headless(session: Session, check_shape: bool = False, err=None, out=None
             signal.signal(s, on_signal)
         controls.attach(trainer)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)  # a stop that came meanwhile is handled now
-        if hold_for_viewers:
-            threading.Thread(target=_end_a_hold_nobody_watches, args=(server, trainer), daemon=True).start()
+        threading.Thread(target=_let_go_when_nobody_watches, args=(server, trainer, hold_for_viewers),
+                         daemon=True).start()
         status = session.run_trainer()
         if server.viewers and not trainer.stop_requested:
             print(f"training ended ({status}); the final model answers r, s and v while a viewer is attached",
                   file=out or sys.stdout, flush=True)
-            threading.Thread(target=_stop_when_alone, args=(server, trainer), daemon=True).start()
             trainer.serve_final_model()
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
@@ -158,18 +157,13 @@ def run_headless(session: Session, check_shape: bool = False, err=None, out=None
     return {"done": EXIT_OK, "diverged": EXIT_DIVERGED, "stopped": EXIT_INTERRUPTED}.get(status, 1)
 
 
-def _end_a_hold_nobody_watches(server: ControlServer, trainer) -> None:
-    """A diverged network is held paused for the viewer that saw it; if every viewer leaves, the
-    run ends as diverged instead of waiting for nobody."""
-    while trainer.status not in ("done", "stopped", "diverged", "error"):
-        if trainer.diverged and trainer.paused and not server.viewers:
+def _let_go_when_nobody_watches(server: ControlServer, trainer, hold_diverged: bool) -> None:
+    """A trainer waits for its viewers in two places: serving the final model after the run, and
+    (`hold_diverged`) holding a diverged network paused. The last viewer leaving ends either."""
+    while not trainer.stop_requested:
+        waiting = trainer.status in ("done", "stopped", "diverged", "error") or (
+            hold_diverged and trainer.diverged and trainer.paused)
+        if waiting and not server.viewers:
             trainer.stop()
             return
         time.sleep(0.2)
-
-
-def _stop_when_alone(server: ControlServer, trainer) -> None:
-    """The final model is served while someone looks; the last viewer leaving ends the process."""
-    while server.viewers and not trainer.stop_requested:
-        time.sleep(0.2)
-    trainer.stop()
