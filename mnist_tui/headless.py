@@ -85,12 +85,12 @@ class Controls:
     def __getattr__(self, name: str):
         if name not in COMMANDS:
             raise AttributeError(name)
-        return lambda: self._act(name)
+        return lambda *argument: self._act(name, *argument)
 
-    def _act(self, name: str) -> None:
+    def _act(self, name: str, *argument: str) -> None:
         with self._lock:
             if self._trainer is not None:
-                getattr(self._trainer, name)()
+                getattr(self._trainer, name)(*argument)
             elif name == "stop":
                 self._stop_wanted = True
             else:

@@ -19,7 +19,6 @@ about, it writes one event line.
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from pathlib import Path
@@ -30,20 +29,20 @@ from paddle.callbacks import Callback
 
 from . import __version__
 from .config import AUTO_STATS_EVERY
+from .engine import checkpoint
 from .engine.control import ControlError, ControlServer, PauseAndStop, hold_trainer_lock
 from .engine.events import (
-    NO_LAYER,
     BatchMetrics,
     CheckpointSaved,
     EvalResult,
     Finished,
     LayerStats,
     RunStarted,
-    SnapshotTaken,
     StatusChanged,
 )
 from .engine.probe import LayerProbe
 from .engine.rundir import CONFIG, EventLog, RunDir
+from .engine.snapshot import Snapshots
 
 
 def _number(value) -> float:
@@ -63,7 +62,8 @@ class Monitor(Callback, PauseAndStop):
         self.runs_dir, self.name, self.stats_every = Path(runs_dir), name, stats_every
         self.hold_for_viewers = hold_for_viewers
         self._last_input = None
-        self._rng = random.Random(seed)
+        self.seed = seed
+        self._snapshot_layer = ""
         self._lock = threading.Lock()
         self._want = set()  # "stats", "snapshot", "checkpoint", asked through the control channel
         self.network = None
@@ -79,6 +79,7 @@ class Monitor(Callback, PauseAndStop):
         self._trainer_lock = hold_trainer_lock(self.run.path)
         self.log = EventLog(self.run.events_path)
         self.probe = LayerProbe(network)
+        self.snapshots = Snapshots(self.run.snapshots, self.seed)
         self.probe.arm()  # the first batch gives the output shapes and the first statistics
         # The newest batch's input (a reference, no copy): the final model is inspected on it.
         self._input_hook = network.register_forward_pre_hook(self._keep_input)
@@ -105,7 +106,10 @@ class Monitor(Callback, PauseAndStop):
     def request_layer_stats(self) -> None:
         self._ask("stats")
 
-    def request_snapshot(self) -> None:
+    def request_snapshot(self, layer: str = "") -> None:
+        if layer and layer not in self.probe.snapshot_layers():
+            raise ValueError(f"no convolution or linear layer named {layer!r}")
+        self._snapshot_layer = layer
         self._ask("snapshot")
 
     def request_checkpoint(self) -> None:
@@ -166,18 +170,11 @@ class Monitor(Callback, PauseAndStop):
         self.log(StatusChanged("running"))
 
     def _snapshot(self) -> None:
-        taken = self.probe.snapshot(self._rng)
-        path = self.run.snapshots / f"snapshot-step{self.step:07d}.npz"
-        np.savez(path, **taken["arrays"])
-        shown = taken["shown"]
-        blank = (NO_LAYER, np.zeros((1, 1)), 0, np.zeros((1, 1)))
-        (n1, k1, c1, m1), (n2, k2, c2, m2) = shown.get("conv1", blank), shown.get("conv2", blank)
-        self.log(SnapshotTaken(self.epoch, self.batch_index, self.step, str(path), k1.tolist(), k2.tolist(), c1, m1.tolist(),
-                               c2, m2.tolist(), taken["arrays"]["logits"].tolist(), taken["arrays"]["softmax"].tolist(),
-                               -1, conv1_name=n1, conv2_name=n2))
+        self.log(self.snapshots.take(self.probe, self.probe.outputs, (self.epoch, self.batch_index, self.step),
+                                     self._snapshot_layer))
 
     def _checkpoint(self) -> None:
-        stem = self.run.checkpoints / f"step-{self.step:07d}"
+        stem = checkpoint.stem(self.run.checkpoints, self.step)
         if self.model is not None and hasattr(self.model, "save"):
             self.model.save(str(stem))  # paddle.Model: .pdparams and .pdopt
         else:

@@ -3,6 +3,7 @@ run folder's lock, serves its control channel and writes events as a real one do
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -103,14 +104,19 @@ class ScriptedTrainer:
     def __getattr__(self, name: str):
         if name not in COMMANDS:
             raise AttributeError(name)
-        return lambda: self._obey(name)
+        return lambda *argument: self._obey(name, *argument)
 
-    def _obey(self, name: str) -> None:
-        self.commands.append(name)
+    def _obey(self, name: str, layer: str = "") -> None:
+        self.commands.append(f"{name} {layer}".strip())
         if name == "toggle_pause":
             self.emit(ev.StatusChanged("running" if self.paused else "paused"))
         elif name == "request_layer_stats":
             self.emit(ev.LayerStats(1, 41, 141, layer_stats(dead=0.0)))
+        elif name == "request_snapshot" and layer == "fc":  # a linear layer: its outputs and weights
+            snap = next(e for e in fixed_events() if isinstance(e, ev.SnapshotTaken))
+            self.emit(dataclasses.replace(snap, conv1_name=ev.NO_LAYER, conv2_name=ev.NO_LAYER, picked="fc",
+                                          vector=[0.25 * i - 1 for i in range(10)],
+                                          matrix=[[math.sin(r + c / 8) for c in range(49)] for r in range(10)]))
         elif name == "request_snapshot":
             self.emit(next(e for e in fixed_events() if isinstance(e, ev.SnapshotTaken)))
         elif name == "request_validation":

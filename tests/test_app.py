@@ -12,7 +12,7 @@ import time
 import pytest
 from rich.text import Text
 from scripted import ScriptedTrainer, fixed_events
-from textual.widgets import Static, TabbedContent
+from textual.widgets import OptionList, Static, TabbedContent
 
 from mnist_tui.engine import events as ev
 from mnist_tui.engine.run_status import RunStatus
@@ -26,7 +26,7 @@ from mnist_tui.tui.live_figures import LiveFigures, bar_levels, bar_rows
 from mnist_tui.tui.quit_screen import QuitScreen
 from mnist_tui.tui.run_screen import RunScreen, clock
 from mnist_tui.tui.runs_screen import RunsScreen
-from mnist_tui.tui.snapshot_screen import SnapshotScreen, heatmap
+from mnist_tui.tui.snapshot_screen import LayerPicker, SnapshotScreen, heatmap
 from mnist_tui.tui.state import RunState
 from mnist_tui.tui.validation_tab import ValidationTab
 
@@ -166,6 +166,26 @@ async def test_controls_reach_the_trainer_and_its_answers_show(tmp_path):
         assert "Smoothing is already at its most" in notified(app)
         await pilot.press("2", "m")
         assert "Health map (Layers tab): activation std" in notified(app)
+
+
+@pytest.mark.anyio
+async def test_shift_s_picks_the_layer_snapshots_show(tmp_path):
+    trainer = ScriptedTrainer(tmp_path, fixed_events())
+    app = viewer(trainer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("S")
+        await wait_for(pilot, lambda: isinstance(app.screen, LayerPicker), what="the layer picker")
+        listed = [str(option.prompt) for option in app.screen.query_one(OptionList).options]
+        assert [line.split()[0] for line in listed[1:]] == ["conv1", "conv2", "fc"]  # convolutions and linear only
+        await pilot.press("down", "down", "down", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, SnapshotScreen), what="the snapshot of fc opens")
+        assert trainer.commands == ["request_snapshot fc"]
+        body = "\n".join(text_of(w) for w in app.screen.query(Static))
+        assert "Snapshot 2/2 of fc" in body and "fc outputs, sample 0" in body and "fc.weight, a row per output" in body
+        assert "-1.000 -0.750" in body  # the outputs, as numbers
+        await pilot.press("escape", "s")  # s now repeats the picked layer
+        await wait_for(pilot, lambda: len(trainer.commands) == 2, what="s sent")
+        assert trainer.commands[-1] == "request_snapshot fc"
 
 
 @pytest.mark.anyio

@@ -131,3 +131,30 @@ def test_a_control_the_target_refuses_is_answered_and_the_channel_stays_up(tmp_p
     controls.attach(type("T", (), {"stop": lambda self: stopped.append(True)})())
     assert stopped == [True]
     server.close()
+
+
+def test_snapshot_takes_a_layer_name_and_nothing_else_takes_an_argument(tmp_path):
+    asked = []
+
+    class Target:
+        def request_snapshot(self, layer: str = "") -> None:
+            if layer == "nope":
+                raise ValueError("no convolution or linear layer named 'nope'")
+            asked.append(layer)
+
+        def stop(self) -> None:
+            asked.append("stop")
+
+    server = ControlServer(tmp_path, Target()).start()
+    client = ControlClient(tmp_path)
+    client.send("request_snapshot")
+    client.send("request_snapshot", "features.3")
+    with pytest.raises(ControlError, match="no convolution or linear layer named 'nope'"):
+        client.send("request_snapshot", "nope")
+    with pytest.raises(ValueError):
+        client.send("stop", "now")  # refused before it is sent
+    client._sock.sendall(b"stop now\n")  # and by the trainer, if a client sends it anyway
+    assert client._read_line() == "error: unknown command 'stop'"
+    assert asked == ["", "features.3"]
+    client.close()
+    server.close()

@@ -16,6 +16,7 @@ from mnist_tui.config import TrainConfig
 from mnist_tui.engine import diagnosis
 from mnist_tui.engine import events as ev
 from mnist_tui.engine.diagnosis import CollapseWatch, diagnose
+from mnist_tui.engine.evaluation import worst_digits
 from mnist_tui.engine.session import Session
 
 SMALL = TrainConfig(epochs=1, train_limit=640, val_limit=300, test_limit=300, seed=1, stats_every=0)
@@ -118,7 +119,7 @@ def test_confusion_and_worst_digits_equal_numpy_on_a_fixed_model(mnist, tmp_path
     wrong = np.flatnonzero(pred != split.labels)
     worst = result.worst(5)
     np.testing.assert_array_equal(worst, wrong[np.argsort(-losses[wrong])][:5])
-    records = trainer._worst(result)
+    records = worst_digits(result, split, 5)
     first = records[0]
     assert (first["label"], first["pred"]) == (split.labels[worst[0]], pred[worst[0]])
     picture = np.frombuffer(bytes.fromhex(first["image"]), np.uint8).reshape(28, 28)
@@ -179,7 +180,7 @@ def test_finished_run_still_answers_on_the_final_model(mnist, tmp_path):
         thread.join(0.1)
     assert len(rec.of(ev.LayerStats)) >= stats + 2  # r, and the one that comes with v
     snap = rec.of(ev.SnapshotTaken)[-1]
-    np.testing.assert_array_equal(np.load(snap.path)["conv1_weight"], trainer.model.conv1.weight.numpy())
+    np.testing.assert_array_equal(np.load(snap.path)["conv1.weight"], trainer.model.conv1.weight.numpy())
     final_val = [e for e in rec.of(ev.EvalResult) if e.split == "val"][-1]
     assert final_val.diagnosis and final_val.step == trainer.step
     assert (final_val.epoch, final_val.batch) == (0, trainer.batches_per_epoch)  # not a "next" epoch

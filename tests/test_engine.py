@@ -11,10 +11,11 @@ import paddle
 import pytest
 
 from mnist_tui.config import TrainConfig
+from mnist_tui.engine import checkpoint
 from mnist_tui.engine import events as ev
-from mnist_tui.engine.inspect import STAT_KEYS
+from mnist_tui.engine.layer_stats import STAT_KEYS
 from mnist_tui.engine.rundir import read_events
-from mnist_tui.engine.session import Session, newest_checkpoint_meta
+from mnist_tui.engine.session import Session
 
 SMALL = TrainConfig(epochs=1, train_limit=640, val_limit=300, test_limit=300, seed=1)
 
@@ -97,7 +98,7 @@ def test_pause_resume_stop_from_another_thread(mnist, tmp_path):
     assert not thread.is_alive()
     assert trainer.status == "stopped"
     assert rec.of(ev.Finished)[-1].status == "stopped"
-    meta = newest_checkpoint_meta(session.run)
+    meta = checkpoint.newest(session.run)
     assert meta is not None and meta["step"] == trainer.step
 
 
@@ -119,18 +120,52 @@ def test_snapshot_equals_the_live_model(mnist, tmp_path):
     snap = rec.of(ev.SnapshotTaken)[0]
     saved = np.load(snap.path)
     model = trainer.model
-    np.testing.assert_array_equal(saved["conv1_weight"], model.conv1.weight.numpy())
+    np.testing.assert_array_equal(saved["conv1.weight"], model.conv1.weight.numpy())
     np.testing.assert_array_equal(np.array(snap.conv1_kernel, np.float32), model.conv1.weight.numpy()[0, 0])
     np.testing.assert_array_equal(np.array(snap.conv2_kernel, np.float32), model.conv2.weight.numpy()[0, 0])
     x, y = trainer._last_batch
     with paddle.no_grad():
-        outputs = dict(model.trace(x[:1]))
+        outputs = dict(stage_outputs(model, x[:1]))
     np.testing.assert_allclose(saved["logits"], outputs["fc"].numpy()[0], rtol=1e-6)
     np.testing.assert_allclose(np.array(snap.conv1_map), outputs["conv1"].numpy()[0, snap.conv1_channel], rtol=1e-6)
     assert snap.label == int(y.numpy()[0, 0])
     assert abs(sum(snap.softmax) - 1) < 1e-5
     trainer.stop()
     thread.join(30)
+
+
+def test_snapshot_of_a_picked_layer(mnist, tmp_path):
+    """Any convolution or linear layer can be asked for: conv2 then has no second map; fc gives
+    its outputs and its weight matrix (block means, a row per output); other names are refused."""
+    trainer, thread, rec = paused_trainer(mnist, tmp_path)
+    for taken, layer in enumerate(("conv2", "fc"), start=1):
+        trainer.request_snapshot(layer)
+        wait_for(lambda n=taken: len(rec.of(ev.SnapshotTaken)) == n)
+    conv2, fc = rec.of(ev.SnapshotTaken)
+    x, _ = trainer._last_batch
+    outputs = dict(stage_outputs(trainer.model, x[:1]))
+    assert (conv2.conv1_name, conv2.conv2_name) == ("conv2", ev.NO_LAYER)
+    np.testing.assert_allclose(np.array(conv2.conv1_map), outputs["conv2"].numpy()[0, conv2.conv1_channel], rtol=1e-6)
+    assert fc.conv1_name == ev.NO_LAYER
+    np.testing.assert_allclose(fc.vector, outputs["fc"].numpy()[0], rtol=1e-6)
+    weight = trainer.model.fc.weight.numpy()  # [980, 10]: 10 rows of 980, shrunk by blocks of 16
+    assert np.array(fc.matrix).shape == (10, 61)
+    np.testing.assert_allclose(fc.matrix[3][0], weight[:16, 3].mean(), rtol=1e-5)
+    np.testing.assert_array_equal(np.load(fc.path)["fc.weight"], weight)
+    with pytest.raises(ValueError, match="relu1"):
+        trainer.request_snapshot("relu1")
+    trainer.stop()
+    thread.join(30)
+
+
+def stage_outputs(model, x) -> list[tuple[str, paddle.Tensor]]:
+    """Each stage's output, computed here stage by stage (independently of the engine's hooks)."""
+    outputs = []
+    with paddle.no_grad():
+        for name, layer in model.named_children():
+            x = layer(x)
+            outputs.append((name, x))
+    return outputs
 
 
 def numpy_stats(a: np.ndarray) -> list[float]:
@@ -147,7 +182,7 @@ def test_layer_stats_equal_numpy_on_the_same_batch(mnist, tmp_path):
     stats = rec.of(ev.LayerStats)[-1]
     x, _ = trainer._last_batch
     with paddle.no_grad():
-        outputs = {name: out.numpy() for name, out in trainer.model.trace(x)}
+        outputs = {name: out.numpy() for name, out in stage_outputs(trainer.model, x)}
     for row in stats.layers:
         expected = numpy_stats(outputs[row["name"]])
         got = [row[k] for k in STAT_KEYS]
@@ -200,7 +235,7 @@ def test_checkpoint_round_trip_gives_the_same_validation(mnist, tmp_path):
     session.make_trainer()
     session.run_trainer()
     val = [e for e in rec.of(ev.EvalResult) if e.split == "val"][-1]
-    meta = newest_checkpoint_meta(session.run)
+    meta = checkpoint.newest(session.run)
     assert meta["epoch"] == 1 and meta["batch"] == 0
     fresh = Session(SMALL, session.run, data=mnist, resume_meta=meta)
     trainer = fresh.make_trainer()  # loads the checkpoint files
@@ -231,7 +266,7 @@ def test_collapse_stops_without_a_checkpoint(mnist, tmp_path, optimizer, schedul
     (alert,) = rec.of(ev.Alert)
     assert alert.level == "error" and alert.message.startswith(f"training diverged at epoch {alert.epoch}, batch {alert.batch}:")
     assert "loss exploded" in alert.message or "non-finite loss" in alert.message
-    assert newest_checkpoint_meta(session.run) is None  # caught within the first epoch: none was due yet
+    assert checkpoint.newest(session.run) is None  # caught within the first epoch: none was due yet
 
 
 def test_non_finite_loss_is_caught(mnist, tmp_path, monkeypatch):

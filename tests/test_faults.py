@@ -17,10 +17,11 @@ import paddle
 import pytest
 
 from mnist_tui.config import TrainConfig
+from mnist_tui.engine import checkpoint
 from mnist_tui.engine import events as ev
 from mnist_tui.engine.model import MnistCNN
 from mnist_tui.engine.rundir import RunDir, read_events
-from mnist_tui.engine.session import Session, newest_checkpoint_meta
+from mnist_tui.engine.session import Session
 
 TINY_EPOCHS = ["--train-limit", "320", "--val-limit", "64", "--test-limit", "64", "--epochs", "200"]
 
@@ -51,7 +52,7 @@ def check_survivor(run):
         warnings.simplefilter("ignore")
         events = read_events(run / "events.jsonl")
     assert events[0]["type"] == "StatusChanged" or events[0]["type"] == "RunStarted"
-    meta = newest_checkpoint_meta(RunDir(run))
+    meta = checkpoint.newest(RunDir(run))
     assert meta is not None
     model = MnistCNN()
     state = paddle.load(meta["stem"] + ".pdparams")
@@ -89,7 +90,7 @@ def test_resume_after_sigkill_continues_without_duplicates_or_gaps(tmp_path):
     time.sleep(0.3)
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
-    meta = newest_checkpoint_meta(RunDir(run))
+    meta = checkpoint.newest(RunDir(run))
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     result = subprocess.run([sys.executable, "-m", "mnist_tui", "--headless", "--resume", str(run)], check=False,
                             capture_output=True, text=True, env=env, timeout=300)
@@ -145,13 +146,13 @@ def test_stop_from_sigterm_within_two_seconds(tmp_path):
     assert events[-1]["type"] == "Finished" and events[-1]["status"] == "stopped"
     assert len(list((run / "checkpoints").glob("*.json"))) >= before
     last_step = max(e["step"] for e in events if e["type"] == "BatchMetrics")
-    assert newest_checkpoint_meta(RunDir(run))["step"] == last_step + 1
+    assert checkpoint.newest(RunDir(run))["step"] == last_step + 1
 
 
 def test_corrupt_checkpoint_on_resume_is_a_usage_error(mnist, tmp_path):
     cfg = TrainConfig(epochs=1, train_limit=128, val_limit=64, test_limit=64)
     trainer, _ = run_to_end(Session.new(cfg, tmp_path, data=mnist))
-    meta = newest_checkpoint_meta(trainer.run_dir)
+    meta = checkpoint.newest(trainer.run_dir)
     with open(meta["stem"] + ".pdparams", "r+b") as f:
         f.truncate(100)
     from mnist_tui.cli import main
@@ -182,7 +183,7 @@ def test_no_half_written_files_under_real_names(mnist, tmp_path, kind, monkeypat
         monkeypatch.setattr(paddle, "save", crash)
         with pytest.raises(OSError):
             trainer.save_checkpoint()
-        assert newest_checkpoint_meta(trainer.run_dir) is None
+        assert checkpoint.newest(trainer.run_dir) is None
         assert not list(trainer.run_dir.checkpoints.glob("*.pdparams"))
 
 

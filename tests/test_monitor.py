@@ -100,6 +100,12 @@ def test_viewer_controls_reach_model_fit_at_batch_ends(tmp_path):
         snap = next(e for e in events_of(monitor.run.path) if isinstance(e, ev.SnapshotTaken))
         assert (snap.conv1_name, snap.conv2_name) == ("features.0", "features.3")
         assert np.array(snap.conv1_kernel).shape == (3, 3) and Path(snap.path).is_file()
+        client.send("request_snapshot", "fc.1")  # LeNet's middle linear layer, picked
+        wait(lambda: sum(isinstance(e, ev.SnapshotTaken) for e in events_of(monitor.run.path)) == 2, "a picked one")
+        picked = [e for e in events_of(monitor.run.path) if isinstance(e, ev.SnapshotTaken)][-1]
+        assert picked.picked == "fc.1" and len(picked.vector) == 84 and np.array(picked.matrix).shape == (28, 60)
+        with pytest.raises(ControlError, match="no convolution or linear layer named 'features.1'"):
+            client.send("request_snapshot", "features.1")  # a ReLU
         client.send("toggle_pause")
         wait(lambda: monitor.log and any(isinstance(e, ev.StatusChanged) and e.status == "paused"
                                          for e in events_of(monitor.run.path)), "paused")

@@ -28,6 +28,7 @@ SOCKET = "control.sock"
 LOCK = "trainer.lock"
 COMMANDS = ("pause", "resume", "toggle_pause", "stop", "request_validation", "request_layer_stats",
             "request_snapshot", "request_checkpoint", "toggle_auto_stats")
+TAKES_ARGUMENT = ("request_snapshot",)  # "request_snapshot conv2": that layer (a name has no spaces)
 _MAX_UNIX_PATH = 100  # sun_path holds 108 bytes; longer paths are reached through /proc/self/fd
 
 
@@ -198,12 +199,12 @@ class ControlServer:
         lines = (self._buffers[conn] + data).split(b"\n")
         self._buffers[conn] = lines.pop()[-256:]
         for line in lines:
-            name = line.decode(errors="replace").strip()
-            if name not in COMMANDS:
+            name, _, argument = line.decode(errors="replace").strip().partition(" ")
+            if name not in COMMANDS or (argument and name not in TAKES_ARGUMENT):
                 reply = f"error: unknown command {name[:40]!r}\n".encode()
             else:
                 try:
-                    getattr(self.target, name)()
+                    getattr(self.target, name)(*([argument] if argument else []))
                     reply = b"ok\n"
                 except Exception as exc:  # noqa: BLE001 - the viewer is told why; the channel stays up
                     reply = f"error: {exc}\n".encode()
@@ -265,14 +266,14 @@ class ControlClient:
             self.close()
             raise ControlError(greeting.removeprefix("error: ") or "the trainer closed the channel")
 
-    def send(self, command: str) -> None:
-        if command not in COMMANDS:
+    def send(self, command: str, argument: str = "") -> None:
+        if command not in COMMANDS or (argument and command not in TAKES_ARGUMENT) or "\n" in argument:
             raise ValueError(command)
         with self._lock:
             if self._sock is None:
                 self.connect()
             try:
-                self._sock.sendall(command.encode() + b"\n")
+                self._sock.sendall(f"{command} {argument}".strip().encode() + b"\n")
                 reply = self._read_line()
             except OSError as exc:
                 self.close()

@@ -103,7 +103,7 @@ class Mistakes(Event):
 
 @dataclass
 class LayerStats(Event):
-    """Activation statistics of every layer at one batch; per-row keys are listed in inspect.STAT_KEYS."""
+    """Activation statistics of every layer at one batch; per-row keys are listed in layer_stats.STAT_KEYS."""
 
     epoch: int
     batch: int
@@ -131,6 +131,9 @@ class SnapshotTaken(Event):
     label: int  # -1 when the loop does not say (a Monitor on someone else's loop)
     conv1_name: str = "conv1"  # the layers shown, as the model names them
     conv2_name: str = "conv2"
+    picked: str = ""  # the layer a viewer asked for ("": the first two convolutions)
+    vector: list[float] = field(default_factory=list)  # a picked linear layer's outputs, sample 0
+    matrix: list[list[float]] = field(default_factory=list)  # its weights, one row per output (block means)
 
 
 @dataclass

@@ -29,18 +29,7 @@ class MnistCNN(nn.Layer):
         self.flatten = nn.Flatten()
         self.fc = nn.Linear(980, 10, weight_attr=weight_attr("fc"))
 
-    def stages(self) -> list[tuple[str, nn.Layer]]:
-        return list(self.named_children())
-
     def forward(self, x):
         for _, layer in self.named_children():
             x = layer(x)
         return x
-
-    def trace(self, x) -> list[tuple[str, paddle.Tensor]]:
-        """Run the forward pass and keep every stage's output, in order."""
-        outputs = []
-        for name, layer in self.named_children():
-            x = layer(x)
-            outputs.append((name, x))
-        return outputs

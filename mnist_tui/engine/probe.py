@@ -1,20 +1,23 @@
-"""Look inside any `paddle.nn.Layer` tree while someone else's loop trains it (Model.fit, a
-hand-written loop): forward post hooks catch each leaf layer's output, parameter hooks each
-gradient's norm, and a copy of the weights taken when the probe is armed gives the update ratio.
+"""Look inside any `paddle.nn.Layer` tree: forward post hooks catch each leaf layer's output,
+parameter hooks (or the gradients a loop leaves in place) each layer's gradient norm, and a copy
+of the weights taken before a step gives that step's update-to-weight ratio.
 
-The probe is armed at the end of a batch and read at the end of the next one, so it never touches
-a forward pass already under way and costs nothing on the batches nobody asked about.
+Two ways to use it. A loop that is not ours (Model.fit, a hand-written loop) arms the probe at the
+end of a batch and reads it at the end of the next one, so it never touches a forward pass already
+under way and costs nothing on the batches nobody asked about. Our own trainer keeps the weights
+before the step it wants to see, then `look`s at the batch with a no-grad pass.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import paddle
 from paddle import nn
 
-from . import inspect
+from . import layer_stats
+
+CONVOLUTIONS = (nn.Conv1D, nn.Conv2D, nn.Conv3D, nn.Conv1DTranspose, nn.Conv2DTranspose, nn.Conv3DTranspose)
 
 
 def leaf_layers(model: nn.Layer) -> list[tuple[str, nn.Layer]]:
@@ -42,6 +45,7 @@ class LayerProbe:
         self.weighted = [(name, layer) for name, layer in self.leaves if getattr(layer, "weight", None) is not None]
         self.outputs: dict[str, paddle.Tensor] = {}
         self.grad_sq: dict[str, paddle.Tensor] = {}
+        self.last_ratios: dict[str, float] = {}  # the last step measured, shown until the next one is
         self._weights_before: dict[str, paddle.Tensor] = {}
         self._handles: list = []
 
@@ -49,21 +53,39 @@ class LayerProbe:
     def armed(self) -> bool:
         return bool(self._handles)
 
+    def snapshot_layers(self) -> list[str]:
+        """The layers a snapshot can show: convolutions (kernels and feature maps) and linear layers."""
+        return [name for name, layer in self.leaves if isinstance(layer, (*CONVOLUTIONS, nn.Linear))]
+
+    def layer(self, name: str) -> nn.Layer:
+        return dict(self.leaves)[name]
+
+    def keep_weights(self) -> None:
+        """The weights now, for the update ratio of the step to come."""
+        with paddle.no_grad():
+            self._weights_before = {name: layer.weight.clone() for name, layer in self.weighted}
+
     def arm(self, track_updates: bool = True) -> None:
         """Catch the next forward's outputs and backward's gradients; `track_updates`: also the
-        weights now, for the update ratio of the step to come (not when no step will come)."""
+        weights now, for the update ratio of the step to come (False: no step will come, so no
+        ratio is shown)."""
         if self.armed:
             return
-        self.outputs, self.grad_sq = {}, {}
-        with paddle.no_grad():
-            self._weights_before = ({name: layer.weight.clone() for name, layer in self.weighted}
-                                    if track_updates else {})
-        for name, layer in self.leaves:
-            self._handles.append(layer.register_forward_post_hook(self._keep_output(name)))
+        self.grad_sq = {}
+        if track_updates:
+            self.keep_weights()
+        else:
+            self._weights_before, self.last_ratios = {}, {}
+        self._hook_outputs()
         for name, layer in self.weighted:
             for param in layer.parameters(include_sublayers=False):
                 if not param.stop_gradient:
                     self._handles.append(param.register_hook(self._keep_grad(name)))
+
+    def _hook_outputs(self) -> None:
+        self.outputs = {}
+        for name, layer in self.leaves:
+            self._handles.append(layer.register_forward_post_hook(self._keep_output(name)))
 
     def _keep_output(self, name: str):
         def hook(_layer, _inputs, output):
@@ -82,9 +104,29 @@ class LayerProbe:
             handle.remove()
         self._handles = []
 
+    def look(self, *inputs) -> dict[str, paddle.Tensor]:
+        """Every leaf's output for `inputs`, from a no-grad pass with the current weights."""
+        self.disarm()
+        self._hook_outputs()
+        try:
+            with paddle.no_grad():
+                self.model(*inputs)
+        finally:
+            self.disarm()
+        return self.outputs
+
+    def grads_from_params(self) -> None:
+        """Gradient norms from the gradients the last backward left on the parameters (for a loop
+        that clears them before its step rather than after)."""
+        self.grad_sq = {}
+        for name, layer in self.weighted:
+            grads = [p.grad for p in layer.parameters(include_sublayers=False) if p.grad is not None]
+            if grads:
+                self.grad_sq[name] = paddle.add_n([(g.astype("float32") ** 2).sum() for g in grads])
+
     def facts(self) -> list[dict]:
         """The layer table: type, hyper-parameters, parameter shapes and count, output shape (from
-        the outputs caught, so call it after an armed forward)."""
+        the outputs caught, so call it after an armed forward or a `look`)."""
         rows = []
         for name, layer in self.leaves:
             params = {p_name: list(p.shape) for p_name, p in layer.named_parameters(include_sublayers=False)}
@@ -95,46 +137,29 @@ class LayerProbe:
         return rows
 
     def stats(self) -> list[dict]:
-        """Activation statistics of the caught outputs, gradient norms and update ratios, in one
-        host sync (the same figures as the course trainer's, see inspect.py)."""
+        """Activation statistics of the caught outputs, gradient norms and the update ratios of the
+        step since `keep_weights` (else the last ones measured), in one host sync."""
         names = [name for name, _ in self.leaves if name in self.outputs and self.outputs[name].ndim >= 2]
         if not names:
             return []
         with paddle.no_grad():
-            moments = inspect.layer_moments([(n, self.outputs[n]) for n in names])
-            parts = [inspect.activation_stats([moments]).reshape([-1])]
+            moments = layer_stats.layer_moments([(n, self.outputs[n]) for n in names])
+            parts = [layer_stats.activation_stats([moments]).reshape([-1])]
             grads = [n for n, _ in self.weighted if n in self.grad_sq]
             ratios = []
             for name, layer in self.weighted:
                 old = self._weights_before.get(name)
                 if old is not None:
-                    ratio = inspect.population_std(layer.weight - old) / (inspect.population_std(old) + 1e-12)
+                    ratio = layer_stats.population_std(layer.weight - old) / (layer_stats.population_std(old) + 1e-12)
                     ratios.append((name, paddle.log10(ratio + 1e-30)))
             if grads:
                 parts.append(paddle.sqrt(paddle.stack([self.grad_sq[n] for n in grads])))
             if ratios:
                 parts.append(paddle.stack([r for _, r in ratios]))
             flat = paddle.concat(parts).numpy()
-        n = len(names) * len(inspect.STAT_KEYS)
-        grad_norms = dict(zip(grads, map(float, flat[n : n + len(grads)])))
-        update = dict(zip([r for r, _ in ratios], map(float, flat[n + len(grads):])))
-        return inspect.stat_rows(names, flat[:n].reshape(len(names), -1), grad_norms, update)
-
-    def snapshot(self, rng) -> dict:
-        """The first two convolutions' kernels and a random channel of their outputs for sample 0,
-        and the last layer's output as logits: the arrays a SnapshotTaken event shows."""
-        convs = [(n, layer) for n, layer in self.leaves if isinstance(layer, (nn.Conv2D, nn.Conv2DTranspose))]
-        arrays, shown = {}, {}
-        for slot, (name, layer) in zip(("conv1", "conv2"), convs[:2]):
-            weight = layer.weight.numpy()
-            arrays[f"{name}.weight"] = weight
-            out = self.outputs.get(name)
-            channel = rng.randrange(out.shape[1]) if out is not None else 0
-            if out is not None:
-                arrays[f"{name}.output"] = out[0].numpy()
-            shown[slot] = (name, weight[0, 0], channel, out[0, channel].numpy() if out is not None else np.zeros((1, 1)))
-        last = self.outputs.get(self.leaves[-1][0]) if self.leaves else None
-        logits = last[0].reshape([-1]).numpy() if last is not None else np.zeros(1)
-        arrays["logits"] = logits
-        arrays["softmax"] = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
-        return {"arrays": arrays, "shown": shown}
+        self._weights_before = {}
+        n = len(names) * len(layer_stats.STAT_KEYS)
+        grad_norms = {k: float(v) for k, v in zip(grads, flat[n : n + len(grads)]) if math.isfinite(v)}
+        if ratios:
+            self.last_ratios = dict(zip([r for r, _ in ratios], map(float, flat[n + len(grads):])))
+        return layer_stats.stat_rows(names, flat[:n].reshape(len(names), -1), grad_norms, self.last_ratios)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import TrainConfig, validate
+from . import checkpoint
 from .events import ErrorRaised, EventBus, StatusChanged
 from .mnist import Mnist, load_mnist
 from .rundir import CONFIG, EVENTS, EventLog, RunDir, RunDirError, atomic_write_text
@@ -67,7 +68,7 @@ class Session:
         if saved.get("source"):
             raise RunDirError(f"{run.path}: trained by your own code ({saved['source']}); resume it there")
         cfg = saved_config(run, saved)
-        meta = newest_checkpoint_meta(run)
+        meta = checkpoint.newest(run)
         if meta is None and _has_finished(run.path / EVENTS):
             raise RunDirError(f"{run.path}: the run has ended and has no checkpoint to go on from")
         truncate_events_after_checkpoint(run.path / EVENTS, meta["step"] if meta else None)
@@ -81,7 +82,7 @@ class Session:
         data = self.data or load_mnist(self.data_dir)
         validate(self.cfg, train_size=len(data.train.head(self.cfg.train_limit)))
         if self.resume_meta:
-            self._load_checkpoint()
+            self.resume_meta = checkpoint.load(self.resume_meta)
         self.trainer = Trainer(self.cfg, data, self.run, self.bus, pause_on_divergence, start_paused)
         self.write_config(data.source)
         self.event_log = EventLog(self.run.events_path)
@@ -92,16 +93,6 @@ class Session:
         elif self.restarted:
             self.bus.emit(StatusChanged("resumed", "no checkpoint to resume from: started again from its saved settings"))
         return self.trainer
-
-    def _load_checkpoint(self) -> None:
-        import paddle
-
-        stem = self.resume_meta["stem"]
-        try:
-            self.resume_meta["model_state"] = paddle.load(stem + ".pdparams")
-            self.resume_meta["optimizer_state"] = paddle.load(stem + ".pdopt")
-        except Exception as exc:  # noqa: BLE001 - any failure to unpickle means a corrupt file
-            raise RunDirError(f"{stem}: checkpoint is corrupt ({type(exc).__name__}: {exc})") from None
 
     def run_trainer(self) -> str:
         status = self.trainer.run(self.resume_meta)
@@ -135,20 +126,6 @@ def saved_config(run: RunDir, saved: dict) -> TrainConfig:
         return validate(TrainConfig.from_dict(saved["config"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise RunDirError(f"{run.path / CONFIG}: not a usable run configuration ({exc})") from None
-
-
-def newest_checkpoint_meta(run: RunDir) -> dict | None:
-    """The newest checkpoint whose three files are all present and whose metadata parses."""
-    for meta_path in sorted(run.checkpoints.glob("step-*.json"), reverse=True):
-        stem = meta_path.with_suffix("")
-        try:
-            meta = json.loads(meta_path.read_text())
-        except ValueError:
-            continue
-        if Path(str(stem) + ".pdparams").is_file() and Path(str(stem) + ".pdopt").is_file():
-            meta["stem"] = str(stem)
-            return meta
-    return None
 
 
 def _has_finished(path: Path) -> bool:

@@ -19,8 +19,6 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
-from . import inspect
-
 # Each batch is cut in twice as many parts as there are shards, taken from a shared list: when
 # something else (the UI, another process) holds a core up, its thread runs fewer parts instead of
 # making the other wait. Measured here with the app running: +14% (median of 4 pairs, better in
@@ -57,11 +55,6 @@ def _eval_shard(model: nn.Layer, x, y, _share: float):
         loss = F.cross_entropy(logits, y, reduction="none").reshape([-1])
         probs = F.softmax(logits, axis=1)
         return paddle.stack([loss, probs.argmax(axis=1).astype("float32"), probs.max(axis=1)], axis=1)
-
-
-def _moments_shard(model: nn.Layer, x, _y, _share: float):
-    with paddle.no_grad():
-        return inspect.layer_moments(model.trace(x))
 
 
 class Shards:
@@ -135,8 +128,3 @@ class Shards:
         """[n, 3] device tensor, without gradients: each image's cross-entropy, predicted class and
         its softmax probability, in the batch's order."""
         return paddle.concat(self._map(_eval_shard, x, y))
-
-    def activation_stats(self, x):
-        """inspect.activation_stats of a no-grad pass over batch x with the model's weights, its
-        parts run on every core (a refresh while training then holds the step up half as long)."""
-        return inspect.activation_stats(self._map(_moments_shard, x))

@@ -1,19 +1,20 @@
 """The training loop: data resident on the device, metrics fetched at a bounded rate, controls
 that are safe to call from any thread, and events for whoever listens.
 
+The loop only: the parts it drives work on any `paddle.nn.Layer` and live in their own modules
+(optimisers in optim.py, evaluation in evaluation.py, layer inspection in probe.py, snapshots in
+snapshot.py, checkpoints in checkpoint.py, the diagnosis and the collapse watch in diagnosis.py).
+
 Host syncs are rare and deliberate: one every `metrics_interval_s` for the batch metrics, one per
 validation, one per layer-statistics refresh or snapshot. Everything else stays on the device.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import random
 import threading
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +23,11 @@ import paddle.nn.functional as F
 
 from ..config import AUTO_STATS_EVERY, TrainConfig
 from ..errors import UsageError
-from . import inspect
+from . import checkpoint
 from .control import PauseAndStop
 from .device import choose_device
 from .diagnosis import CollapseWatch, diagnose
+from .evaluation import Evaluation, evaluate, worst_digits
 from .events import (
     Alert,
     BatchMetrics,
@@ -37,59 +39,17 @@ from .events import (
     LayerStats,
     Mistakes,
     RunStarted,
-    SnapshotTaken,
     StatusChanged,
 )
 from .mnist import Mnist, Split
 from .model import MnistCNN
+from .optim import advance_schedule, build_optimizer
+from .probe import LayerProbe
 from .rundir import MODEL, RunDir
 from .shards import Shards, auto_shard_count
+from .snapshot import Snapshots
 
-EVAL_BATCH = 1000
 WORST_SHOWN = 8  # validation mistakes kept per evaluation, highest loss first
-WEIGHTED = ("conv1", "conv2", "fc")  # the layers with parameters
-
-
-def build_optimizer(cfg: TrainConfig, parameters, total_steps: int):
-    lr = cfg.lr
-    if cfg.schedule == "cosine":
-        lr = paddle.optimizer.lr.CosineAnnealingDecay(cfg.lr, T_max=max(1, total_steps))
-    decay = paddle.regularizer.L2Decay(cfg.weight_decay) if cfg.weight_decay > 0 else None
-    common = {"learning_rate": lr, "parameters": parameters, "weight_decay": decay}
-    if cfg.optimizer == "sgd":
-        return paddle.optimizer.SGD(**common)
-    if cfg.optimizer == "momentum":
-        return paddle.optimizer.Momentum(momentum=cfg.momentum, **common)
-    if cfg.optimizer == "adagrad":
-        return paddle.optimizer.Adagrad(**common)
-    return paddle.optimizer.Adam(**common)
-
-
-@dataclass
-class Evaluation:
-    """Per-image results on a split: loss, predicted class, its softmax probability, true label."""
-
-    losses: np.ndarray
-    pred: np.ndarray
-    confidence: np.ndarray
-    labels: np.ndarray
-
-    @property
-    def loss(self) -> float:
-        return float(self.losses.mean())
-
-    @property
-    def acc(self) -> float:
-        return float((self.pred == self.labels).mean())
-
-    def confusion(self, classes: int = 10) -> np.ndarray:
-        """[true][predicted] counts."""
-        return np.bincount(self.labels * classes + self.pred, minlength=classes * classes).reshape(classes, classes)
-
-    def worst(self, n: int) -> np.ndarray:
-        """Indices of the n mistakes with the highest loss (the most confidently wrong), worst first."""
-        wrong = np.flatnonzero(self.pred != self.labels)
-        return wrong[np.argsort(-self.losses[wrong], kind="stable")][:n]
 
 
 class Trainer(PauseAndStop):
@@ -118,6 +78,7 @@ class Trainer(PauseAndStop):
         self._want_val = threading.Event()
         self._want_stats = threading.Event()
         self._want_snapshot = threading.Event()
+        self._snapshot_layer = ""  # the layer asked for with the last snapshot request
         self._want_checkpoint = threading.Event()
         self.epoch = 0
         self.batch = 0  # next batch to run within the epoch
@@ -131,9 +92,7 @@ class Trainer(PauseAndStop):
         self._pending: list = []  # per-batch [loss, acc] tensors not yet fetched
         self._pending_meta: list[tuple[int, int, int]] = []
         self._last_batch = None  # (x, y) of the last batch, for requests served while paused
-        self._last_ratios: dict[str, float] = {}
-        self._snapshot_count = 0
-        self._rng = random.Random(cfg.seed)
+        self.snapshots = Snapshots(run.snapshots, cfg.seed)
         self.device, self.device_name = choose_device(cfg.device, cfg.amp)
         self.shard_count = self._shard_count()
         if self.shard_count > 1:  # "CPU ×2 (auto: no CUDA GPU visible; each batch split over 2 cores)"
@@ -157,7 +116,11 @@ class Trainer(PauseAndStop):
     def request_layer_stats(self) -> None:
         self._want_stats.set()
 
-    def request_snapshot(self) -> None:
+    def request_snapshot(self, layer: str = "") -> None:
+        """`layer`: a convolution or linear layer to show ("": the first two convolutions)."""
+        if layer and hasattr(self, "probe") and layer not in self.probe.snapshot_layers():
+            raise ValueError(f"no convolution or linear layer named {layer!r}")
+        self._snapshot_layer = layer
         self._want_snapshot.set()
 
     def request_checkpoint(self) -> None:
@@ -236,7 +199,9 @@ class Trainer(PauseAndStop):
             self.model.set_state_dict(resume_from["model_state"])
             self.optimizer.set_state_dict(resume_from["optimizer_state"])
             self.epoch, self.batch, self.step = resume_from["epoch"], resume_from["batch"], resume_from["step"]
-        self.layers = inspect.describe_layers(self.model, cfg.batch_size)
+        self.probe = LayerProbe(self.model)
+        self.probe.look(paddle.zeros([cfg.batch_size, 1, 28, 28], dtype="float32"))  # output shapes
+        self.layers = self.probe.facts()
         self.watch = CollapseWatch(classes=self.layers[-1]["output_shape"][-1])
         self._first_step = self.step
         self.bus.emit(RunStarted(
@@ -275,8 +240,7 @@ class Trainer(PauseAndStop):
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
-            if isinstance(optimizer._learning_rate, paddle.optimizer.lr.LRScheduler):
-                optimizer._learning_rate.step()
+            advance_schedule(optimizer)
             return loss, acc
 
         return step
@@ -304,7 +268,8 @@ class Trainer(PauseAndStop):
                 self._last_batch = (x, y)
                 due_stats = self.step == self._first_step or (self.stats_every and self.step % self.stats_every == 0)
                 want_stats = due_stats or self._want_stats.is_set()
-                before = self._capture_weights() if want_stats else None
+                if want_stats:
+                    self.probe.keep_weights()  # for this step's update ratio
                 loss, acc = self.step_fn(x, y)
                 self._pending.append(paddle.stack([loss.detach().reshape([]), acc.reshape([])]))  # detached: frees the graph
                 self._pending_meta.append((self.epoch, self.batch, self.step))
@@ -313,7 +278,7 @@ class Trainer(PauseAndStop):
                 self._images_since_fetch += cfg.batch_size
                 if want_stats:
                     self._want_stats.clear()
-                    self._emit_layer_stats(x, before)
+                    self._emit_layer_stats(x)
                 if self._want_snapshot.is_set():
                     self._want_snapshot.clear()
                     self._take_snapshot(x, y)
@@ -368,7 +333,7 @@ class Trainer(PauseAndStop):
         """Statistics and snapshot requests, on the last batch, with no step in between (paused or ended)."""
         if self._want_stats.is_set():
             self._want_stats.clear()
-            self._emit_layer_stats(self._last_batch[0], None)
+            self._emit_layer_stats(self._last_batch[0])
         if self._want_snapshot.is_set():
             self._want_snapshot.clear()
             self._take_snapshot(*self._last_batch)
@@ -417,16 +382,7 @@ class Trainer(PauseAndStop):
 
     # ---- evaluation ----
     def evaluate(self, split: Split) -> Evaluation:
-        """Every image of a split in eval mode, per-image figures kept on the device and fetched once."""
-        self.model.eval()
-        chunks = []
-        for start in range(0, len(split), EVAL_BATCH):
-            x = paddle.to_tensor(split.images[start : start + EVAL_BATCH])
-            y = paddle.to_tensor(split.labels[start : start + EVAL_BATCH][:, None])
-            chunks.append(self.shards.per_image(x, y))
-        self.model.train()
-        loss, pred, confidence = paddle.concat(chunks).numpy().T  # the one host sync of an evaluation
-        return Evaluation(loss, pred.astype(np.int64), confidence, split.labels)
+        return evaluate(self.model, self.shards.per_image, split)
 
     def _validate(self) -> bool:
         """Validate (see _report_validation); False if the metrics fetched first show a divergence."""
@@ -454,51 +410,21 @@ class Trainer(PauseAndStop):
         self.bus.emit(EvalResult("val", epoch, batch, step, val.loss, val.acc, running_loss=running[0],
                                  running_acc=running[1], train_loss=train.loss, train_acc=train.acc,
                                  size=len(val.labels), train_size=len(train.labels), verdict=verdict, diagnosis=text))
-        self.bus.emit(Mistakes(epoch, batch, step, val.confusion().tolist(), self._worst(val)))
+        self.bus.emit(Mistakes(epoch, batch, step, val.confusion().tolist(),
+                              worst_digits(val, self.val_split, WORST_SHOWN)))
         if self._last_batch is not None:
-            self._emit_layer_stats(self._last_batch[0], None)
+            self._emit_layer_stats(self._last_batch[0])
         self._set_status(previous)
 
-    def _worst(self, val: Evaluation) -> list[dict]:
-        pixels = self.val_split.images[:, 0]
-        return [{"index": int(i), "label": int(val.labels[i]), "pred": int(val.pred[i]),
-                 "confidence": round(float(val.confidence[i]), 4),
-                 "image": np.round((pixels[i] + 1.0) * 127.5).astype(np.uint8).tobytes().hex()}
-                for i in val.worst(WORST_SHOWN)]
-
     # ---- inspection ----
-    def _capture_weights(self) -> dict:
-        return {name: getattr(self.model, name).weight.clone() for name in WEIGHTED}
-
-    def _grad_norms(self) -> paddle.Tensor:
-        """Norm of the last step's gradients per layer (they are kept until the next step)."""
-        norms = []
-        for name in WEIGHTED:
-            grads = [p.grad for p in getattr(self.model, name).parameters() if p.grad is not None]
-            norms.append(paddle.sqrt(sum((g * g).sum() for g in grads)) if grads else paddle.full([], float("nan")))
-        return paddle.stack(norms)
-
-    def _emit_layer_stats(self, x, weights_before: dict | None) -> None:
-        """Activation stats of a no-grad pass on batch x with the current weights, the last step's
-        gradient norms, and (when the weights before that step were kept) its update-to-weight ratios."""
-        names = [name for name, _ in self.model.stages()]
-        with paddle.no_grad():
-            parts = [self.shards.activation_stats(x).reshape([-1]), self._grad_norms()]
-            if weights_before is not None:
-                ratios = []
-                for name, old in weights_before.items():
-                    new = getattr(self.model, name).weight
-                    ratio = inspect.population_std(new - old) / (inspect.population_std(old) + 1e-12)
-                    ratios.append(paddle.log10(ratio + 1e-30))
-                parts.append(paddle.stack(ratios))
-            flat = paddle.concat(parts).numpy()  # the one host sync of a refresh
-        n = len(names) * len(inspect.STAT_KEYS)
-        grads = {k: float(v) for k, v in zip(WEIGHTED, flat[n : n + 3]) if np.isfinite(v)}
-        if weights_before is not None:
-            self._last_ratios = dict(zip(WEIGHTED, map(float, flat[n + 3 : n + 6])))
-        rows = inspect.stat_rows(names, flat[:n].reshape(len(names), -1), grads, self._last_ratios)
+    def _emit_layer_stats(self, x) -> None:
+        """Activation statistics of a no-grad pass on batch x with the current weights, the last
+        step's gradient norms (kept until the next step), and its update ratios when the weights
+        before it were kept."""
+        self.probe.look(x)
+        self.probe.grads_from_params()
         epoch, batch, step = self._position()
-        self.bus.emit(LayerStats(epoch, batch, step, rows))
+        self.bus.emit(LayerStats(epoch, batch, step, self.probe.stats()))
 
     def _position(self) -> tuple[int, int, int]:
         """Epoch, batch and step of the batch that was run last."""
@@ -507,50 +433,19 @@ class Trainer(PauseAndStop):
         return self.epoch, max(self.batch - 1, 0), max(self.step - 1, 0)
 
     def _take_snapshot(self, x, y) -> None:
-        with paddle.no_grad():
-            outputs = dict(self.model.trace(x[:1]))
-        c1 = self._rng.randrange(outputs["conv1"].shape[1])
-        c2 = self._rng.randrange(outputs["conv2"].shape[1])
-        logits = outputs["fc"][0]
-        arrays = {
-            "conv1_weight": self.model.conv1.weight.numpy(),
-            "conv2_weight": self.model.conv2.weight.numpy(),
-            "conv1_output": outputs["conv1"][0].numpy(),
-            "conv2_output": outputs["conv2"][0].numpy(),
-            "logits": logits.numpy(),
-            "softmax": F.softmax(logits).numpy(),
-            "image": x[0, 0].numpy(),
-            "label": np.int64(y[0, 0].numpy()),
-        }
-        epoch, batch, step = self._position()
-        self._snapshot_count += 1
-        path = self.run_dir.snapshots / f"snapshot-{self._snapshot_count:03d}-step{step:07d}.npz"
-        tmp = path.with_name(path.stem + ".tmp.npz")
-        np.savez(tmp, epoch=epoch, batch=batch, step=step, conv1_channel=c1, conv2_channel=c2, **arrays)
-        os.replace(tmp, path)
-        self.bus.emit(SnapshotTaken(
-            epoch, batch, step, str(path),
-            arrays["conv1_weight"][0, 0].tolist(), arrays["conv2_weight"][0, 0].tolist(),
-            c1, arrays["conv1_output"][c1].tolist(), c2, arrays["conv2_output"][c2].tolist(),
-            arrays["logits"].tolist(), arrays["softmax"].tolist(), int(arrays["label"]),
-        ))
+        outputs = self.probe.look(x[:1])
+        self.bus.emit(self.snapshots.take(self.probe, outputs, self._position(), self._snapshot_layer,
+                                          label=int(y[0, 0].numpy()), image=x[0, 0].numpy()))
 
     # ---- checkpoints ----
     def save_checkpoint(self) -> Path | None:
-        """Save model and optimizer under temporary names, then rename; never from non-finite weights."""
+        """A checkpoint (checkpoint.py), never from non-finite weights."""
         if self.diverged or not all(bool(paddle.isfinite(p).all()) for p in self.model.parameters()):
             why = "training diverged" if self.diverged else "the weights are not finite"
             self.bus.emit(Alert("warning", f"checkpoint skipped: {why}", self.epoch, self.batch))
             return None
-        stem = self.run_dir.checkpoints / f"step-{self.step:07d}"
-        for suffix, state in ((".pdparams", self.model.state_dict()), (".pdopt", self.optimizer.state_dict())):
-            tmp = str(stem) + suffix + ".tmp"
-            paddle.save(state, tmp)
-            os.replace(tmp, str(stem) + suffix)
+        stem = checkpoint.save(self.run_dir.checkpoints, self.model, self.optimizer,
+                               {"epoch": self.epoch, "batch": self.batch, "step": self.step})
         self._last_checkpoint = time.monotonic()
-        meta = {"epoch": self.epoch, "batch": self.batch, "step": self.step, "time": time.time()}
-        tmp = Path(str(stem) + ".json.tmp")
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, str(stem) + ".json")
         self.bus.emit(CheckpointSaved(str(stem) + ".pdparams", self.epoch, self.batch, self.step))
         return stem

@@ -76,14 +76,14 @@ class RunController:
                 slow = time.monotonic() - began > 0.5
                 self._next_connect = time.monotonic() + (2.0 if slow else 0.25)
 
-    def send(self, command: str) -> str | None:
+    def send(self, command: str, argument: str = "") -> str | None:
         """Send a control; None when sent, else why it could not act (for the screen)."""
         if not self.alive:
             if self.status is RunStatus.CRASHED:
                 return f"The trainer is gone (crashed): nothing can act. Resume with mnist-tui --resume {self.run_path}"
             return "The trainer has exited: this run is read-only."
         try:
-            self._client.send(command)
+            self._client.send(command, argument)
         except ControlError as exc:
             if self.status is RunStatus.STARTING:
                 return STARTING_HINT

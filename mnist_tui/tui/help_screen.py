@@ -16,6 +16,8 @@ KEYS = """\
   4           the runs table: sort, open, mark, compare
   p           pause / resume training
   s           snapshot layer contents at the next batch and open it
+  S           pick the layer snapshots show (any convolution or
+              linear layer; default: the first two convolutions)
   r           layer statistics at the next batch
               (s and r act at once while paused or after the end)
   a           automatic statistics every {every} batches, on / off

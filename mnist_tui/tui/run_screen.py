@@ -26,7 +26,7 @@ from .history import SMOOTHING_LEVELS
 from .key_bar import KeyBar
 from .layers_tab import HealthMap, LayersTab
 from .quit_screen import QuitChoice, QuitScreen
-from .snapshot_screen import SnapshotPicker, SnapshotScreen
+from .snapshot_screen import LayerPicker, SnapshotPicker, SnapshotScreen
 from .state import RunState
 from .training_tab import TrainingTab
 from .validation_tab import ValidationTab
@@ -54,6 +54,7 @@ class RunScreen(Screen):
         Binding("shift+tab", "cycle_tab(-1)", "Previous tab", show=False, priority=True),
         Binding("p", "pause", "Pause"),
         Binding("s", "snapshot", "Snapshot"),
+        Binding("S", "pick_snapshot_layer", "Layer snapshot", show=False),
         Binding("v", "validate", "Validate"),
         Binding("c", "checkpoint", "Checkpoint"),
         # Keys of one tab: shown in the footer on that tab (t_*), working everywhere (the hidden twin).
@@ -86,6 +87,7 @@ class RunScreen(Screen):
         self.log_loss = False
         self.auto_every: int | None = None  # as the trainer has it: from the run's settings, then `a`
         self._open_next_snapshot = False
+        self.snapshot_layer = ""  # picked with S; "": the first two convolutions
         self._shown_status: RunStatus | None = None
         self._last_tab = "training"
         self._starting_over = False  # a rewritten log is being read again
@@ -291,13 +293,13 @@ class RunScreen(Screen):
         tabs = self.query_one(TabbedContent)
         tabs.active = TABS[(TABS.index(tabs.active) + delta) % len(TABS)]
 
-    def _control(self, command: str, message: str, after_end: str = "") -> bool:
+    def _control(self, command: str, message: str, after_end: str = "", argument: str = "") -> bool:
         """Send a control to the trainer, or say on screen why it cannot act. `after_end` names
         what makes no sense once training has ended (r, s and v still work then)."""
         if self.status.ended and after_end and self.controller.alive:
             why = f"Training has ended ({self.status.value}): {after_end}. r, s and v still work on the final model."
         else:
-            why = self.controller.send(command)
+            why = self.controller.send(command, argument)
         if why is None:
             if message:
                 self.app.notify(message, timeout=2)
@@ -309,7 +311,26 @@ class RunScreen(Screen):
         self._control("toggle_pause", "", "nothing to pause")
 
     def action_snapshot(self) -> None:
-        self._open_next_snapshot = self._control("request_snapshot", f"Snapshot {self._when()}…")
+        of = f" of {self.snapshot_layer}" if self.snapshot_layer else ""
+        self._open_next_snapshot = self._control("request_snapshot", f"Snapshot{of} {self._when()}…",
+                                                 argument=self.snapshot_layer)
+
+    def action_pick_snapshot_layer(self) -> None:
+        """S: choose the convolution or linear layer that snapshots show, then take one."""
+        layers = [(row["name"], row["type"], row["param_shapes"]) for row in
+                  (self.state.started.layers if self.state.started else [])
+                  if row["type"].startswith("Conv") or row["type"] == "Linear"]
+        if not layers:
+            self.app.notify("No layer to pick yet: the run has not said what its layers are.",
+                            severity="warning", timeout=4)
+            return
+
+        def picked(layer: str | None) -> None:
+            if layer is not None:
+                self.snapshot_layer = layer
+                self.action_snapshot()
+
+        self.app.push_screen(LayerPicker(layers, self.snapshot_layer), picked)
 
     def action_refresh_stats(self) -> None:
         self._control("request_layer_stats", f"Layer statistics {self._when()}…")

@@ -60,6 +60,13 @@ def kernel_text(title: str, kernel: list[list[float]]) -> str:
     return title + "\n" + "\n".join(" ".join(f"{v:+.3f}" for v in row) for row in kernel)
 
 
+def vector_text(title: str, values: list[float], shown: int = 16) -> str:
+    """The first `shown` values, eight to a line."""
+    cells = [f"{v:+.3f}" for v in values[:shown]]
+    more = f"\n… {len(values) - shown} more in the .npz" if len(values) > shown else ""
+    return title + "\n" + "\n".join(" ".join(cells[i : i + 8]) for i in range(0, len(cells), 8)) + more
+
+
 def output_bars(snap: SnapshotTaken) -> Text:
     predicted = max(range(len(snap.softmax)), key=lambda i: snap.softmax[i])
     label = f"label {snap.label} ◀, " if snap.label >= 0 else ""  # -1: the loop did not say
@@ -109,19 +116,24 @@ class SnapshotScreen(Screen):
         colour = not self.shades
         scale = "dark → bright = low → high" if self.shades else "blue → yellow = low → high"
         self.query_one("#snapshot-title", Static).update(
-            f"[b]Snapshot {self.index + 1}/{len(self.snapshots)}[/b]: epoch {snap.epoch}, batch {snap.batch} "
+            f"[b]Snapshot {self.index + 1}/{len(self.snapshots)}{' of ' + snap.picked if snap.picked else ''}[/b]: "
+            f"epoch {snap.epoch}, batch {snap.batch} "
             f"(step {snap.step}) │ maps: {scale}\nsaved as snapshots/{Path(snap.path).name} in the run folder")
         for slot, name, kernel, channel, grid in (("conv1", snap.conv1_name, snap.conv1_kernel, snap.conv1_channel,
                                                     snap.conv1_map),
                                                    ("conv2", snap.conv2_name, snap.conv2_kernel, snap.conv2_channel,
                                                     snap.conv2_map)):
-            if name == NO_LAYER:  # a model with fewer convolutions: no 2-D map to draw
+            if name == NO_LAYER:  # no convolution there (a linear layer picked, or fewer convolutions)
                 self.query_one(f"#{slot}-kernel", Static).update("")
                 self.query_one(f"#{slot}-map", Static).update("(no convolution)" if slot == "conv1" else "")
                 continue
             self.query_one(f"#{slot}-kernel", Static).update(kernel_text(f"{name}.weight[0][0]", kernel))
             word = "channel" if slot == "conv1" else "ch"  # the second map is half as wide
             self.query_one(f"#{slot}-map", Static).update(Text(f"{name} {word} {channel}\n") + heatmap(grid, colour))
+        if snap.matrix:  # a linear layer picked: its outputs as numbers, its weights as a map
+            self.query_one("#conv1-kernel", Static).update(vector_text(f"{snap.picked} outputs, sample 0", snap.vector))
+            self.query_one("#conv1-map", Static).update(
+                Text(f"{snap.picked}.weight, a row per output\n") + heatmap(snap.matrix, colour))
         self.query_one("#output-bars", Static).update(output_bars(snap))
 
     def action_browse(self, delta: int) -> None:
@@ -131,6 +143,32 @@ class SnapshotScreen(Screen):
     def action_toggle_shades(self) -> None:
         self.shades = not self.shades
         self.show()
+
+
+class LayerPicker(ModalScreen[str]):
+    """S: the layer snapshots show; answers its name ("" for the first two convolutions)."""
+
+    BINDINGS: ClassVar = [Binding("escape", "app.pop_screen", "Close")]
+
+    def __init__(self, layers: list[tuple[str, str, dict]], current: str) -> None:
+        super().__init__()
+        self.choices, self.current = layers, current
+
+    def compose(self) -> ComposeResult:
+        options = [Option("the first two convolutions (default)", id="-")]
+        options += [Option(f"{name}  {kind} {'+'.join(str(s).replace(' ', '') for s in shapes.values())}", id=name)
+                    for name, kind, shapes in self.choices]
+        yield OptionList(*options, id="snapshot-list")
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.border_title = "Snapshot which layer? (Enter takes one, Esc closes)"
+        names = ["", *(name for name, _, _ in self.choices)]
+        options.highlighted = names.index(self.current) if self.current in names else 0
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss("" if event.option.id == "-" else event.option.id)
 
 
 class SnapshotPicker(ModalScreen[int]):

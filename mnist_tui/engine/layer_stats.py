@@ -1,55 +1,13 @@
-"""Look inside the network: static layer facts, activation statistics and snapshots of contents.
-
-Statistics are computed on the device and fetched as one small array, so a refresh costs one
-host sync whatever the number of layers.
-"""
+"""Activation statistics of layer outputs, computed on the device and fetched as one small array,
+so a refresh costs one host sync whatever the number of layers."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import paddle
-from paddle import nn
 
 # Per-layer statistics, in the order of the fetched array's columns.
 STAT_KEYS = ("mean", "std", "min", "max", "zero_frac", "dead_frac")
-
-
-def hyper_params(layer: nn.Layer) -> dict:
-    if isinstance(layer, nn.Conv2D):
-        return {
-            "kernel": list(layer._kernel_size),
-            "stride": list(layer._stride),
-            "padding": layer._padding,
-            "in": layer._in_channels,
-            "out": layer._out_channels,
-        }
-    if isinstance(layer, nn.MaxPool2D):
-        return {"kernel": layer.ksize, "stride": layer.stride}
-    if isinstance(layer, nn.Linear):
-        return {"in": layer.weight.shape[0], "out": layer.weight.shape[1]}
-    return {}
-
-
-def describe_layers(model: nn.Layer, batch_size: int) -> list[dict]:
-    """Type, hyper-parameters, parameter shapes and counts, output shape from a real forward pass."""
-    with paddle.no_grad():
-        outputs = model.trace(paddle.zeros([batch_size, 1, 28, 28], dtype="float32"))
-    rows = []
-    for (name, layer), (_, out) in zip(model.stages(), outputs):
-        params = {p_name: list(p.shape) for p_name, p in layer.named_parameters()}
-        rows.append(
-            {
-                "name": name,
-                "type": type(layer).__name__,
-                "hyper": hyper_params(layer),
-                "param_shapes": params,
-                "param_count": int(sum(math.prod(s) for s in params.values())),
-                "output_shape": list(out.shape),
-            }
-        )
-    return rows
 
 
 def population_std(x: paddle.Tensor) -> paddle.Tensor:

@@ -1,0 +1,64 @@
+"""Evaluation of a split in eval mode: per-image loss, prediction and confidence, fetched once,
+and what the course's diagnosis reads from them (accuracy, confusion, the worst mistakes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import paddle
+
+from .mnist import Split
+
+EVAL_BATCH = 1000
+
+
+@dataclass
+class Evaluation:
+    """Per-image results on a split: loss, predicted class, its softmax probability, true label."""
+
+    losses: np.ndarray
+    pred: np.ndarray
+    confidence: np.ndarray
+    labels: np.ndarray
+
+    @property
+    def loss(self) -> float:
+        return float(self.losses.mean())
+
+    @property
+    def acc(self) -> float:
+        return float((self.pred == self.labels).mean())
+
+    def confusion(self, classes: int = 10) -> np.ndarray:
+        """[true][predicted] counts."""
+        return np.bincount(self.labels * classes + self.pred, minlength=classes * classes).reshape(classes, classes)
+
+    def worst(self, n: int) -> np.ndarray:
+        """Indices of the n mistakes with the highest loss (the most confidently wrong), worst first."""
+        wrong = np.flatnonzero(self.pred != self.labels)
+        return wrong[np.argsort(-self.losses[wrong], kind="stable")][:n]
+
+
+def evaluate(model: paddle.nn.Layer, per_image: Callable, split: Split) -> Evaluation:
+    """Every image of `split` through `per_image(x, y)` (an [n, 3] device tensor of loss,
+    predicted class, confidence) with `model` in eval mode; one host sync at the end."""
+    model.eval()
+    chunks = []
+    for start in range(0, len(split), EVAL_BATCH):
+        x = paddle.to_tensor(split.images[start : start + EVAL_BATCH])
+        y = paddle.to_tensor(split.labels[start : start + EVAL_BATCH][:, None])
+        chunks.append(per_image(x, y))
+    model.train()
+    loss, pred, confidence = paddle.concat(chunks).numpy().T
+    return Evaluation(loss, pred.astype(np.int64), confidence, split.labels)
+
+
+def worst_digits(result: Evaluation, split: Split, n: int) -> list[dict]:
+    """The n worst mistakes as the Mistakes event carries them (28x28 pixels as hex bytes)."""
+    pixels = split.images[:, 0]
+    return [{"index": int(i), "label": int(result.labels[i]), "pred": int(result.pred[i]),
+             "confidence": round(float(result.confidence[i]), 4),
+             "image": np.round((pixels[i] + 1.0) * 127.5).astype(np.uint8).tobytes().hex()}
+            for i in result.worst(n)]
