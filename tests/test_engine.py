@@ -148,9 +148,9 @@ def test_snapshot_of_a_picked_layer(mnist, tmp_path):
     np.testing.assert_allclose(np.array(conv2.conv1_map), outputs["conv2"].numpy()[0, conv2.conv1_channel], rtol=1e-6)
     assert fc.conv1_name == ev.NO_LAYER
     np.testing.assert_allclose(fc.vector, outputs["fc"].numpy()[0], rtol=1e-6)
-    weight = trainer.model.fc.weight.numpy()  # [980, 10]: 10 rows of 980, shrunk by blocks of 16
-    assert np.array(fc.matrix).shape == (10, 61)
-    np.testing.assert_allclose(fc.matrix[3][0], weight[:16, 3].mean(), rtol=1e-5)
+    weight = trainer.model.fc.weight.numpy()  # [980, 10]: 10 rows of 980, shrunk by blocks of 25
+    assert np.array(fc.matrix).shape == (10, 39)
+    np.testing.assert_allclose(fc.matrix[3][0], weight[:25, 3].mean(), rtol=1e-5)
     np.testing.assert_array_equal(np.load(fc.path)["fc.weight"], weight)
     with pytest.raises(ValueError, match="relu1"):
         trainer.request_snapshot("relu1")

@@ -103,7 +103,7 @@ def test_viewer_controls_reach_model_fit_at_batch_ends(tmp_path):
         client.send("request_snapshot", "fc.1")  # LeNet's middle linear layer, picked
         wait(lambda: sum(isinstance(e, ev.SnapshotTaken) for e in events_of(monitor.run.path)) == 2, "a picked one")
         picked = [e for e in events_of(monitor.run.path) if isinstance(e, ev.SnapshotTaken)][-1]
-        assert picked.picked == "fc.1" and len(picked.vector) == 84 and np.array(picked.matrix).shape == (28, 60)
+        assert picked.picked == "fc.1" and len(picked.vector) == 84 and np.array(picked.matrix).shape == (28, 40)
         with pytest.raises(ControlError, match="no convolution or linear layer named 'features.1'"):
             client.send("request_snapshot", "features.1")  # a ReLU
         client.send("toggle_pause")

@@ -18,7 +18,9 @@ import paddle
 from .events import NO_LAYER, SnapshotTaken
 from .probe import CONVOLUTIONS, LayerProbe
 
-MATRIX_CELLS = (32, 64)  # a linear weight matrix is shown as block means of at most this many rows, columns
+# A linear weight matrix is shown as block means of at most this many rows and columns: it fits
+# 80 columns next to the logits.
+MATRIX_CELLS = (28, 40)
 
 
 def block_means(matrix: np.ndarray, rows: int, cols: int) -> np.ndarray:
