@@ -1,22 +1,31 @@
 # Two commands do everything on a fresh machine with Python >= 3.10 and pip:
 #   make run    install (once) and start the app on the bundled MNIST
 #   make test   install (once) and run the tests
-# Paddle: paddlepaddle-gpu where an NVIDIA GPU is visible, paddlepaddle (CPU) otherwise.
-# Pick another build with PADDLE=..., e.g. make install PADDLE="paddlepaddle==3.2.2".
+# Paddle: paddlepaddle 3.3.1 (CPU) from PyPI; where an NVIDIA GPU is visible, paddlepaddle-gpu 3.3.1
+# from Paddle's own package index, in the CUDA build the driver supports (PyPI's paddlepaddle-gpu
+# stops at 2.6.2, CUDA 11.8: that one is used when the driver is older than CUDA 11.8's).
+# Pick another build with PADDLE=... (and PADDLE_INDEX=... or PADDLE_INDEX= for PyPI), e.g.
+#   make install PADDLE="paddlepaddle==2.6.2"
+#   make install PADDLE="paddlepaddle-gpu==3.3.1" PADDLE_INDEX=https://www.paddlepaddle.org.cn/packages/stable/cu126/
 
 PYTHON ?= python3
 VENV ?= .venv
 HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
-PADDLE ?= $(if $(HAS_GPU),paddlepaddle-gpu,paddlepaddle==3.3.1)
+# The newest CUDA the driver runs ("CUDA Version: 12.4" in nvidia-smi's header), as 124.
+DRIVER_CUDA := $(if $(HAS_GPU),$(shell nvidia-smi | sed -n 's/.*CUDA Version: *\([0-9]*\)\.\([0-9]\).*/\1\2/p' | head -1))
+CUDA_BUILD := $(shell c="$(DRIVER_CUDA)"; [ -z "$$c" ] && exit; \
+	if [ $$c -ge 129 ]; then echo cu129; elif [ $$c -ge 126 ]; then echo cu126; elif [ $$c -ge 118 ]; then echo cu118; fi)
+PADDLE_INDEX ?= $(if $(CUDA_BUILD),https://www.paddlepaddle.org.cn/packages/stable/$(CUDA_BUILD)/)
+PADDLE ?= $(if $(HAS_GPU),$(if $(CUDA_BUILD),paddlepaddle-gpu==3.3.1,paddlepaddle-gpu==2.6.2),paddlepaddle==3.3.1)
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench gpu-check clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet $(PADDLE)
+	$(VENV)/bin/python -m pip install --quiet $(PADDLE) $(if $(PADDLE_INDEX),--index-url $(PADDLE_INDEX) --extra-index-url https://pypi.org/simple)
 	$(VENV)/bin/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
@@ -31,6 +40,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m mnist_tui.bench $(ARGS)
+
+# A short run on the GPU: the device, images/s, the first steps' losses next to the CPU's.
+gpu-check: $(STAMP)
+	$(VENV)/bin/python -m mnist_tui.gpu_check $(ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
