@@ -63,8 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every", type=float, metavar="MIN", dest="checkpoint_minutes",
                        help="also checkpoint after every MIN minutes of training (default 5; 0: only at epoch ends)")
     train.add_argument("--threads", type=int, help="CPU math threads (default: Paddle's, 1)")
+    train.add_argument("--nproc", type=int, metavar="N",
+                       help="data-parallel processes, paddle.DataParallel (default: one per CPU core, up to 4, "
+                            "or one per GPU; also with --resume)")
+    train.add_argument("--gpus", metavar="LIST", help="GPUs for the processes, e.g. 0,1 (default: every visible one)")
     train.add_argument("--shards", type=int, metavar="N",
-                       help="CPU: split each batch over N cores (default: one per core, up to 4; 1 = off)")
+                       help="one process: split each batch over N threads (the engine before --nproc; default off)")
     train.add_argument("--to-static", action="store_true", default=None, help="compile the train step (paddle.jit.to_static)")
     train.add_argument("--amp", action="store_true", default=None,
                        help="GPU only: float16 automatic mixed precision with loss scaling")
@@ -130,12 +134,20 @@ def main(argv: list[str] | None = None) -> int:
         return fail(PADDLE_HINT)
     from .engine.control import ControlError, trainer_alive
     from .engine.mnist import load_mnist
+    from .engine.ranks import environment
     from .engine.session import Session
 
     try:
         if args.data_dir and not Path(args.data_dir).is_dir():
             raise DataError(f"{args.data_dir}: data directory not found")
         cfg = None if args.resume else config_from_args(args)
+        rank, _ = environment()
+        if rank > 0:  # started by paddle.distributed.launch: rank 0 owns the run folder, this one follows
+            if cfg is None:
+                raise UsageError("--resume across machines: resume on one machine (the run folder is on rank 0's)")
+            from .engine.ranks import follow_settings
+
+            return follow_settings(cfg, load_mnist(args.data_dir))
         # Headless loads and checks the data before anything else; the app's trainer does it in
         # the background, so that the first frame does not wait.
         data = load_mnist(args.data_dir) if args.headless and not args.resume else None
@@ -147,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"{args.resume}: its trainer is still running; mnist-tui watch {args.resume} shows it")
         if args.resume:
             session = Session.resume(args.resume)
+            if args.nproc is not None:  # a run goes on with any number of processes
+                session.change_settings(nproc=args.nproc)
         else:
             session = Session.new(cfg, args.runs_dir, args.data_dir, data=data,
                                   tensorboard=args.tensorboard and str(Path(args.tensorboard).resolve()))

@@ -42,7 +42,9 @@ class TrainConfig:
     stats_every: int = AUTO_STATS_EVERY  # batches between automatic layer statistics (also at the first batch and each evaluation); 0 = off
     to_static: bool = False
     threads: int = 0  # CPU math threads; 0 keeps Paddle's default (1)
-    shards: int = 0  # CPU: split each batch over this many cores (threads); 0 = one per core, up to 4
+    shards: int = 0  # one CPU process: split each batch over this many threads (shards.py); 0 = off
+    nproc: int = 0  # data-parallel ranks on this machine (ranks.py); 0 = one per CPU core (up to 4) or GPU
+    gpus: str = ""  # GPUs for the ranks, e.g. "0,1" ("": every visible one)
     amp: bool = False
 
     def to_dict(self) -> dict:
@@ -116,6 +118,10 @@ def validate(cfg: TrainConfig, train_size: int | None = None) -> TrainConfig:
         raise ConfigError(f"--shift: must be between 0 and 4 pixels, got {cfg.shift}")
     if cfg.shards < 0:
         raise ConfigError(f"--shards: must be >= 0, got {cfg.shards}")
+    if cfg.nproc < 0:
+        raise ConfigError(f"--nproc: must be >= 0, got {cfg.nproc}")
+    if cfg.gpus and not all(part.strip().isdigit() for part in cfg.gpus.split(",")):
+        raise ConfigError(f"--gpus: '{cfg.gpus}' is not a list of GPU numbers such as 0,1")
     if cfg.threads < 0:
         raise ConfigError(f"--threads: must be >= 0, got {cfg.threads}")
     if cfg.stats_every < 0:

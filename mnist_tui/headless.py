@@ -128,9 +128,12 @@ def run_headless(session: Session, check_shape: bool = False, err=None, out=None
         controls.stop()
 
     previous = {s: signal.getsignal(s) for s in signals}
+    children = []
     try:
+        children = _start_ranks(session)
         trainer = session.make_trainer(pause_on_divergence=lambda: hold_for_viewers and server.viewers > 0,
                                        start_paused=start_paused)
+        trainer.children = children
         for s in signals:
             signal.signal(s, on_signal)
         controls.attach(trainer)
@@ -143,6 +146,7 @@ def run_headless(session: Session, check_shape: bool = False, err=None, out=None
                   file=out or sys.stdout, flush=True)
             trainer.serve_final_model()
     finally:
+        _end_ranks(children)
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -155,6 +159,37 @@ def run_headless(session: Session, check_shape: bool = False, err=None, out=None
     if status == "error":
         print(f"mnist-tui: training failed, traceback in {session.run.log_path}", file=err)
     return {"done": EXIT_OK, "diverged": EXIT_DIVERGED, "stopped": EXIT_INTERRUPTED}.get(status, 1)
+
+
+def _start_ranks(session: Session) -> list:
+    """`--nproc` above 1 on this machine: this process becomes rank 0 and starts the others
+    (engine/ranks.py). Not when paddle.distributed.launch made it a rank already."""
+    from .engine import ranks
+    from .engine.device import choose_device
+
+    if ranks.environment()[1] > 1:
+        return []
+    cfg = session.cfg
+    device, _ = choose_device(cfg.device, cfg.amp)
+    world = cfg.nproc or ranks.auto_nproc(device)
+    if world < 2:
+        return []
+    gpus = None
+    if device != "cpu":
+        gpus = [int(g) for g in cfg.gpus.split(",")] if cfg.gpus else list(range(world))
+        world = min(world, len(gpus))
+    return ranks.start_local_ranks(world, session.run.path, gpus)
+
+
+def _end_ranks(children: list, wait_s: float = 30.0) -> None:
+    """The other ranks end when rank 0 says so (or when it is gone); any left after `wait_s` are killed."""
+    deadline = time.monotonic() + wait_s
+    for child in children:
+        try:
+            child.wait(max(0.0, deadline - time.monotonic()))
+        except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired: it hangs, end it
+            child.kill()
+            child.wait()
 
 
 def _let_go_when_nobody_watches(server: ControlServer, trainer, hold_diverged: bool) -> None:

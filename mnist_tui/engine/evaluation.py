@@ -41,12 +41,15 @@ class Evaluation:
         return wrong[np.argsort(-self.losses[wrong], kind="stable")][:n]
 
 
-def evaluate(model: paddle.nn.Layer, per_image: Callable, split: Split) -> Evaluation:
+def evaluate(model: paddle.nn.Layer, per_image: Callable, split: Split, between: Callable | None = None) -> Evaluation:
     """Every image of `split` through `per_image(x, y)` (an [n, 3] device tensor of loss,
-    predicted class, confidence) with `model` in eval mode; one host sync at the end."""
+    predicted class, confidence) with `model` in eval mode; one host sync at the end.
+    `between`: called before each chunk (rank 0 keeps the other ranks waiting)."""
     model.eval()
     chunks = []
     for start in range(0, len(split), EVAL_BATCH):
+        if between is not None:
+            between()
         x = paddle.to_tensor(split.images[start : start + EVAL_BATCH])
         y = paddle.to_tensor(split.labels[start : start + EVAL_BATCH][:, None])
         chunks.append(per_image(x, y))

@@ -38,6 +38,7 @@ class RunStarted(Event):
     layers: list[dict]  # static layer info: name, type, hyper, param_shapes, param_count, output_shape
     start_epoch: int = 0
     start_step: int = 0
+    ranks: int = 1  # data-parallel processes; statistics and snapshots are rank 0's share of a batch
 
 
 @dataclass

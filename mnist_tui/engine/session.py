@@ -75,6 +75,13 @@ class Session:
         return cls(cfg, run, saved.get("data_dir"), meta, data=data, restarted=meta is None,
                    tensorboard=saved.get("tensorboard"))
 
+    def change_settings(self, **changes) -> None:
+        """Settings a run may go on with differently (e.g. the number of processes), kept in config.json."""
+        self.cfg = validate(self.cfg.with_(**changes))
+        saved = self.run.read_config()
+        saved["config"] = self.cfg.to_dict()
+        self.run.write_json(CONFIG, saved)
+
     def make_trainer(self, pause_on_divergence=False, start_paused: bool = False):
         """Load the data and build the trainer (imports Paddle: call it off the UI thread)."""
         from .trainer import Trainer

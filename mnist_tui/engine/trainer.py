@@ -23,7 +23,7 @@ import paddle.nn.functional as F
 
 from ..config import AUTO_STATS_EVERY, TrainConfig
 from ..errors import UsageError
-from . import checkpoint
+from . import checkpoint, ranks
 from .control import PauseAndStop
 from .device import choose_device
 from .diagnosis import CollapseWatch, diagnose
@@ -46,7 +46,7 @@ from .model import MnistCNN
 from .optim import advance_schedule, build_optimizer
 from .probe import LayerProbe
 from .rundir import MODEL, RunDir
-from .shards import Shards, auto_shard_count
+from .shards import Shards
 from .snapshot import Snapshots
 
 WORST_SHOWN = 8  # validation mistakes kept per evaluation, highest loss first
@@ -59,8 +59,9 @@ class Trainer(PauseAndStop):
     take effect at the next batch boundary, or at once while paused.
     """
 
-    def __init__(self, cfg: TrainConfig, data: Mnist, run: RunDir, bus: EventBus | None = None,
+    def __init__(self, cfg: TrainConfig, data: Mnist, run: RunDir | None, bus: EventBus | None = None,
                  pause_on_divergence=False, start_paused: bool = False) -> None:
+        """`run`: the run folder, None on the ranks other than 0 (ranks.py), which write nothing."""
         self.cfg = cfg
         self.run_dir = run
         self.bus = bus or EventBus()
@@ -92,22 +93,34 @@ class Trainer(PauseAndStop):
         self._pending: list = []  # per-batch [loss, acc] tensors not yet fetched
         self._pending_meta: list[tuple[int, int, int]] = []
         self._last_batch = None  # (x, y) of the last batch, for requests served while paused
-        self.snapshots = Snapshots(run.snapshots, cfg.seed)
+        self.snapshots = Snapshots(run.snapshots, cfg.seed) if run is not None else None
+        self.rank, self.world = ranks.environment()
+        self.leader = self.rank == 0  # owns the decisions, the events and the files
+        self.link: ranks.Link | None = None
+        self.lost_rank = ""  # why the run ended early, when a rank went away
+        self.children: list = []  # ranks this process started (headless sets them), to name a lost one
+        self.rows = ranks.share(cfg.batch_size, self.rank, self.world)  # this rank's rows of each batch
         self.device, self.device_name = choose_device(cfg.device, cfg.amp)
         self.shard_count = self._shard_count()
-        if self.shard_count > 1:  # "CPU ×2 (auto: no CUDA GPU visible; each batch split over 2 cores)"
+        if self.world > 1:  # "CPU ×2 ranks (auto: no CUDA GPU visible; paddle.DataParallel over gloo)"
+            reason = self.device_name.partition("(")[2].rstrip(")")
+            engine = f"paddle.DataParallel over {'nccl' if self.device != 'cpu' else 'gloo'}"
+            self.device_name = (f"{self.device_name.partition(' (')[0]} ×{self.world} ranks "
+                                f"({reason + '; ' if reason else ''}{engine})")
+        elif self.shard_count > 1:  # "CPU ×2 (each batch split over 2 cores)"
             reason = self.device_name.partition("(")[2].rstrip(")")
             split = f"each batch split over {self.shard_count} cores"
             self.device_name = f"CPU ×{self.shard_count} ({reason + '; ' if reason else ''}{split})"
 
     def _shard_count(self) -> int:
+        """Thread shards (shards.py): only when asked for with --shards, in one process."""
         cfg = self.cfg
         plain_dygraph_cpu = self.device == "cpu" and not cfg.to_static and not cfg.amp
-        if cfg.shards > 1 and not plain_dygraph_cpu:
-            raise UsageError("--shards: splitting a batch over cores is for the CPU without --to-static or --amp")
-        if cfg.shards:
-            return min(cfg.shards, cfg.batch_size)
-        return auto_shard_count(self.device, cfg.batch_size) if plain_dygraph_cpu else 1
+        if cfg.shards > 1 and (not plain_dygraph_cpu or self.world > 1):
+            raise UsageError("--shards: splitting a batch over threads is for one CPU process without --to-static or --amp")
+        if self.world > 1 and (cfg.to_static or cfg.amp):
+            raise UsageError("--nproc above 1 does not take --to-static or --amp yet")
+        return min(cfg.shards, cfg.batch_size) if cfg.shards else 1
 
     # ---- controls, callable from any thread (pause, resume, stop: PauseAndStop) ----
     def request_validation(self) -> None:
@@ -139,7 +152,15 @@ class Trainer(PauseAndStop):
             # whatever this process built before: the optimizer's checkpoint is keyed by them.
             with paddle.utils.unique_name.guard():
                 self._setup(resume_from)
-                self._train()
+                try:
+                    self._train()
+                    if self.link is not None and self.leader:
+                        self.link.tell(ranks.END)
+                except ranks.RankLost as lost:
+                    self._on_rank_lost(lost)
+                self.link = None  # the ranks have parted: no collective from here on
+            if not self.leader:
+                return self.status
             if self.status == "running":
                 self._set_status("testing")
                 test = self.evaluate(self.test_split)
@@ -154,7 +175,8 @@ class Trainer(PauseAndStop):
                 self.bus.emit(Finished(self.status))
         except Exception as exc:  # noqa: BLE001 - reported as an event, the caller decides
             self.status = "error"
-            self.bus.emit(ErrorRaised(f"{type(exc).__name__}: {exc}", traceback.format_exc(), str(self.run_dir.log_path)))
+            log = str(self.run_dir.log_path) if self.run_dir is not None else "this rank's output"
+            self.bus.emit(ErrorRaised(f"{type(exc).__name__}: {exc}", traceback.format_exc(), log))
             self.bus.emit(Finished("error"))
         finally:
             if self.shards is not None:
@@ -181,14 +203,34 @@ class Trainer(PauseAndStop):
                 self.bus.emit(Alert("warning", f"inspecting the final model failed: {type(exc).__name__}: {exc} "
                                     f"(traceback in {self.run_dir.log_path})", self.epoch, self.batch))
 
+    def _on_rank_lost(self, lost: ranks.RankLost) -> None:
+        """Another rank died or stalls: rank 0 keeps the last complete step in a checkpoint and
+        ends the run as stopped (`--resume` goes on, with any number of ranks); the others end."""
+        self._pending, self._pending_meta = [], []  # their sums over the ranks cannot be made
+        if not self.leader:
+            self.status = "stopped"
+            return
+        self.lost_rank = ranks.lost_rank_message(lost.__cause__ or lost, self.children)
+        self.bus.emit(Alert("error", f"{self.lost_rank} at epoch {self.epoch}, batch {self.batch}: the run stops "
+                                     f"with a checkpoint (--resume goes on, with any --nproc)", self.epoch, self.batch))
+        self.save_checkpoint()
+        self._set_status("stopped", self.lost_rank)
+
     def _setup(self, resume_from: dict | None) -> None:
         cfg = self.cfg
         paddle.set_device(self.device)
         if cfg.threads and self.device == "cpu":
             paddle.base.core.set_num_threads(cfg.threads)
+        if self.world > 1:
+            paddle.distributed.init_parallel_env()
+            self.link = ranks.Link(self.rank, self.world, on_gpu=self.device != "cpu")
+            # A resumed run's state comes from rank 0 (the only one with the run folder).
+            resume_from = self.link.share_state(ranks.to_host(resume_from) if self.leader else None)
         paddle.seed(cfg.seed)
         self.model = MnistCNN(cfg.l2)
         self.optimizer = build_optimizer(cfg, self.model.parameters(), self.total_steps)
+        # The same weights on every rank from here on: DataParallel starts from rank 0's.
+        self.dp = paddle.DataParallel(self.model) if self.world > 1 else None
         replicas = [MnistCNN(cfg.l2) for _ in range(self.shard_count - 1)]  # their weights come from the model
         self.shards = Shards(self.model, replicas, self.device)
         self.step_fn = self._make_step()
@@ -204,10 +246,11 @@ class Trainer(PauseAndStop):
         self.layers = self.probe.facts()
         self.watch = CollapseWatch(classes=self.layers[-1]["output_shape"][-1])
         self._first_step = self.step
-        self.bus.emit(RunStarted(
-            str(self.run_dir.path), self.device_name, cfg.to_dict(), cfg.epochs, self.batches_per_epoch,
-            len(self.train_split), len(self.val_split), self.layers, self.epoch, self.step,
-        ))
+        if self.leader:
+            self.bus.emit(RunStarted(
+                str(self.run_dir.path), self.device_name, cfg.to_dict(), cfg.epochs, self.batches_per_epoch,
+                len(self.train_split), len(self.val_split), self.layers, self.epoch, self.step, ranks=self.world,
+            ))
 
     def _make_step(self):
         model, optimizer, shards = self.model, self.optimizer, self.shards
@@ -224,10 +267,20 @@ class Trainer(PauseAndStop):
         # GPU only (checked in __init__): float16 compute with dynamic loss scaling.
         scaler = paddle.amp.GradScaler(init_loss_scaling=2.0**15) if self.cfg.amp else None
 
+        lo, hi = self.rows
+        share = (hi - lo) / self.cfg.batch_size  # of the global batch: the loss is weighted by it
+
         def step(x, y):
             # Gradients are cleared before the step, not after, so they stay readable for layer stats.
             optimizer.clear_grad()
-            if shards.count > 1:
+            if self.dp is not None:
+                with self.dp.no_sync():  # averaged below, from Python (see ranks.py)
+                    logits = self.dp(x)
+                    loss, acc = F.cross_entropy(logits, y), paddle.metric.accuracy(logits, y)
+                    (loss * (share * self.world)).backward()
+                self.link.average_gradients(model.parameters())
+                optimizer.step()
+            elif shards.count > 1:
                 loss, acc = shards.forward_backward(x, y)  # plain dygraph on the CPU only (see _shard_count)
                 optimizer.step()
             elif scaler is None:
@@ -257,9 +310,10 @@ class Trainer(PauseAndStop):
             shift_rng = np.random.default_rng([cfg.seed, self.epoch, 1])
             shift_rng.integers(-cfg.shift, cfg.shift + 1, size=(self.batch, 2))  # skip the batches already done
             while self.batch < self.batches_per_epoch:
-                if not self._between_batches():
+                word = self._next_word()
+                if word == ranks.END:
                     return
-                idx = perm[self.batch * cfg.batch_size : (self.batch + 1) * cfg.batch_size]
+                idx = perm[self.batch * cfg.batch_size + self.rows[0] : self.batch * cfg.batch_size + self.rows[1]]
                 x, y = paddle.gather(self.train_x, idx), paddle.gather(self.train_y, idx)
                 if cfg.shift:
                     # Random translation of the whole batch; the offsets come from the host RNG, so no sync.
@@ -267,7 +321,7 @@ class Trainer(PauseAndStop):
                     x = paddle.roll(x, shifts=[int(dy), int(dx)], axis=[2, 3])
                 self._last_batch = (x, y)
                 due_stats = self.step == self._first_step or (self.stats_every and self.step % self.stats_every == 0)
-                want_stats = due_stats or self._want_stats.is_set()
+                want_stats = self.leader and (due_stats or self._want_stats.is_set())
                 if want_stats:
                     self.probe.keep_weights()  # for this step's update ratio
                 loss, acc = self.step_fn(x, y)
@@ -282,9 +336,10 @@ class Trainer(PauseAndStop):
                 if self._want_snapshot.is_set():
                     self._want_snapshot.clear()
                     self._take_snapshot(x, y)
-                due_fetch = time.perf_counter() - self._t_fetch >= cfg.metrics_interval_s
-                if due_fetch and not self._fetch_metrics():
+                if word == ranks.STEP_AND_FETCH and not self._fetch_metrics(agreed=True):
                     return
+                if not self.leader:
+                    continue
                 if cfg.checkpoint_minutes and time.monotonic() - self._last_checkpoint >= 60 * cfg.checkpoint_minutes:
                     if not self._fetch_metrics():
                         return
@@ -292,12 +347,33 @@ class Trainer(PauseAndStop):
                 due_eval = cfg.eval_every and self.step % cfg.eval_every == 0 and self.batch < self.batches_per_epoch
                 if due_eval and not self._validate():
                     return
-            if not self._fetch_metrics() or not self._validate():
+            # At an epoch's end the other ranks wait for rank 0's next word.
+            if self.leader and (not self._fetch_metrics() or not self._validate()):
                 return
             self.epoch += 1
             self.batch = 0
-            if cfg.checkpoint_every_epoch:
+            if self.leader and cfg.checkpoint_every_epoch:
                 self.save_checkpoint()
+        if not self.leader:
+            self._next_word()  # END, after rank 0's last fetch and validation
+
+    def _next_word(self) -> int:
+        """What the next batch does. Rank 0 decides (serving requests, waiting while paused) and
+        tells the other ranks; they do what it says (ranks.py)."""
+        if not self.leader:
+            while True:
+                word = self.link.listen()
+                if word == ranks.FETCH:
+                    self._fetch_metrics(agreed=True)
+                elif word != ranks.HOLD:
+                    return word
+        if not self._between_batches():
+            return ranks.END  # run() tells the others
+        due_fetch = time.perf_counter() - self._t_fetch >= self.cfg.metrics_interval_s
+        word = ranks.STEP_AND_FETCH if due_fetch else ranks.STEP
+        if self.link is not None:
+            self.link.tell(word)
+        return word
 
     def _between_batches(self) -> bool:
         """Serve requests and wait while paused; False when the run must end."""
@@ -327,6 +403,8 @@ class Trainer(PauseAndStop):
                 self._set_status("paused")
             if self._last_batch is not None:
                 self._serve_inspections()
+            if self.link is not None:
+                self.link.hold()
             self._running.wait(0.05)
 
     def _serve_inspections(self) -> None:
@@ -342,11 +420,20 @@ class Trainer(PauseAndStop):
         self.status = status
         self.bus.emit(StatusChanged(status, detail))
 
-    def _fetch_metrics(self) -> bool:
-        """One host sync for all batches since the last fetch; False if the loss went non-finite."""
+    def _fetch_metrics(self, agreed: bool = False) -> bool:
+        """One host sync for all batches since the last fetch; False if the loss went non-finite.
+        With several ranks, every rank sums its share of each batch's figures here: at a fetch
+        they agreed on (`agreed`), or else at rank 0's FETCH word."""
         if not self._pending:
             return not self.diverged
         values = paddle.stack(self._pending).numpy()
+        if self.link is not None:
+            if self.leader and not agreed:
+                self.link.tell(ranks.FETCH)
+            values = self.link.sum(values * ((self.rows[1] - self.rows[0]) / self.cfg.batch_size))
+            if not self.leader:
+                self._pending, self._pending_meta = [], []
+                return True
         meta = self._pending_meta
         self._pending, self._pending_meta = [], []
         now = time.perf_counter()
@@ -382,7 +469,7 @@ class Trainer(PauseAndStop):
 
     # ---- evaluation ----
     def evaluate(self, split: Split) -> Evaluation:
-        return evaluate(self.model, self.shards.per_image, split)
+        return evaluate(self.model, self.shards.per_image, split, between=self.link.hold if self.link else None)
 
     def _validate(self) -> bool:
         """Validate (see _report_validation); False if the metrics fetched first show a divergence."""

@@ -1,0 +1,201 @@
+"""Data parallelism on Paddle's own engine: N ranks of `paddle.DataParallel` over
+`paddle.distributed` (gloo on CPUs, NCCL on GPUs), one process per rank.
+
+A process is a rank when its environment says so, as `python -m paddle.distributed.launch` sets
+it (PADDLE_TRAINER_ID, PADDLE_TRAINERS_NUM, PADDLE_MASTER, ...), on one machine or many. For
+`--nproc N` on one machine, the run's own process is rank 0 and starts ranks 1..N-1 with that same
+environment (`start_local_ranks`): rank 0 must be the process that owns the run folder (its lock,
+event log and control channel), which `paddle.distributed.spawn`'s waiting parent is not.
+
+Each rank takes a fixed share of every global batch (rows [r*B/N, (r+1)*B/N)), so a run with the
+same seed and N repeats bit for bit. Before each batch rank 0 broadcasts one control word over a
+CPU (gloo) group, so pause, validation and stop reach every rank at the same batch; while it works
+alone (paused, validating) it broadcasts HOLD every second, so no rank waits in a collective long
+enough for gloo to time out.
+
+Gradients are averaged by `fused_allreduce_gradients` (Paddle's own, for DataParallel under
+`no_sync`) called from Python rather than by DataParallel's backward hooks: when a rank dies, the
+collective then raises in rank 0, which checkpoints and ends the run, where the hooks abort the
+whole process.
+
+Paddle is imported where it is used: the command line asks `environment()` before it loads Paddle.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+# Control words, rank 0 to the others, one or more before each batch.
+STEP, STEP_AND_FETCH, HOLD, FETCH, END = range(5)
+HOLD_EVERY_S = 1.0
+MAX_AUTO_RANKS = 4
+
+
+class RankLost(RuntimeError):
+    """A collective failed: a rank died or stopped answering."""
+
+
+def environment() -> tuple[int, int]:
+    """(rank, number of ranks) as paddle.distributed.launch or start_local_ranks set them."""
+    world = int(os.environ.get("PADDLE_TRAINERS_NUM", "1") or 1)
+    return (int(os.environ.get("PADDLE_TRAINER_ID", "0") or 0), world) if world > 1 else (0, 1)
+
+
+def auto_nproc(device: str) -> int:
+    """One rank per core on the CPU (at most MAX_AUTO_RANKS), one per visible GPU."""
+    if device.startswith("gpu"):
+        import paddle
+
+        return max(1, paddle.device.cuda.device_count())
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cores, MAX_AUTO_RANKS))
+
+
+def share(rows: int, rank: int, world: int) -> tuple[int, int]:
+    """This rank's rows of a batch of `rows`: [rank*rows//world, (rank+1)*rows//world)."""
+    return rank * rows // world, (rank + 1) * rows // world
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_local_ranks(world: int, run_path: Path, gpus: list[int] | None = None) -> list[subprocess.Popen]:
+    """Make this process rank 0 of `world` and start ranks 1..world-1 (`python -m mnist_tui.engine.ranks
+    RUN_DIR`, reading the run's settings), each logging to `rank-N.log` in the run folder."""
+    endpoints = [f"127.0.0.1:{_free_port()}" for _ in range(world)]
+    backend = "nccl" if gpus else "gloo"
+
+    def env(rank: int) -> dict:
+        found = {"PADDLE_TRAINER_ID": str(rank), "PADDLE_TRAINERS_NUM": str(world),
+                 "PADDLE_TRAINER_ENDPOINTS": ",".join(endpoints), "PADDLE_CURRENT_ENDPOINT": endpoints[rank],
+                 "PADDLE_MASTER": endpoints[0], "PADDLE_DISTRI_BACKEND": backend}
+        if gpus:
+            found["FLAGS_selected_gpus"] = str(gpus[rank])
+        return found
+
+    children = []
+    for rank in range(1, world):
+        with open(run_path / f"rank-{rank}.log", "ab") as log:
+            children.append(subprocess.Popen([sys.executable, "-m", "mnist_tui.engine.ranks", str(run_path)],
+                                             env={**os.environ, **env(rank)}, stdin=subprocess.DEVNULL,
+                                             stdout=log, stderr=log))
+    os.environ.update(env(0))
+    return children
+
+
+def to_host(state):
+    """A checkpoint's nested state with every tensor as a numpy array, so it pickles for
+    `broadcast_object_list` (set_state_dict takes arrays)."""
+    import paddle
+
+    if isinstance(state, dict):
+        return {key: to_host(value) for key, value in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(to_host(value) for value in state)
+    return state.numpy() if isinstance(state, paddle.Tensor) else state
+
+
+def lost_rank_message(error: BaseException, children: list[subprocess.Popen] | None = None) -> str:
+    """Which rank went away, from gloo's message ("pair_rank = 1") or from the local children."""
+    for rank, child in enumerate(children or [], start=1):
+        code = child.poll()
+        if code is not None:
+            how = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
+            return f"rank {rank} is gone ({how})"
+    found = re.search(r"pair_rank = (\d+)", str(error))
+    if found:
+        return f"rank {found.group(1)} stopped answering"
+    return f"a rank stopped answering ({str(error).strip().splitlines()[0][:120] if str(error).strip() else 'no reason given'})"
+
+
+class Link:
+    """Rank 0's control words to the other ranks and the sums of the batch metrics, on a CPU group."""
+
+    def __init__(self, rank: int, world: int, on_gpu: bool) -> None:
+        import paddle
+        import paddle.distributed as dist
+
+        self.paddle, self.dist = paddle, dist
+        self.rank, self.world = rank, world
+        # Control words stay on the host: on GPUs they go through a gloo group of their own, so
+        # reading one is no device sync.
+        self.group = dist.new_group(list(range(world)), backend="gloo") if on_gpu else None
+        self._last_told = time.monotonic()
+
+    def _collective(self, fn, *args):
+        try:
+            return fn(*args)
+        except RuntimeError as exc:
+            raise RankLost(str(exc)) from exc
+
+    def tell(self, word: int) -> None:
+        """Rank 0: broadcast a control word."""
+        self._collective(self.dist.broadcast, self.paddle.to_tensor([word], dtype="int64", place=self.paddle.CPUPlace()), 0, self.group)
+        self._last_told = time.monotonic()
+
+    def hold(self) -> None:
+        """Rank 0, working alone: keep the others waiting without letting them time out."""
+        if self.world > 1 and time.monotonic() - self._last_told >= HOLD_EVERY_S:
+            self.tell(HOLD)
+
+    def listen(self) -> int:
+        """The other ranks: the next control word."""
+        word = self.paddle.to_tensor([0], dtype="int64", place=self.paddle.CPUPlace())
+        self._collective(self.dist.broadcast, word, 0, self.group)
+        return int(word.numpy()[0])
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        """Element-wise sum over the ranks of a small host array."""
+        tensor = self.paddle.to_tensor(values, place=self.paddle.CPUPlace())
+        self._collective(self.dist.all_reduce, tensor, self.dist.ReduceOp.SUM, self.group)
+        return tensor.numpy()
+
+    def average_gradients(self, parameters) -> None:
+        from paddle.distributed.fleet.utils.hybrid_parallel_util import fused_allreduce_gradients
+
+        self._collective(fused_allreduce_gradients, list(parameters), None)
+
+    def share_state(self, state):
+        """Rank 0's object (a resumed run's checkpoint) to every rank."""
+        box = [state]
+        self._collective(self.dist.broadcast_object_list, box, 0)
+        return box[0]
+
+
+def follow(run_path: Path) -> int:
+    """A rank other than 0 on this machine: train the run's settings on its share of each batch."""
+    from .mnist import load_mnist
+    from .rundir import RunDir
+    from .session import saved_config
+
+    run = RunDir(run_path)
+    saved = run.read_config()
+    return follow_settings(saved_config(run, saved), load_mnist(saved.get("data_dir")))
+
+
+def follow_settings(cfg, data) -> int:
+    """A rank other than 0: its events go nowhere, its decisions come from rank 0."""
+    import signal
+
+    from .trainer import Trainer
+
+    # A terminal's Ctrl+C or hang-up reaches the whole process group: rank 0 decides, the others follow.
+    for s in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, signal.SIG_IGN)
+    status = Trainer(cfg, data, None).run()
+    return 0 if status in ("done", "stopped", "diverged") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(follow(Path(sys.argv[1])))
