@@ -193,8 +193,7 @@ def follow_settings(cfg, data) -> int:
     # A terminal's Ctrl+C or hang-up reaches the whole process group: rank 0 decides, the others follow.
     for s in (signal.SIGINT, signal.SIGHUP):
         signal.signal(s, signal.SIG_IGN)
-    status = Trainer(cfg, data, None).run()
-    return 0 if status in ("done", "stopped", "diverged") else 1
+    return 0 if Trainer(cfg, data, None).run() == "done" else 1
 
 
 if __name__ == "__main__":

@@ -159,7 +159,8 @@ class Trainer(PauseAndStop):
                 except ranks.RankLost as lost:
                     self._on_rank_lost(lost)
                 self.link = None  # the ranks have parted: no collective from here on
-            if not self.leader:
+            if not self.leader:  # told to END by rank 0 (or it went away: "stopped")
+                self.status = "done" if self.status == "running" else self.status
                 return self.status
             if self.status == "running":
                 self._set_status("testing")

@@ -108,8 +108,10 @@ class LayersTab(VerticalScroll):
         if stats is None:
             self.query_one("#taken-at", Static).update(f"No statistics yet (r takes them) │ {auto} │ {snaps}")
             return
+        ranks = state.started.ranks if state.started else 1
+        whose = f" on rank 0's share (1 of {ranks} ranks)" if ranks > 1 else ""
         self.query_one("#taken-at", Static).update(
-            f"Figures taken at epoch {stats.epoch}, batch {stats.batch} │ {auto} │ {snaps}")
+            f"Figures taken at epoch {stats.epoch}, batch {stats.batch}{whose} │ {auto} │ {snaps}")
         for row in stats.layers:
             if row["name"] not in self.stats:
                 continue
