@@ -183,6 +183,11 @@ def _start_ranks(session: Session) -> list:
 
 def _end_ranks(children: list, wait_s: float = 30.0) -> None:
     """The other ranks end when rank 0 says so (or when it is gone); any left after `wait_s` are killed."""
+    if not children:
+        return
+    from .engine.ranks import leave_ranks
+
+    leave_ranks()
     deadline = time.monotonic() + wait_s
     for child in children:
         try:

@@ -180,7 +180,12 @@ async def test_shift_s_picks_the_layer_snapshots_show(tmp_path):
         await pilot.press("down", "down", "down", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, SnapshotScreen), what="the snapshot of fc opens")
         assert trainer.commands == ["request_snapshot fc"]
-        body = "\n".join(text_of(w) for w in app.screen.query(Static))
+
+        def body() -> str:
+            return "\n".join(text_of(w) for w in app.screen.query(Static))
+
+        await wait_for(pilot, lambda: "Snapshot 2/2 of fc" in body(), what="the snapshot drawn")
+        body = body()
         assert "Snapshot 2/2 of fc" in body and "fc outputs, sample 0" in body and "fc.weight, a row per output" in body
         assert "-1.000 -0.750" in body  # the outputs, as numbers
         await pilot.press("escape", "s")  # s now repeats the picked layer

@@ -54,7 +54,7 @@ def test_export_refuses_what_is_not_a_run(tmp_path, capsys):
 
 
 def test_a_training_run_writes_tensorboard_live(tmp_path, capsys):
-    args = ["--headless", "--epochs", "1", "--train-limit", "640", "--val-limit", "100", "--test-limit", "100",
+    args = ["--headless", "--nproc", "1", "--epochs", "1", "--train-limit", "640", "--val-limit", "100", "--test-limit", "100",
             "--runs-dir", str(tmp_path / "runs"), "--tensorboard", str(tmp_path / "tb")]
     assert main(args) == 0
     acc = EventAccumulator(str(tmp_path / "tb"), size_guidance={"scalars": 0})

@@ -85,13 +85,20 @@ def start_local_ranks(world: int, run_path: Path, gpus: list[int] | None = None)
         return found
 
     children = []
+    os.environ.update(env(0))
     for rank in range(1, world):
         with open(run_path / f"rank-{rank}.log", "ab") as log:
             children.append(subprocess.Popen([sys.executable, "-m", "mnist_tui.engine.ranks", str(run_path)],
                                              env={**os.environ, **env(rank)}, stdin=subprocess.DEVNULL,
                                              stdout=log, stderr=log))
-    os.environ.update(env(0))
     return children
+
+
+def leave_ranks() -> None:
+    """This process is no rank any more (its run has ended): forget the environment that made it one."""
+    for key in ("PADDLE_TRAINER_ID", "PADDLE_TRAINERS_NUM", "PADDLE_TRAINER_ENDPOINTS", "PADDLE_CURRENT_ENDPOINT",
+                "PADDLE_MASTER", "PADDLE_DISTRI_BACKEND", "FLAGS_selected_gpus"):
+        os.environ.pop(key, None)
 
 
 def to_host(state):

@@ -207,13 +207,17 @@ class Trainer(PauseAndStop):
     def _on_rank_lost(self, lost: ranks.RankLost) -> None:
         """Another rank died or stalls: rank 0 keeps the last complete step in a checkpoint and
         ends the run as stopped (`--resume` goes on, with any number of ranks); the others end."""
-        self._pending, self._pending_meta = [], []  # their sums over the ranks cannot be made
+        self.link = None
         if not self.leader:
             self.status = "stopped"
             return
         self.lost_rank = ranks.lost_rank_message(lost.__cause__ or lost, self.children)
+        unsummed = len(self._pending)
+        self._fetch_metrics()  # the batches run since the last fetch: their sums over the ranks cannot be made
+        partial = f"; the last {unsummed} batches' figures are rank 0's share only" if unsummed else ""
         self.bus.emit(Alert("error", f"{self.lost_rank} at epoch {self.epoch}, batch {self.batch}: the run stops "
-                                     f"with a checkpoint (--resume goes on, with any --nproc)", self.epoch, self.batch))
+                                     f"with a checkpoint (--resume goes on, with any --nproc){partial}",
+                            self.epoch, self.batch))
         self.save_checkpoint()
         self._set_status("stopped", self.lost_rank)
 

@@ -1,0 +1,157 @@
+"""Data parallel on Paddle's own engine (engine/ranks.py), for real, in subprocesses: every rank
+is a process, as in use. Repeatable runs, controls that reach every rank, a killed rank, a
+resume with another number of ranks, and a two-"node" launch on the loopback address."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_live import wait
+
+from mnist_tui.engine.control import ControlClient
+from mnist_tui.engine.ranks import lost_rank_message, share
+from mnist_tui.engine.run_status import RunStatus
+from mnist_tui.runs_index import summarise
+
+SMALL = ["--epochs", "1", "--train-limit", "1280", "--val-limit", "256", "--test-limit", "256"]
+CLI = [sys.executable, "-m", "mnist_tui"]
+
+
+def events(run: Path) -> list[dict]:
+    path = run / "events.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def of(run: Path, kind: str) -> list[dict]:
+    return [e for e in events(run) if e["type"] == kind]
+
+
+def only_run(runs: Path) -> Path:
+    (run,) = [p for p in runs.iterdir() if p.is_dir()]
+    return run
+
+
+def headless(runs: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, "--headless", "--runs-dir", str(runs), *args], check=False, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_each_rank_takes_a_fixed_share_of_every_batch():
+    assert [share(64, r, 2) for r in range(2)] == [(0, 32), (32, 64)]
+    assert [share(10, r, 3) for r in range(3)] == [(0, 3), (3, 6), (6, 10)]  # every row once
+
+
+def test_a_lost_rank_is_named_from_gloos_message():
+    error = RuntimeError("[gloo/transport/tcp/pair.cc:584] TIMEOUT self_rank = 0 pair_rank = 3 peer_str = x")
+    assert lost_rank_message(error) == "rank 3 stopped answering"
+
+
+def test_two_processes_train_and_repeat_bit_for_bit(tmp_path):
+    figures = []
+    for attempt in ("a", "b"):
+        done = headless(tmp_path / attempt, "--nproc", "2", *SMALL)
+        assert done.returncode == 0, done.stdout + done.stderr
+        run = only_run(tmp_path / attempt)
+        (started,) = of(run, "RunStarted")
+        assert started["ranks"] == 2 and "2 ranks" in started["device"] and "DataParallel over gloo" in started["device"]
+        assert (run / "rank-1.log").exists()
+        figures.append(([e["loss"] for e in of(run, "BatchMetrics")], [e["loss"] for e in of(run, "EvalResult")]))
+    assert figures[0] == figures[1]  # the same seed and N: every batch loss and validation loss to the last digit
+    one = headless(tmp_path / "one", "--nproc", "1", *SMALL)
+    assert one.returncode == 0
+    batch_losses = [e["loss"] for e in of(only_run(tmp_path / "one"), "BatchMetrics")]
+    # One rank sums the same gradient in another order: equal up to float rounding.
+    assert batch_losses[0] == pytest.approx(figures[0][0][0], rel=1e-5)
+
+
+def test_pause_validate_and_stop_reach_every_rank(tmp_path):
+    process = subprocess.Popen([*CLI, "--headless", "--runs-dir", str(tmp_path), "--nproc", "2", "--epochs", "50",
+                                "--train-limit", "1280", "--val-limit", "256"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        wait(lambda: any(tmp_path.iterdir()) and len(of(only_run(tmp_path), "BatchMetrics")) > 5, what="training")
+        run = only_run(tmp_path)
+        client = ControlClient(run)
+        client.send("pause")
+        wait(lambda: any(e["status"] == "paused" for e in of(run, "StatusChanged")), what="paused")
+        steps = len(of(run, "BatchMetrics"))
+        client.send("request_validation")  # served while paused, the other rank held in the meantime
+        wait(lambda: len(of(run, "EvalResult")) >= 1, what="a validation while paused")
+        assert len(of(run, "BatchMetrics")) == steps  # no rank ran ahead
+        client.send("resume")
+        wait(lambda: len(of(run, "BatchMetrics")) > steps + 5, what="training again")
+        client.send("stop")
+        assert process.wait(120) == 130
+    finally:
+        process.kill()
+    assert of(run, "Finished")[-1]["status"] == "stopped"
+    assert of(run, "CheckpointSaved")
+    assert not [e for e in of(run, "Alert") if e["level"] == "error"]
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_a_killed_rank_ends_the_run_with_a_checkpoint_and_resume_goes_on_with_one(tmp_path):
+    process = subprocess.Popen([*CLI, "--headless", "--runs-dir", str(tmp_path), "--nproc", "2", "--epochs", "2",
+                                "--train-limit", "2560", "--val-limit", "256", "--test-limit", "256"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait(lambda: any(tmp_path.iterdir()) and len(of(only_run(tmp_path), "BatchMetrics")) > 3, what="training")
+        run = only_run(tmp_path)
+        (rank1,) = _children(process.pid)
+        os.kill(rank1, signal.SIGKILL)
+        status = process.wait(120)  # hangs are caught here; the run measured ends within 2 s of the kill
+    finally:
+        process.kill()
+    assert status == 130
+    (alert,) = [e for e in of(run, "Alert") if e["level"] == "error"]
+    assert alert["message"].startswith("rank 1 is gone (killed by signal 9)")
+    saved = of(run, "CheckpointSaved")[-1]
+    assert of(run, "Finished")[-1]["status"] == "stopped"
+    resumed = subprocess.run([*CLI, "--headless", "--resume", str(run), "--nproc", "1"], check=False, capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert of(run, "Finished")[-1]["status"] == "done"
+    steps = [e["step"] for e in of(run, "BatchMetrics")]
+    assert steps == list(range(len(steps))) and len(steps) == 2 * 40  # no gap, no repeat around the kill
+    assert steps.index(saved["step"]) == saved["step"]
+    assert json.loads((run / "config.json").read_text())["config"]["nproc"] == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_nodes_on_the_loopback_address_write_one_run_folder(tmp_path):
+    """What a two-machine run does (README), with both "machines" here: paddle.distributed.launch
+    per node, our console script as the program; rank 0 owns the folder, rank 1 writes nothing."""
+    script = Path(sys.executable).parent / "mnist-tui"
+    master = f"127.0.0.1:{_free_port()}"
+    nodes = [subprocess.Popen([sys.executable, "-m", "paddle.distributed.launch", "--nnodes", "2", "--master", master,
+                               "--nproc_per_node", "1", "--log_dir", str(tmp_path / f"log{node}"), str(script),
+                               "--headless", "--runs-dir", str(tmp_path / f"runs{node}"), *SMALL],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for node in range(2)]
+    try:
+        codes = [node.wait(300) for node in nodes]
+    finally:
+        for node in nodes:
+            node.kill()
+    assert codes == [0, 0]
+    folders = [p for node in range(2) if (tmp_path / f"runs{node}").exists()
+               for p in (tmp_path / f"runs{node}").iterdir()]
+    assert len(folders) == 1
+    (run,) = folders
+    assert of(run, "Finished")[-1]["status"] == "done"
+    assert of(run, "RunStarted")[0]["ranks"] == 2
+    assert summarise(run).status is RunStatus.FINISHED  # what `mnist-tui watch` and the runs table read
