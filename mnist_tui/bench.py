@@ -96,21 +96,25 @@ def bench_config(images: int, **changes) -> TrainConfig:
 
 
 def engine_run(data: Mnist, images: int, **changes) -> float:
-    """Our engine, headless, in this process, one epoch over `images` images; returns images per
-    second, measured from its run folder's event log exactly as for `app_run`."""
-    from .engine.session import Session
-
+    """Our engine, headless, in a process of its own (as in use: a process is one rank, and starts
+    the others), one epoch over `images` images; returns images per second, measured from its run
+    folder's event log exactly as for `app_run`. `data` is read again there from the bundled copy."""
     with tempfile.TemporaryDirectory() as runs:
-        session = Session.new(bench_config(images, **changes), runs, data=data)
-        session.make_trainer()
-        session.run_trainer()
-        session.close()
-        result = events_throughput(session.run.events_path)
-    if changes.get("threads"):
-        import paddle
+        config = json.dumps(bench_config(images, **changes).to_dict())
+        subprocess.run([sys.executable, "-m", "mnist_tui.bench", "--engine-once", config, runs], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        (events,) = Path(runs).glob("*/events.jsonl")
+        return events_throughput(events)
 
-        paddle.base.core.set_num_threads(1)  # back to Paddle's default for the next contender
-    return result
+
+def engine_once(config: str, runs: str) -> int:
+    """One engine run with these settings (engine_run's process)."""
+    from .engine.session import Session
+    from .headless import run_headless
+
+    session = Session.new(TrainConfig.from_dict(json.loads(config)), runs, data=load_mnist())
+    with open(os.devnull, "w") as quiet:
+        return run_headless(session, out=quiet)
 
 
 def events_throughput(events_path: Path) -> float:
@@ -563,20 +567,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, help="images per contender and round")
     parser.add_argument("--repeats", type=int, help="rounds (each contender once per round); 5, or 3 with --quick")
     parser.add_argument("--levers", action="store_true", help="also measure each speed lever on its own")
+    parser.add_argument("--engine-once", nargs=2, metavar=("CONFIG", "RUNS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.engine_once:
+        return engine_once(*args.engine_once)
     images = args.images or (1280 if args.quick else 12800)
     repeats = args.repeats or (3 if args.quick else 5)
     data = load_mnist()
     contenders = {
         "course": lambda: course_loop(data, images),
         "engine": lambda: engine_run(data, images),
+        "engine_one_rank": lambda: engine_run(data, images, nproc=1),
+        # The engine before paddle.DataParallel: one process, each batch split over threads, one per core.
+        "engine_thread_shards": lambda: engine_run(data, images, nproc=1, shards=os.cpu_count() or 1),
         "app": lambda: app_run(data, images)[0],
     }
     if args.levers:
         contenders["engine_to_static"] = lambda: engine_run(data, images, to_static=True)
         contenders["engine_sync_every_batch"] = lambda: engine_run(data, images, metrics_interval_s=0.0)
-        contenders["engine_1_shard"] = lambda: engine_run(data, images, shards=1)  # one core, as before shards
-        contenders["engine_1_shard_2_threads"] = lambda: engine_run(data, images, shards=1, threads=2)
+        contenders["engine_one_rank_2_threads"] = lambda: engine_run(data, images, nproc=1, threads=2)
     course_loop(data, 640)  # warm-up: oneDNN kernels, allocator
     engine_run(data, 640)
     results = alternate(contenders, repeats)
@@ -585,7 +594,10 @@ def main(argv: list[str] | None = None) -> int:
     summary["app_vs_engine"] = round(summary["app_img_s"] / summary["engine_img_s"], 3)
     # Ratios within each round too: neighbours in time share the machine's load, so on a shared
     # machine the median of these is the steadier figure.
-    for name, a, b in (("engine_vs_course", "engine", "course"), ("app_vs_engine", "app", "engine")):
+    for name, a, b in (("engine_vs_course", "engine", "course"), ("app_vs_engine", "app", "engine"),
+                       ("engine_vs_thread_shards", "engine", "engine_thread_shards"),
+                       ("engine_vs_one_rank", "engine", "engine_one_rank"),
+                       ("thread_shards_vs_course", "engine_thread_shards", "course")):
         ratios = [x / y for x, y in zip(results[a], results[b])]
         summary[f"{name}_per_round"] = [round(r, 3) for r in ratios]
         summary[f"{name}_median_of_rounds"] = round(median(ratios), 3)

@@ -224,8 +224,10 @@ class Trainer(PauseAndStop):
     def _setup(self, resume_from: dict | None) -> None:
         cfg = self.cfg
         paddle.set_device(self.device)
-        if cfg.threads and self.device == "cpu":
-            paddle.base.core.set_num_threads(cfg.threads)
+        # Several ranks on one machine's cores: one math thread each, or they crowd each other.
+        threads = cfg.threads or (1 if self.world > 1 else 0)
+        if threads and self.device == "cpu":
+            paddle.base.core.set_num_threads(threads)
         if self.world > 1:
             paddle.distributed.init_parallel_env()
             self.link = ranks.Link(self.rank, self.world, on_gpu=self.device != "cpu")
