@@ -155,3 +155,28 @@ def test_two_nodes_on_the_loopback_address_write_one_run_folder(tmp_path):
     assert of(run, "Finished")[-1]["status"] == "done"
     assert of(run, "RunStarted")[0]["ranks"] == 2
     assert summarise(run).status is RunStatus.FINISHED  # what `mnist-tui watch` and the runs table read
+
+
+def test_a_run_stopped_and_resumed_on_two_ranks_ends_like_an_uninterrupted_one(tmp_path):
+    """The checkpoint reaches the other rank from rank 0 (weights, optimizer moments, schedule)."""
+    settings = ["--nproc", "2", "--epochs", "2", "--train-limit", "1280", "--val-limit", "256", "--test-limit", "256"]
+    whole = headless(tmp_path / "whole", *settings)
+    assert whole.returncode == 0
+    process = subprocess.Popen([*CLI, "--headless", "--runs-dir", str(tmp_path / "cut"), *settings],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait(lambda: (tmp_path / "cut").exists() and any((tmp_path / "cut").iterdir())
+             and len(of(only_run(tmp_path / "cut"), "BatchMetrics")) >= 5, what="training")
+        ControlClient(only_run(tmp_path / "cut")).send("stop")
+        assert process.wait(120) == 130
+    finally:
+        process.kill()
+    run = only_run(tmp_path / "cut")
+    stopped_at = of(run, "CheckpointSaved")[-1]["step"]
+    assert 5 <= stopped_at < 40
+    resumed = subprocess.run([*CLI, "--headless", "--resume", str(run)], check=False, capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert of(run, "Finished")[-1]["status"] == "done"
+    expected = [(e["split"], e["loss"]) for e in of(only_run(tmp_path / "whole"), "EvalResult")]
+    assert [(e["split"], e["loss"]) for e in of(run, "EvalResult")] == expected

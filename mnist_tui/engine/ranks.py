@@ -82,6 +82,8 @@ def start_local_ranks(world: int, run_path: Path, gpus: list[int] | None = None)
                  "PADDLE_MASTER": endpoints[0], "PADDLE_DISTRI_BACKEND": backend}
         if gpus:
             found["FLAGS_selected_gpus"] = str(gpus[rank])
+        elif rank and "OMP_NUM_THREADS" not in os.environ:  # one core each: no OpenMP threads crowding it
+            found["OMP_NUM_THREADS"] = "1"
         return found
 
     children = []
