@@ -53,6 +53,21 @@ def test_a_lost_rank_is_named_from_gloos_message():
     assert lost_rank_message(error) == "rank 3 stopped answering"
 
 
+def test_a_stalled_or_dead_rank_started_here_is_named_by_its_process():
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        os.kill(child.pid, signal.SIGSTOP)
+        wait(lambda: Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[0] == "T",
+             what="the process stopped")
+        timeout = RuntimeError("unbound_buffer.cc:80 TIMEOUT self_rank = none pair_rank = -1")
+        assert lost_rank_message(timeout, [child]) == "rank 1 stopped answering (its process is stopped)"
+        child.kill()
+        child.wait()
+        assert lost_rank_message(timeout, [child]) == "rank 1 is gone (killed by signal 9)"
+    finally:
+        child.kill()
+
+
 def test_two_processes_train_and_repeat_bit_for_bit(tmp_path):
     figures = []
     for attempt in ("a", "b"):

@@ -122,10 +122,21 @@ def lost_rank_message(error: BaseException, children: list[subprocess.Popen] | N
         if code is not None:
             how = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
             return f"rank {rank} is gone ({how})"
+    for rank, child in enumerate(children or [], start=1):
+        if _process_state(child.pid) == "T":
+            return f"rank {rank} stopped answering (its process is stopped)"
     found = re.search(r"pair_rank = (\d+)", str(error))
     if found:
         return f"rank {found.group(1)} stopped answering"
     return f"a rank stopped answering ({str(error).strip().splitlines()[0][:120] if str(error).strip() else 'no reason given'})"
+
+
+def _process_state(pid: int) -> str:
+    """The state letter Linux shows for a process ("R", "S", "T" for stopped), "" if unknown."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return ""
 
 
 class Link:
