@@ -42,7 +42,7 @@ from .engine.events import (
 )
 from .engine.probe import LayerProbe
 from .engine.rundir import CONFIG, EventLog, RunDir
-from .engine.snapshot import Snapshots
+from .engine.snapshot import Snapshots, check_layer
 
 
 def _number(value) -> float:
@@ -107,8 +107,7 @@ class Monitor(Callback, PauseAndStop):
         self._ask("stats")
 
     def request_snapshot(self, layer: str = "") -> None:
-        if layer and layer not in self.probe.snapshot_layers():
-            raise ValueError(f"no convolution or linear layer named {layer!r}")
+        check_layer(self.probe, layer)
         self._snapshot_layer = layer
         self._ask("snapshot")
 

@@ -30,6 +30,13 @@ def block_means(matrix: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return matrix[: h * fy, : w * fx].reshape(h, fy, w, fx).mean(axis=(1, 3))
 
 
+def check_layer(probe: LayerProbe, layer: str) -> None:
+    """ValueError unless `layer` is "" (the default) or a layer a snapshot can show."""
+    names = probe.snapshot_layers()
+    if layer and layer not in names:
+        raise ValueError(f"no convolution or linear layer named {layer!r} ({', '.join(names)})")
+
+
 class Snapshots:
     """Numbered snapshot files in `folder`; the channels shown are drawn from a seeded generator."""
 
@@ -42,10 +49,8 @@ class Snapshots:
              layer: str = "", label: int = -1, image: np.ndarray | None = None) -> SnapshotTaken:
         """Write the snapshot of `outputs` (each leaf's output, batch first) and return its event.
         `layer`: the picked layer ("" = the first two convolutions)."""
-        names = probe.snapshot_layers()
-        if layer and layer not in names:
-            raise ValueError(f"{layer!r} is not a convolution or linear layer of this model ({', '.join(names)})")
-        convs = [n for n in names if isinstance(probe.layer(n), CONVOLUTIONS)]
+        check_layer(probe, layer)
+        convs = [n for n in probe.snapshot_layers() if isinstance(probe.layer(n), CONVOLUTIONS)]
         shown = convs[convs.index(layer):][:2] if layer in convs else [] if layer else convs[:2]
         arrays, maps = {}, []
         for name in shown:

@@ -47,7 +47,7 @@ from .optim import advance_schedule, build_optimizer
 from .probe import LayerProbe
 from .rundir import MODEL, RunDir
 from .shards import Shards
-from .snapshot import Snapshots
+from .snapshot import Snapshots, check_layer
 
 WORST_SHOWN = 8  # validation mistakes kept per evaluation, highest loss first
 
@@ -131,8 +131,10 @@ class Trainer(PauseAndStop):
 
     def request_snapshot(self, layer: str = "") -> None:
         """`layer`: a convolution or linear layer to show ("": the first two convolutions)."""
-        if layer and hasattr(self, "probe") and layer not in self.probe.snapshot_layers():
-            raise ValueError(f"no convolution or linear layer named {layer!r}")
+        if layer and not hasattr(self, "probe"):
+            raise ValueError("training is starting: its layers are not known yet, try again in a moment")
+        if layer:
+            check_layer(self.probe, layer)
         self._snapshot_layer = layer
         self._want_snapshot.set()
 

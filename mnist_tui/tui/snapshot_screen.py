@@ -145,51 +145,44 @@ class SnapshotScreen(Screen):
         self.show()
 
 
-class LayerPicker(ModalScreen[str]):
+class ListPicker(ModalScreen):
+    """A list to choose from with Enter (the screen answers the choice's value) or leave with Esc."""
+
+    BINDINGS: ClassVar = [Binding("escape", "app.pop_screen", "Close")]
+
+    def __init__(self, heading: str, choices: list[tuple[str, object]], highlighted: int) -> None:
+        super().__init__()
+        self.heading, self.choices, self.start = heading, choices, highlighted
+
+    def compose(self) -> ComposeResult:
+        yield OptionList(*(Option(label) for label, _ in self.choices), id="snapshot-list")
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.border_title = self.heading
+        options.highlighted = self.start
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.choices[event.option_index][1])
+
+
+class LayerPicker(ListPicker):
     """S: the layer snapshots show; answers its name ("" for the first two convolutions)."""
 
-    BINDINGS: ClassVar = [Binding("escape", "app.pop_screen", "Close")]
-
     def __init__(self, layers: list[tuple[str, str, dict]], current: str) -> None:
-        super().__init__()
-        self.choices, self.current = layers, current
-
-    def compose(self) -> ComposeResult:
-        options = [Option("the first two convolutions (default)", id="-")]
-        options += [Option(f"{name}  {kind} {'+'.join(str(s).replace(' ', '') for s in shapes.values())}", id=name)
-                    for name, kind, shapes in self.choices]
-        yield OptionList(*options, id="snapshot-list")
-
-    def on_mount(self) -> None:
-        options = self.query_one(OptionList)
-        options.border_title = "Snapshot which layer? (Enter takes one, Esc closes)"
-        names = ["", *(name for name, _, _ in self.choices)]
-        options.highlighted = names.index(self.current) if self.current in names else 0
-        options.focus()
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss("" if event.option.id == "-" else event.option.id)
+        choices = [("the first two convolutions (default)", "")]
+        choices += [(f"{name}  {kind} {'+'.join(str(s).replace(' ', '') for s in shapes.values())}", name)
+                    for name, kind, shapes in layers]
+        names = [name for _, name in choices]
+        super().__init__("Snapshot which layer? (Enter takes one, Esc closes)", choices,
+                         names.index(current) if current in names else 0)
 
 
-class SnapshotPicker(ModalScreen[int]):
+class SnapshotPicker(ListPicker):
     """Every snapshot of this session; Enter reopens one (answers its index)."""
 
-    BINDINGS: ClassVar = [Binding("escape", "app.pop_screen", "Close")]
-
     def __init__(self, snapshots: list[SnapshotTaken]) -> None:
-        super().__init__()
-        self.snapshots = snapshots
-
-    def compose(self) -> ComposeResult:
-        options = [Option(f"#{i + 1}  epoch {s.epoch}, batch {s.batch}  {Path(s.path).name}", id=str(i))
-                   for i, s in enumerate(self.snapshots)]
-        yield OptionList(*options, id="snapshot-list")
-
-    def on_mount(self) -> None:
-        options = self.query_one(OptionList)
-        options.border_title = "Snapshots (Enter opens, Esc closes)"
-        options.highlighted = len(self.snapshots) - 1
-        options.focus()
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option_index)
+        super().__init__("Snapshots (Enter opens, Esc closes)",
+                         [(f"#{i + 1}  epoch {s.epoch}, batch {s.batch}  {Path(s.path).name}", i)
+                          for i, s in enumerate(snapshots)], len(snapshots) - 1)
