@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import TrainConfig
+from .engine import ranks
 from .engine.mnist import Mnist, load_mnist
 
 BATCH = 64
@@ -129,6 +130,49 @@ def events_throughput(events_path: Path) -> float:
     times = {e["type"]: e["time"] for e in events if e["type"] in ("RunStarted", "Finished")}
     batches = sum(e["type"] == "BatchMetrics" for e in events)
     return batches * BATCH / (times["Finished"] - times["RunStarted"])
+
+
+COLLECTIVE_GAPS_MS = (0, 5, 35)  # busy time before each all-reduce; 35 is about a rank's step of 32 images
+
+
+def collective_latency() -> dict:
+    """What one gradient all-reduce costs two ranks on this machine, over gloo as the engine uses it:
+    median milliseconds for the course network's gradient (one flat float32 tensor), right after
+    the previous one and after each rank has kept its core busy for a while, as training does."""
+    envs = ranks.local_environments(2)
+    probes = [subprocess.Popen([sys.executable, "-m", "mnist_tui.bench", "--collective-probe"],
+                               env={**os.environ, **env, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True) for env in envs]
+    out = [probe.communicate(timeout=300)[0] for probe in probes]
+    if any(probe.returncode for probe in probes):
+        raise RuntimeError("the collective probe failed")
+    return json.loads(out[0].strip().splitlines()[-1])
+
+
+def collective_probe() -> int:
+    """One rank of collective_latency (the environment makes it one)."""
+    import paddle
+    import paddle.distributed as dist
+
+    from .engine.model import MnistCNN
+
+    dist.init_parallel_env()
+    gradient = paddle.ones([sum(int(p.size) for p in MnistCNN().parameters())])
+    figures = {}
+    for gap_ms in COLLECTIVE_GAPS_MS:
+        times = []
+        for i in range(45):
+            busy_until = time.perf_counter() + gap_ms / 1000
+            while time.perf_counter() < busy_until:
+                pass
+            begin = time.perf_counter()
+            dist.all_reduce(gradient)
+            if i >= 5:  # the first few set the connections up
+                times.append((time.perf_counter() - begin) * 1000)
+        figures[f"allreduce_ms_after_{gap_ms}ms_busy"] = round(median(times), 2)
+    if dist.get_rank() == 0:
+        print(json.dumps(figures))
+    return 0
 
 
 async def _until(condition, process, what: str) -> None:
@@ -568,9 +612,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, help="rounds (each contender once per round); 5, or 3 with --quick")
     parser.add_argument("--levers", action="store_true", help="also measure each speed lever on its own")
     parser.add_argument("--engine-once", nargs=2, metavar=("CONFIG", "RUNS"), help=argparse.SUPPRESS)
+    parser.add_argument("--collective-probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.engine_once:
         return engine_once(*args.engine_once)
+    if args.collective_probe:
+        return collective_probe()
     images = args.images or (1280 if args.quick else 12800)
     repeats = args.repeats or (3 if args.quick else 5)
     data = load_mnist()
@@ -612,6 +659,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["first_frame_s"] = round(median([first_frame_seconds() for _ in range(3)]), 2)
     summary["ui_cpu_pct_80x24"] = ui_cpu_percent((80, 24))
     summary["ui_cpu_pct_120x40"] = ui_cpu_percent((120, 40))
+    summary.update(collective_latency())
     summary.update(viewer_figures())
     summary.update(monitor_overhead(data, images, repeats))
     summary.update(history_memory_in_fresh_process(100_000 if args.quick else 1_000_000))

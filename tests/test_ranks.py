@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from test_live import wait
 
+from mnist_tui.bench import COLLECTIVE_GAPS_MS, collective_latency
 from mnist_tui.engine.control import ControlClient
-from mnist_tui.engine.ranks import lost_rank_message, share
+from mnist_tui.engine.ranks import local_environments, lost_rank_message, share
 from mnist_tui.engine.run_status import RunStatus
 from mnist_tui.runs_index import summarise
 
@@ -46,6 +47,23 @@ def headless(runs: Path, *args: str, timeout: float = 300) -> subprocess.Complet
 def test_each_rank_takes_a_fixed_share_of_every_batch():
     assert [share(64, r, 2) for r in range(2)] == [(0, 32), (32, 64)]
     assert [share(10, r, 3) for r in range(3)] == [(0, 3), (3, 6), (6, 10)]  # every row once
+
+
+def test_local_ranks_share_one_master_and_each_have_an_endpoint(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    envs = local_environments(3)
+    endpoints = envs[0]["PADDLE_TRAINER_ENDPOINTS"].split(",")
+    assert [env["PADDLE_CURRENT_ENDPOINT"] for env in envs] == endpoints and len(set(endpoints)) == 3
+    assert {env["PADDLE_MASTER"] for env in envs} == {endpoints[0]}
+    assert [env["PADDLE_TRAINER_ID"] for env in envs] == ["0", "1", "2"]
+    assert {env["PADDLE_DISTRI_BACKEND"] for env in envs} == {"gloo"}
+    assert "OMP_NUM_THREADS" not in envs[0] and envs[1]["OMP_NUM_THREADS"] == "1"  # rank 0 is the caller
+
+
+def test_the_benchmark_measures_an_allreduce_between_two_ranks():
+    figures = collective_latency()
+    assert sorted(figures) == sorted(f"allreduce_ms_after_{gap}ms_busy" for gap in COLLECTIVE_GAPS_MS)
+    assert all(0 < value < 10_000 for value in figures.values())
 
 
 def test_a_lost_rank_is_named_from_gloos_message():

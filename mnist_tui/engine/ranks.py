@@ -70,28 +70,33 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_local_ranks(world: int, run_path: Path, gpus: list[int] | None = None) -> list[subprocess.Popen]:
-    """Make this process rank 0 of `world` and start ranks 1..world-1 (`python -m mnist_tui.engine.ranks
-    RUN_DIR`, reading the run's settings), each logging to `rank-N.log` in the run folder."""
+def local_environments(world: int, gpus: list[int] | None = None) -> list[dict[str, str]]:
+    """The environment of each of `world` ranks on this machine, as paddle.distributed.launch sets it."""
     endpoints = [f"127.0.0.1:{_free_port()}" for _ in range(world)]
-    backend = "nccl" if gpus else "gloo"
 
     def env(rank: int) -> dict:
         found = {"PADDLE_TRAINER_ID": str(rank), "PADDLE_TRAINERS_NUM": str(world),
                  "PADDLE_TRAINER_ENDPOINTS": ",".join(endpoints), "PADDLE_CURRENT_ENDPOINT": endpoints[rank],
-                 "PADDLE_MASTER": endpoints[0], "PADDLE_DISTRI_BACKEND": backend}
+                 "PADDLE_MASTER": endpoints[0], "PADDLE_DISTRI_BACKEND": "nccl" if gpus else "gloo"}
         if gpus:
             found["FLAGS_selected_gpus"] = str(gpus[rank])
         elif rank and "OMP_NUM_THREADS" not in os.environ:  # one core each: no OpenMP threads crowding it
             found["OMP_NUM_THREADS"] = "1"
         return found
 
+    return [env(rank) for rank in range(world)]
+
+
+def start_local_ranks(world: int, run_path: Path, gpus: list[int] | None = None) -> list[subprocess.Popen]:
+    """Make this process rank 0 of `world` and start ranks 1..world-1 (`python -m mnist_tui.engine.ranks
+    RUN_DIR`, reading the run's settings), each logging to `rank-N.log` in the run folder."""
+    first, *others = local_environments(world, gpus)
     children = []
-    os.environ.update(env(0))
-    for rank in range(1, world):
+    os.environ.update(first)
+    for rank, env in enumerate(others, start=1):
         with open(run_path / f"rank-{rank}.log", "ab") as log:
             children.append(subprocess.Popen([sys.executable, "-m", "mnist_tui.engine.ranks", str(run_path)],
-                                             env={**os.environ, **env(rank)}, stdin=subprocess.DEVNULL,
+                                             env={**os.environ, **env}, stdin=subprocess.DEVNULL,
                                              stdout=log, stderr=log))
     return children
 
