@@ -79,6 +79,10 @@ class LogSink:
             for row in event.layers:
                 for key in STAT_SCALARS:
                     self.scalar(f"layers/{row['name']}/{key}", row.get(key), event.step, when)
+        elif isinstance(event, ev.RankTimes):
+            for rank, (step_ms, allreduce_ms) in enumerate(zip(event.step_ms, event.allreduce_ms)):
+                self.scalar(f"ranks/{rank}/step_ms", step_ms, event.step, when)
+                self.scalar(f"ranks/{rank}/allreduce_ms", allreduce_ms, event.step, when)
         elif isinstance(event, ev.SnapshotTaken):
             self._snapshot(event)
 

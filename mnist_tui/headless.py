@@ -13,7 +13,7 @@ import threading
 import time
 
 from .engine.control import COMMANDS, ControlError, ControlServer, hold_trainer_lock
-from .engine.events import Alert, BatchMetrics, ErrorRaised, EvalResult, Event, RunStarted
+from .engine.events import Alert, BatchMetrics, ErrorRaised, EvalResult, Event, RankTimes, RunStarted
 from .engine.session import Session
 
 EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 2, 3, 130
@@ -59,6 +59,8 @@ class CoursePrinter:
                 line += f"\ntest accuracy: {event.acc:.4f}"
             elif event.diagnosis:
                 line += f"\n[diagnosis] {event.diagnosis}"
+        elif isinstance(event, RankTimes):
+            line = event.line()
         elif isinstance(event, Alert):
             line = f"{event.level}: {event.message}"
         elif isinstance(event, ErrorRaised):

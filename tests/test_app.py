@@ -482,3 +482,17 @@ async def test_scrollbar_thumbs_are_whole_cells_not_sparkline_glyphs(tmp_path):
     async with app.run_test(size=(80, 24)):
         log = run_screen(app).query_one("#log")
         assert log.vertical_scrollbar.renderer is WholeCellScrollBar
+
+
+@pytest.mark.anyio
+async def test_each_ranks_time_shows_in_the_training_log(tmp_path):
+    from textual.widgets import Log
+
+    events = [*fixed_events()[:2], ev.RankTimes(0, 100, 100, 100, [41.2, 40.9], [5.1, 4.8])]
+    app = viewer(ScriptedTrainer(tmp_path, events))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = run_screen(app)
+        log = screen.query_one(Log)
+        await wait_for(pilot, lambda: any("[ranks]" in line for line in log.lines), what="the ranks' line")
+        (line,) = [line for line in log.lines if "[ranks]" in line]
+        assert line == "[ranks] ms a batch (in the all-reduce), over 100 batches: 0: 41.2 (5.1) · 1: 40.9 (4.8)"

@@ -14,6 +14,7 @@ from mnist_tui.engine import events as ev
 
 def finished_run(tmp_path):
     trainer = ScriptedTrainer(tmp_path / "runs", fixed_events())
+    trainer.emit(ev.RankTimes(1, 50, 150, 150, [41.2, 40.9], [5.1, 4.8]))
     trainer.emit(ev.EvalResult("test", 2, 0, 150, 0.2, 0.94))
     trainer.finish("done")
     trainer.exit()
@@ -35,6 +36,8 @@ def test_tensorboard_export_has_every_batch_and_evaluation(tmp_path):
     assert [round(s.value, 2) for s in acc.Scalars("test/acc")] == [0.94]
     assert len(acc.Scalars("layers/relu2/dead_frac")) == 12
     assert len(acc.Images("snapshot/conv1_kernel")) == 1
+    assert [(s.step, round(s.value, 1)) for s in acc.Scalars("ranks/1/allreduce_ms")] == [(150, 4.8)]
+    assert [round(s.value, 1) for s in acc.Scalars("ranks/0/step_ms")] == [41.2]
 
 
 def test_visualdl_export_is_read_back_by_visualdl(tmp_path):

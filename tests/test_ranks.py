@@ -96,9 +96,15 @@ def test_two_processes_train_and_repeat_bit_for_bit(tmp_path):
         assert started["ranks"] == 2 and "2 ranks" in started["device"] and "DataParallel over gloo" in started["device"]
         assert (run / "rank-1.log").exists()
         figures.append(([e["loss"] for e in of(run, "BatchMetrics")], [e["loss"] for e in of(run, "EvalResult")]))
+        # Each rank's times reach rank 0 with the metrics: one report per validation, every rank in it.
+        (times,) = of(run, "RankTimes")
+        assert times["batches"] == 20 and len(times["step_ms"]) == len(times["allreduce_ms"]) == 2
+        assert all(0 < a < s for s, a in zip(times["step_ms"], times["allreduce_ms"]))
+        assert "[ranks] ms a batch (in the all-reduce), over 20 batches: 0: " in done.stdout
     assert figures[0] == figures[1]  # the same seed and N: every batch loss and validation loss to the last digit
     one = headless(tmp_path / "one", "--nproc", "1", *SMALL)
     assert one.returncode == 0
+    assert not of(only_run(tmp_path / "one"), "RankTimes")  # one rank: nothing to compare
     batch_losses = [e["loss"] for e in of(only_run(tmp_path / "one"), "BatchMetrics")]
     # One rank sums the same gradient in another order: equal up to float rounding.
     assert batch_losses[0] == pytest.approx(figures[0][0][0], rel=1e-5)

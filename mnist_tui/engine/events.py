@@ -138,6 +138,25 @@ class SnapshotTaken(Event):
 
 
 @dataclass
+class RankTimes(Event):
+    """Where each data-parallel rank's time went since the previous report, per batch. The ranks
+    step together, so the slowest rank's compute sets the pace and the others wait for it in the
+    gradient all-reduce; host clock times (on a GPU the all-reduce is queued, so its figure is small)."""
+
+    epoch: int
+    batch: int
+    step: int
+    batches: int
+    step_ms: list[float]  # per rank: a whole training step (forward, backward, all-reduce, update)
+    allreduce_ms: list[float]  # per rank: the part spent in the gradient all-reduce, waiting included
+
+    def line(self) -> str:
+        """One log line, for the headless printer and the app's log."""
+        ranks = " · ".join(f"{r}: {s:.1f} ({a:.1f})" for r, (s, a) in enumerate(zip(self.step_ms, self.allreduce_ms)))
+        return f"[ranks] ms a batch (in the all-reduce), over {self.batches} batches: {ranks}"
+
+
+@dataclass
 class CheckpointSaved(Event):
     path: str
     epoch: int

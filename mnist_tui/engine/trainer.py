@@ -38,6 +38,7 @@ from .events import (
     Finished,
     LayerStats,
     Mistakes,
+    RankTimes,
     RunStarted,
     StatusChanged,
 )
@@ -100,6 +101,11 @@ class Trainer(PauseAndStop):
         self.lost_rank = ""  # why the run ended early, when a rank went away
         self.children: list = []  # ranks this process started (headless sets them), to name a lost one
         self.rows = ranks.share(cfg.batch_size, self.rank, self.world)  # this rank's rows of each batch
+        # This rank's seconds in its steps and in their gradient all-reduce since the last fetch; on rank 0,
+        # every rank's, summed at the fetches, until the next RankTimes report.
+        self._rank_seconds = np.zeros(2)
+        self._ranks_seconds = np.zeros((self.world, 2))
+        self._ranks_batches = 0
         self.device, self.device_name = choose_device(cfg.device, cfg.amp)
         self.shard_count = self._shard_count()
         if self.world > 1:  # "CPU ×2 ranks (auto: no CUDA GPU visible; paddle.DataParallel over gloo)"
@@ -287,7 +293,9 @@ class Trainer(PauseAndStop):
                     logits = self.dp(x)
                     loss, acc = F.cross_entropy(logits, y), paddle.metric.accuracy(logits, y)
                     (loss * (share * self.world)).backward()
+                begin = time.perf_counter()
                 self.link.average_gradients(model.parameters())
+                self._rank_seconds[1] += time.perf_counter() - begin
                 optimizer.step()
             elif shards.count > 1:
                 loss, acc = shards.forward_backward(x, y)  # plain dygraph on the CPU only (see _shard_count)
@@ -333,7 +341,9 @@ class Trainer(PauseAndStop):
                 want_stats = self.leader and (due_stats or self._want_stats.is_set())
                 if want_stats:
                     self.probe.keep_weights()  # for this step's update ratio
+                begin = time.perf_counter()
                 loss, acc = self.step_fn(x, y)
+                self._rank_seconds[0] += time.perf_counter() - begin
                 self._pending.append(paddle.stack([loss.detach().reshape([]), acc.reshape([])]))  # detached: frees the graph
                 self._pending_meta.append((self.epoch, self.batch, self.step))
                 self.batch += 1
@@ -439,10 +449,19 @@ class Trainer(PauseAndStop):
         if self.link is not None:
             if self.leader and not agreed:
                 self.link.tell(ranks.FETCH)
-            values = self.link.sum(values * ((self.rows[1] - self.rows[0]) / self.cfg.batch_size))
+            # One all-reduce: the batches' figures weighted by this rank's share, and its own times in its row.
+            seconds = np.zeros((self.world, 2))
+            seconds[self.rank] = self._rank_seconds
+            summed = self.link.sum(np.concatenate([(values * ((self.rows[1] - self.rows[0]) / self.cfg.batch_size)).ravel(),
+                                                   seconds.ravel()]))
+            values = summed[: values.size].reshape(values.shape)
+            self._ranks_seconds += summed[values.size :].reshape(self.world, 2)
+            self._ranks_batches += len(values)
             if not self.leader:
                 self._pending, self._pending_meta = [], []
+                self._rank_seconds[:] = 0
                 return True
+        self._rank_seconds[:] = 0
         meta = self._pending_meta
         self._pending, self._pending_meta = [], []
         now = time.perf_counter()
@@ -485,8 +504,19 @@ class Trainer(PauseAndStop):
         self._want_val.clear()
         if not self._fetch_metrics():
             return False
+        self._report_rank_times()
         self._report_validation()
         return True
+
+    def _report_rank_times(self) -> None:
+        """Rank 0: each rank's time per batch since the previous report (RankTimes)."""
+        if self.world > 1 and self._ranks_batches:
+            per_batch = self._ranks_seconds * 1000 / self._ranks_batches
+            self.bus.emit(RankTimes(self.epoch, self.batch, self.step, self._ranks_batches,
+                                    [round(float(v), 2) for v in per_batch[:, 0]],
+                                    [round(float(v), 2) for v in per_batch[:, 1]]))
+        self._ranks_seconds[:] = 0
+        self._ranks_batches = 0
 
     def _report_validation(self) -> None:
         """Validation and the fixed training subset, the same way; the diagnosis; what it got wrong;

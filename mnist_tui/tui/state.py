@@ -168,6 +168,9 @@ class RunState:
         self.dirty.add("snapshots")
         self._log(f"snapshot at epoch {e.epoch}, batch {e.batch}: {e.path}")
 
+    def _on_RankTimes(self, e: ev.RankTimes) -> None:
+        self._log(e.line())
+
     def _on_CheckpointSaved(self, e: ev.CheckpointSaved) -> None:
         self.checkpoints += 1
         self._log(f"checkpoint at epoch {e.epoch}, batch {e.batch}: {e.path}")
