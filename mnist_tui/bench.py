@@ -3,9 +3,9 @@
     python -m mnist_tui.bench [--quick]
 
 Contenders alternate and repeat, so a noisy shared machine hits them alike; only ratios are
-compared. Then the viewer's own figures: key latency, first frame, UI CPU, a finished run's history
-loaded by the app, the runs index over 50 runs, memory. The last line printed is one JSON object
-with every figure.
+compared. Then what one gradient all-reduce costs two ranks here, and the viewer's own figures: key
+latency, first frame, UI CPU, a finished run's history loaded by the app, the runs index over 50
+runs, memory. The last line printed is one JSON object with every figure.
 """
 
 from __future__ import annotations
@@ -139,13 +139,23 @@ def collective_latency() -> dict:
     """What one gradient all-reduce costs two ranks on this machine, over gloo as the engine uses it:
     median milliseconds for the course network's gradient (one flat float32 tensor), right after
     the previous one and after each rank has kept its core busy for a while, as training does."""
-    envs = ranks.local_environments(2)
-    probes = [subprocess.Popen([sys.executable, "-m", "mnist_tui.bench", "--collective-probe"],
-                               env={**os.environ, **env, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True) for env in envs]
-    out = [probe.communicate(timeout=300)[0] for probe in probes]
-    if any(probe.returncode for probe in probes):
-        raise RuntimeError("the collective probe failed")
+    with tempfile.TemporaryDirectory() as logs:
+        probes = []
+        try:
+            for rank, env in enumerate(ranks.local_environments(2)):
+                with open(Path(logs) / f"rank-{rank}.log", "w") as log:
+                    probes.append(subprocess.Popen([sys.executable, "-m", "mnist_tui.bench", "--collective-probe"],
+                                                   env={**os.environ, **env, "OMP_NUM_THREADS": "1"},
+                                                   stdout=subprocess.PIPE, stderr=log, text=True))
+            out = [probe.communicate(timeout=300)[0] for probe in probes]
+        finally:
+            for probe in probes:  # one failed or hangs: the other would wait for it in a collective
+                if probe.poll() is None:
+                    probe.kill()
+                    probe.wait()
+        if any(probe.returncode for probe in probes):
+            tail = (Path(logs) / "rank-0.log").read_text().strip().splitlines()[-3:]
+            raise RuntimeError("the collective probe failed: " + " / ".join(tail))
     return json.loads(out[0].strip().splitlines()[-1])
 
 
@@ -157,7 +167,7 @@ def collective_probe() -> int:
     from .engine.model import MnistCNN
 
     dist.init_parallel_env()
-    gradient = paddle.ones([sum(int(p.size) for p in MnistCNN().parameters())])
+    gradient = paddle.zeros([sum(int(p.size) for p in MnistCNN().parameters())])
     figures = {}
     for gap_ms in COLLECTIVE_GAPS_MS:
         times = []

@@ -12,7 +12,7 @@ import time
 import pytest
 from rich.text import Text
 from scripted import ScriptedTrainer, fixed_events
-from textual.widgets import OptionList, Static, TabbedContent
+from textual.widgets import Log, OptionList, Static, TabbedContent
 
 from mnist_tui.engine import events as ev
 from mnist_tui.engine.run_status import RunStatus
@@ -486,8 +486,6 @@ async def test_scrollbar_thumbs_are_whole_cells_not_sparkline_glyphs(tmp_path):
 
 @pytest.mark.anyio
 async def test_each_ranks_time_shows_in_the_training_log(tmp_path):
-    from textual.widgets import Log
-
     events = [*fixed_events()[:2], ev.RankTimes(0, 100, 100, 100, [41.2, 40.9], [5.1, 4.8])]
     app = viewer(ScriptedTrainer(tmp_path, events))
     async with app.run_test(size=(80, 24)) as pilot:

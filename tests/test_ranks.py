@@ -58,6 +58,10 @@ def test_local_ranks_share_one_master_and_each_have_an_endpoint(monkeypatch):
     assert [env["PADDLE_TRAINER_ID"] for env in envs] == ["0", "1", "2"]
     assert {env["PADDLE_DISTRI_BACKEND"] for env in envs} == {"gloo"}
     assert "OMP_NUM_THREADS" not in envs[0] and envs[1]["OMP_NUM_THREADS"] == "1"  # rank 0 is the caller
+    on_gpus = local_environments(2, [3, 5])
+    assert [env["FLAGS_selected_gpus"] for env in on_gpus] == ["3", "5"]
+    assert {env["PADDLE_DISTRI_BACKEND"] for env in on_gpus} == {"nccl"}
+    assert not any("OMP_NUM_THREADS" in env for env in on_gpus)
 
 
 def test_the_benchmark_measures_an_allreduce_between_two_ranks():
@@ -99,6 +103,7 @@ def test_two_processes_train_and_repeat_bit_for_bit(tmp_path):
         # Each rank's times reach rank 0 with the metrics: one report per validation, every rank in it.
         (times,) = of(run, "RankTimes")
         assert times["batches"] == 20 and len(times["step_ms"]) == len(times["allreduce_ms"]) == 2
+        assert (times["epoch"], times["batch"], times["step"]) == (0, 19, 19)  # up to the last batch run
         assert all(0 < a < s for s, a in zip(times["step_ms"], times["allreduce_ms"]))
         assert "[ranks] ms a batch (in the all-reduce): 0: " in done.stdout
     assert figures[0] == figures[1]  # the same seed and N: every batch loss and validation loss to the last digit
@@ -133,6 +138,10 @@ def test_pause_validate_and_stop_reach_every_rank(tmp_path):
     assert of(run, "Finished")[-1]["status"] == "stopped"
     assert of(run, "CheckpointSaved")
     assert not [e for e in of(run, "Alert") if e["level"] == "error"]
+    # Every batch is in exactly one report of the ranks' times: at the validation, and the rest at the stop.
+    reported, batches = of(run, "RankTimes"), of(run, "BatchMetrics")
+    assert len(reported) == 2 and sum(r["batches"] for r in reported) == len(batches)
+    assert reported[-1]["step"] == batches[-1]["step"]
 
 
 def _children(pid: int) -> list[int]:

@@ -139,9 +139,11 @@ class SnapshotTaken(Event):
 
 @dataclass
 class RankTimes(Event):
-    """Where each data-parallel rank's time went since the previous report, per batch. The ranks
-    step together, so the slowest rank's compute sets the pace and the others wait for it in the
-    gradient all-reduce; host clock times (on a GPU the all-reduce is queued, so its figure is small)."""
+    """Where each data-parallel rank's time went, per batch, over the batches since the previous
+    report (up to the batch at epoch/batch/step). The all-reduce part is gloo's own latency plus
+    waiting for slower ranks; the rest of a step (step - all-reduce) is the rank's compute, and the
+    rank with the most of it sets everyone's pace. Host clock times: on a GPU both are the time to
+    queue the work, not to do it."""
 
     epoch: int
     batch: int

@@ -51,6 +51,7 @@ from .shards import Shards
 from .snapshot import Snapshots, check_layer
 
 WORST_SHOWN = 8  # validation mistakes kept per evaluation, highest loss first
+STEP_S, ALLREDUCE_S = 0, 1  # columns of the per-rank times
 
 
 class Trainer(PauseAndStop):
@@ -101,11 +102,11 @@ class Trainer(PauseAndStop):
         self.lost_rank = ""  # why the run ended early, when a rank went away
         self.children: list = []  # ranks this process started (headless sets them), to name a lost one
         self.rows = ranks.share(cfg.batch_size, self.rank, self.world)  # this rank's rows of each batch
-        # This rank's seconds in its steps and in their gradient all-reduce since the last fetch; on rank 0,
-        # every rank's, summed at the fetches, until the next RankTimes report.
-        self._rank_seconds = np.zeros(2)
-        self._ranks_seconds = np.zeros((self.world, 2))
-        self._ranks_batches = 0
+        # Seconds in training steps and in their gradient all-reduce (columns STEP_S, ALLREDUCE_S): this
+        # rank's since the last fetch; on rank 0 every rank's, summed at the fetches, until the next report.
+        self._own_times = np.zeros(2)
+        self._times_by_rank = np.zeros((self.world, 2))
+        self._timed_batches = 0
         self.device, self.device_name = choose_device(cfg.device, cfg.amp)
         self.shard_count = self._shard_count()
         if self.world > 1:  # "CPU ×2 ranks (auto: no CUDA GPU visible; paddle.DataParallel over gloo)"
@@ -167,6 +168,8 @@ class Trainer(PauseAndStop):
                 except ranks.RankLost as lost:
                     self._on_rank_lost(lost)
                 self.link = None  # the ranks have parted: no collective from here on
+                if self.leader:
+                    self._report_rank_times()  # the batches since the last validation (a stop, a divergence)
             if not self.leader:  # told to END by rank 0 (or it went away: "stopped")
                 self.status = "done" if self.status == "running" else self.status
                 return self.status
@@ -295,7 +298,7 @@ class Trainer(PauseAndStop):
                     (loss * (share * self.world)).backward()
                 begin = time.perf_counter()
                 self.link.average_gradients(model.parameters())
-                self._rank_seconds[1] += time.perf_counter() - begin
+                self._own_times[ALLREDUCE_S] += time.perf_counter() - begin
                 optimizer.step()
             elif shards.count > 1:
                 loss, acc = shards.forward_backward(x, y)  # plain dygraph on the CPU only (see _shard_count)
@@ -343,7 +346,7 @@ class Trainer(PauseAndStop):
                     self.probe.keep_weights()  # for this step's update ratio
                 begin = time.perf_counter()
                 loss, acc = self.step_fn(x, y)
-                self._rank_seconds[0] += time.perf_counter() - begin
+                self._own_times[STEP_S] += time.perf_counter() - begin
                 self._pending.append(paddle.stack([loss.detach().reshape([]), acc.reshape([])]))  # detached: frees the graph
                 self._pending_meta.append((self.epoch, self.batch, self.step))
                 self.batch += 1
@@ -449,19 +452,20 @@ class Trainer(PauseAndStop):
         if self.link is not None:
             if self.leader and not agreed:
                 self.link.tell(ranks.FETCH)
-            # One all-reduce: the batches' figures weighted by this rank's share, and its own times in its row.
-            seconds = np.zeros((self.world, 2))
-            seconds[self.rank] = self._rank_seconds
-            summed = self.link.sum(np.concatenate([(values * ((self.rows[1] - self.rows[0]) / self.cfg.batch_size)).ravel(),
-                                                   seconds.ravel()]))
+            # One all-reduce: the batches' figures weighted by this rank's share, and its own times in its row
+            # (in the figures' float32, so they sum exactly as they did alone).
+            times = np.zeros((self.world, 2), dtype=values.dtype)
+            times[self.rank] = self._own_times
+            self._own_times[:] = 0
+            weighted = values * ((self.rows[1] - self.rows[0]) / self.cfg.batch_size)
+            summed = self.link.sum(np.concatenate([weighted.ravel(), times.ravel()]))
             values = summed[: values.size].reshape(values.shape)
-            self._ranks_seconds += summed[values.size :].reshape(self.world, 2)
-            self._ranks_batches += len(values)
             if not self.leader:
                 self._pending, self._pending_meta = [], []
-                self._rank_seconds[:] = 0
                 return True
-        self._rank_seconds[:] = 0
+            self._times_by_rank += summed[values.size :].reshape(self.world, 2)
+            self._timed_batches += len(values)
+        self._own_times[:] = 0
         meta = self._pending_meta
         self._pending, self._pending_meta = [], []
         now = time.perf_counter()
@@ -509,14 +513,14 @@ class Trainer(PauseAndStop):
         return True
 
     def _report_rank_times(self) -> None:
-        """Rank 0: each rank's time per batch since the previous report (RankTimes)."""
-        if self.world > 1 and self._ranks_batches:
-            per_batch = self._ranks_seconds * 1000 / self._ranks_batches
-            self.bus.emit(RankTimes(self.epoch, self.batch, self.step, self._ranks_batches,
-                                    [round(float(v), 2) for v in per_batch[:, 0]],
-                                    [round(float(v), 2) for v in per_batch[:, 1]]))
-        self._ranks_seconds[:] = 0
-        self._ranks_batches = 0
+        """Rank 0: each rank's time per batch since the previous report (RankTimes), up to the last batch run."""
+        if self.world > 1 and self._timed_batches:
+            ms = self._times_by_rank * 1000 / self._timed_batches
+            self.bus.emit(RankTimes(*self._position(), self._timed_batches,
+                                    [round(float(v), 2) for v in ms[:, STEP_S]],
+                                    [round(float(v), 2) for v in ms[:, ALLREDUCE_S]]))
+        self._times_by_rank[:] = 0
+        self._timed_batches = 0
 
     def _report_validation(self) -> None:
         """Validation and the fixed training subset, the same way; the diagnosis; what it got wrong;
