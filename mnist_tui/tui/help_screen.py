@@ -34,7 +34,8 @@ KEYS = """\
               a watched run: quit, training goes on
   ?           this help
 [b]Layers tab[/b]
-  arrows      scroll the tab
+  arrows      scroll the tab (Left, Right: tables wider than the
+              terminal)
   m           health map figure: dead share, activation std,
               gradient norm, log10 update/weight ratio
   o           list the snapshots; Enter reopens one

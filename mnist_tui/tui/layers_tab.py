@@ -76,8 +76,9 @@ class HealthMap(FittedText):
 
 
 class LayersTab(VerticalScroll):
-    """Statistics, the health map over time, then the structure: tables fit 80 columns without
-    scrolling sideways; on a short terminal the tab scrolls (it has the focus)."""
+    """Statistics, the health map over time, then the structure. On a short terminal the tab
+    scrolls (it has the focus); tables wider than the terminal (the course's at 80 columns, a deep
+    model's long layer names) scroll sideways with Left and Right."""
 
     structure: dict[str, tuple[str, ...]]  # layer name -> its cells, as shown
     stats: dict[str, tuple[str, ...]]
