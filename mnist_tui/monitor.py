@@ -62,6 +62,7 @@ class Monitor(Callback, PauseAndStop):
         self.runs_dir, self.name, self.stats_every = Path(runs_dir), name, stats_every
         self.hold_for_viewers = hold_for_viewers
         self._last_input = None
+        self._eval_images = None  # images seen by the network in eval mode during Model.fit's evaluation
         self.seed = seed
         self._snapshot_layer = ""
         self._lock = threading.Lock()
@@ -74,8 +75,8 @@ class Monitor(Callback, PauseAndStop):
     def _open(self, network, config: dict, epochs: int, steps: int | None) -> None:
         self.network = network
         self.run = RunDir.create(self.runs_dir, self.name)
-        self.run.write_json(CONFIG, {"config": config, "source": type(self).__name__,
-                                     "versions": {"mnist_tui": __version__, "paddle": paddle.__version__}})
+        self.config = config
+        self._write_config()
         self._trainer_lock = hold_trainer_lock(self.run.path)
         self.log = EventLog(self.run.events_path)
         self.probe = LayerProbe(network)
@@ -83,14 +84,20 @@ class Monitor(Callback, PauseAndStop):
         self.probe.arm()  # the first batch gives the output shapes and the first statistics
         # The newest batch's input (a reference, no copy): the final model is inspected on it.
         self._input_hook = network.register_forward_pre_hook(self._keep_input)
-        self.epochs, self.steps, self.config = epochs, steps or 0, config
+        self.epochs, self.steps = epochs, steps or 0
         self._t0 = self._t_last = time.perf_counter()
         self._server = ControlServer(self.run.path, self).start()
         self.log(StatusChanged("running"))
 
+    def _write_config(self) -> None:
+        self.run.write_json(CONFIG, {"config": self.config, "source": type(self).__name__,
+                                     "versions": {"mnist_tui": __version__, "paddle": paddle.__version__}})
+
     def _keep_input(self, _layer, inputs):
         if self.network.training:
             self._last_input = inputs
+        elif self._eval_images is not None and inputs:
+            self._eval_images += int(inputs[0].shape[0])
 
     def _close(self, status: str) -> None:
         self._input_hook.remove()
@@ -136,7 +143,9 @@ class Monitor(Callback, PauseAndStop):
         rate = batch_size / max(now - self._t_last, 1e-9)
         self._t_last = now
         if self.step == 0:
-            self.config["batch_size"] = self.config.get("batch_size") or batch_size
+            if not self.config.get("batch_size"):  # Model.fit says it only with the first batch
+                self.config["batch_size"] = batch_size
+                self._write_config()
             self.log(RunStarted(str(self.run.path), paddle.get_device(), self.config, self.epochs, self.steps,
                                 self.steps * batch_size, 0, self.probe.facts()))
         self.log(BatchMetrics(self.epoch, self.batch_index, self.step, _number(loss), _number(acc), rate, now - self._t0))
@@ -217,10 +226,14 @@ class Monitor(Callback, PauseAndStop):
         if self.stop_requested:
             self.model.stop_training = True
 
+    def on_eval_begin(self, logs=None) -> None:
+        self._eval_images = 0
+
     def on_eval_end(self, logs=None) -> None:
         if self.run is not None:  # evaluate() outside fit has no run folder
             logs = logs or {}
-            self._evaluated(logs.get("loss"), logs.get("acc"))
+            self._evaluated(logs.get("loss"), logs.get("acc"), self._eval_images or 0)
+        self._eval_images = None
 
     def on_train_end(self, logs=None) -> None:
         self._close("stopped" if self.stop_requested else "done")
@@ -228,9 +241,10 @@ class Monitor(Callback, PauseAndStop):
     # ---- hand-written loops ----
     @classmethod
     def attach(cls, network, runs_dir: str | Path = "runs", epochs: int = 1, steps_per_epoch: int = 0,
-               batch_size: int = 1, name: str | None = None, **config) -> Monitor:
+               batch_size: int = 1, name: str | None = None, stats_every: int = AUTO_STATS_EVERY,
+               **config) -> Monitor:
         """A monitor for a loop of your own: call `batch`, `epoch_end`, `evaluated` and `close`."""
-        monitor = cls(runs_dir, name)
+        monitor = cls(runs_dir, name, stats_every)
         monitor.model = None
         monitor.batch_size = batch_size
         monitor._open(network, {"epochs": epochs, "batch_size": batch_size, "stats_every": monitor.stats_every, **config},

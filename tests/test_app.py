@@ -494,3 +494,26 @@ async def test_each_ranks_time_shows_in_the_training_log(tmp_path):
         await wait_for(pilot, lambda: any("[ranks]" in line for line in log.lines), what="the ranks' line")
         (line,) = [line for line in log.lines if "[ranks]" in line]
         assert line == "[ranks] ms a batch (in the all-reduce): 0: 41.2 (5.1) · 1: 40.9 (4.8)"
+
+
+@pytest.mark.anyio
+async def test_a_loop_that_validates_only_says_so_on_the_validation_tab(tmp_path):
+    """A Monitor run (someone else's loop): evaluations with loss and accuracy only, no test."""
+    events = [*fixed_events()[:2], ev.EvalResult("val", 0, 100, 100, 0.21, 0.93, size=1000),
+              ev.EvalResult("val", 1, 0, 200, 0.15, 0.95, size=1000)]
+    trainer = ScriptedTrainer(tmp_path, events)
+    trainer.finish("done")
+    trainer.exit()
+    app = viewer(trainer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = run_screen(app)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: screen.status.ended and "No test result" in text_of(screen.query_one("#test-result")),
+                       what="the finished run's validation tab")
+        assert text_of(screen.query_one("#diagnosis")).startswith("Validation accuracy 95.00% (loss 0.1500) at epoch 1")
+        assert "No diagnosis" in text_of(screen.query_one("#diagnosis"))
+        assert "validation only" in text_of(screen.query_one("#eval-note"))
+        assert "No confusion matrix" in text_of(screen.query_one("#mistakes-title"))
+        await pilot.pause()
+        chart = screen.query_one(ValidationTab).query_one("#validation-chart")
+        assert any("x" in chart.render_line(y).text for y in range(chart.size.height)), "val acc drawn (x)"

@@ -3,6 +3,7 @@ loop, a 53-layer ResNet; their run folders open in the viewer like our own runs.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -61,8 +62,10 @@ def test_hapi_lenet_example_writes_a_run_with_lenets_layers(tmp_path):
     assert [row["name"] for row in stats.layers] == LENET_LAYERS
     assert stats.layers[0]["grad_norm"] > 0 and stats.layers[1]["min"] >= 0  # a ReLU
     assert sum(isinstance(e, ev.BatchMetrics) for e in events) == 10
-    assert any(isinstance(e, ev.EvalResult) and e.split == "val" for e in events)
+    (val,) = [e for e in events if isinstance(e, ev.EvalResult) and e.split == "val"]
+    assert val.size == 1000  # the images the network saw in eval mode: the example's 1,000 test images
     assert isinstance(events[-1], ev.Finished) and events[-1].status == "done"
+    assert json.loads((run / "config.json").read_text())["config"]["batch_size"] == 64  # learnt at the first batch
 
 
 def test_hand_loop_example_writes_a_run(tmp_path):
@@ -132,7 +135,7 @@ async def test_a_53_layer_resnet_scrolls_in_the_layers_tab_at_80x24(tmp_path):
     paddle.seed(0)
     net = nn.Sequential(nn.Conv2D(1, 3, 1), resnet18(num_classes=10))
     opt = paddle.optimizer.SGD(learning_rate=0.01, parameters=net.parameters())
-    monitor = Monitor.attach(net, runs_dir=tmp_path, epochs=1, steps_per_epoch=2, batch_size=8)
+    monitor = Monitor.attach(net, runs_dir=tmp_path, epochs=1, steps_per_epoch=2, batch_size=8, stats_every=1)
     for _ in range(2):
         x = paddle.randn([8, 1, 28, 28])
         loss = nn.functional.cross_entropy(net(x), paddle.randint(0, 10, [8, 1]))
@@ -142,6 +145,8 @@ async def test_a_53_layer_resnet_scrolls_in_the_layers_tab_at_80x24(tmp_path):
         monitor.batch(loss)
     monitor.close()
     started = next(e for e in events_of(monitor.run.path) if isinstance(e, ev.RunStarted))
+    assert monitor.stats_every == 1 and started.config["stats_every"] == 1
+    assert [e.step for e in events_of(monitor.run.path) if isinstance(e, ev.LayerStats)] == [0, 1]  # every batch
     names = [row["name"] for row in started.layers]
     assert len(names) >= 30 and "1.layer4.1.bn2" in names
     app = MnistApp(tmp_path, RunController(monitor.run.path))

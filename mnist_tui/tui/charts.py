@@ -75,14 +75,16 @@ class ValidationChart(CachedPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        evals = [e for e in state.evals if e.train_acc is not None]
+        evals = state.evals
         bpe = state.bpe or 1
         xs = [e.step / bpe for e in evals]
-        columns = ([e.train_acc for e in evals], [e.acc for e in evals], [_finite(e.train_loss) for e in evals],
-                   [_finite(e.loss) for e in evals], [e.gap for e in evals])
-        if xs:
-            for (_, marker, colour), ys in zip(self.SERIES, columns):
-                plt.plot(xs, ys, marker=marker, color=colour, yside="right" if ys is columns[-1] else "left")
+        columns = ([e.train_acc for e in evals], [e.acc for e in evals], [e.train_loss for e in evals],
+                   [e.loss for e in evals], [e.gap for e in evals])
+        for (_, marker, colour), ys in zip(self.SERIES, columns):
+            kept = [(x, _finite(y)) for x, y in zip(xs, ys) if y is not None]  # a loop of ours measures all five
+            if kept:
+                plt.plot([x for x, _ in kept], [y for _, y in kept], marker=marker, color=colour,
+                         yside="right" if ys is columns[-1] else "left")
         best = state.lowest_val_loss()
         if best is not None:
             plt.vline(best.step / bpe, color="yellow")

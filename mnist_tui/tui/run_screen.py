@@ -168,7 +168,7 @@ class RunScreen(Screen):
             if "layers" in dirty or "snapshots" in dirty:
                 self.query_one(LayersTab).show(state, self.auto_every)
             if "evals" in dirty:
-                self.query_one(ValidationTab).show(state)
+                self.query_one(ValidationTab).show(state, ended=self.status.ended)
                 self._charts_dirty.add("validation-chart")
             if "mistakes" in dirty:
                 self.query_one(ValidationTab).show_mistakes(state)

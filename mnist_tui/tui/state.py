@@ -76,9 +76,13 @@ class RunState:
     def diagnosis(self) -> str:
         """The engine's reading of the newest validation (diagnosis.diagnose)."""
         last = next((e for e in reversed(self.evals) if e.diagnosis), None)
-        if last is None:
-            return NO_EVALUATION
-        return f"{last.diagnosis} (epoch {last.epoch}, batch {last.batch})"
+        if last is not None:
+            return f"{last.diagnosis} (epoch {last.epoch}, batch {last.batch})"
+        if self.evals:  # a loop of someone else's: validation only, no training side measured alike
+            e = self.evals[-1]
+            return (f"Validation accuracy {100 * e.acc:.2f}% (loss {e.loss:.4f}) at epoch {e.epoch}, batch {e.batch}. "
+                    "No diagnosis: this run's loop measures no training figures the way it measures validation.")
+        return NO_EVALUATION
 
     # ---- folding events ----
     def apply(self, events: list[ev.Event]) -> None:

@@ -15,12 +15,16 @@ from .mistakes_view import confusion_table, digit_gallery, pairs_text
 from .state import NO_EVALUATION, RunState
 
 TEST_PENDING = "Test accuracy: when training ends"
+NO_TEST = "No test result: this run's loop ran no test."
 COLUMNS = ("at", "run loss", "run acc", "train loss", "train acc", "val loss", "val acc", "gap")
 ROWS_SHOWN = 6  # the newest evaluations; the chart has them all
 COLUMNS_NOTE = ("[dim]at: epoch and batch. run: mean of the training batches since the previous evaluation (weights "
                 "moving{shifted}). train: a fixed subset of {n:,} training images, evaluated like validation; "
                 "gap = train acc - val acc, in points.[/]")
+NO_TRAIN_SIDE_NOTE = ("[dim]at: epoch and batch. This run's loop evaluated validation only: no training figures "
+                      "measured the same way, so no gap.[/]")
 NO_MISTAKES_YET = "Confusion matrix: at the first evaluation (v validates now)."
+NO_MISTAKES = "No confusion matrix: this run's evaluations give loss and accuracy only."
 
 
 def _pct(value: float | None) -> str:
@@ -60,7 +64,7 @@ class ValidationTab(VerticalScroll):
     def on_mount(self) -> None:
         self.rows = []
 
-    def show(self, state: RunState) -> None:
+    def show(self, state: RunState, ended: bool = False) -> None:
         for e in state.evals[len(self.rows):]:
             gap = "-" if e.gap is None else f"{100 * e.gap:+.2f}"
             self.rows.append((f"e{e.epoch} b{e.batch}", _num(e.running_loss), _pct(e.running_acc),
@@ -69,11 +73,14 @@ class ValidationTab(VerticalScroll):
             self.query_one("#eval-table", Static).update(text_table(COLUMNS, self.rows[-ROWS_SHOWN:]))
             shown = f" ({len(self.rows) - ROWS_SHOWN} earlier rows in the chart)" if len(self.rows) > ROWS_SHOWN else ""
             shifted = ", images shifted" if state.started and state.started.config.get("shift") else ""
-            self.query_one("#eval-note", Static).update(
-                COLUMNS_NOTE.format(n=state.evals[-1].train_size, shifted=shifted) + shown)
+            note = COLUMNS_NOTE.format(n=state.evals[-1].train_size, shifted=shifted) \
+                if state.evals[-1].train_acc is not None else NO_TRAIN_SIDE_NOTE
+            self.query_one("#eval-note", Static).update(note + shown)
+            if state.mistakes is None and all(e.diagnosis == "" for e in state.evals):  # not our trainer's
+                self.query_one("#mistakes-title", Static).update(NO_MISTAKES)
         self.query_one("#diagnosis", Static).update(state.diagnosis())
         test, best = state.test, state.lowest_val_loss()
-        text = TEST_PENDING if test is None else \
+        text = (NO_TEST if ended else TEST_PENDING) if test is None else \
             f"[b]Test accuracy {100 * test.acc:.2f}%[/b] (loss {test.loss:.4f})"
         if best is not None:
             text += f" │ lowest val loss {best.loss:.4f} at epoch {best.epoch}"
