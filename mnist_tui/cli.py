@@ -118,6 +118,14 @@ def check_before_the_run_folder(cfg: TrainConfig, data) -> None:
         choose_device(cfg.device, cfg.amp)
 
 
+def require_terminal() -> None:
+    """The app draws on a terminal and reads its keys from it; started without one (a script, nohup,
+    stdin from /dev/null) Textual would spin on the empty input forever, so it is refused instead."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("the app needs a terminal (stdin and stdout); --headless trains without one, "
+                         "and mnist-tui watch opens the run later from a terminal")
+
+
 def fail(message: str, out=None) -> int:
     print(f"mnist-tui: {message}", file=out or sys.stderr)
     return EXIT_USAGE
@@ -157,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("--tensorboard needs tensorboardX: pip install 'mnist-tui[export]'")
         if args.resume and trainer_alive(args.resume):
             raise UsageError(f"{args.resume}: its trainer is still running; mnist-tui watch {args.resume} shows it")
+        if not args.headless:
+            require_terminal()
         if args.resume:
             session = Session.resume(args.resume)
             if args.nproc is not None:  # a run goes on with any number of processes

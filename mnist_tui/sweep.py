@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from .cli import EXIT_USAGE, build_parser, check_before_the_run_folder, config_from_args
+from .cli import EXIT_USAGE, build_parser, check_before_the_run_folder, config_from_args, require_terminal
 from .errors import UsageError
 
 SWEEP = "sweep.json"
@@ -85,6 +85,8 @@ def plan(argv: list[str]) -> tuple[argparse.Namespace, list[tuple[str, list[str]
         except SystemExit:
             raise UsageError(f"run {name}: bad settings {' '.join(run_argv)}") from None
         check_before_the_run_folder(cfg, None)
+    if not args.headless:
+        require_terminal()  # before the sweep folder is made
     return args, runs
 
 

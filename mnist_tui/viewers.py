@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .cli import EXIT_USAGE, OneLineParser
+from .cli import EXIT_USAGE, OneLineParser, require_terminal
 from .engine.rundir import CONFIG
 from .errors import UsageError
 
@@ -35,14 +35,15 @@ def watch(argv: list[str]) -> int:
         path = Path(args.run_dir) if args.run_dir else newest_run(Path(args.runs_dir))
         if not path.is_dir():
             raise UsageError(f"{path}: no such folder")
-        if not is_run(path):
-            sweep = [sub for sub in path.iterdir() if sub.is_dir() and is_run(sub)]
-            if not sweep:
-                raise UsageError(f"{path}: not a run folder (no {CONFIG}) nor a sweep folder")
-            return run_app(MnistApp(path, show_runs=True, compare=[path]))
+        sweep = not is_run(path)
+        if sweep and not any(sub.is_dir() and is_run(sub) for sub in path.iterdir()):
+            raise UsageError(f"{path}: not a run folder (no {CONFIG}) nor a sweep folder")
+        require_terminal()
     except UsageError as exc:
         print(f"mnist-tui: {exc}")
         return EXIT_USAGE
+    if sweep:
+        return run_app(MnistApp(path, show_runs=True, compare=[path]))
     return run_app(MnistApp(path.parent, RunController(path)))
 
 
@@ -50,6 +51,11 @@ def runs(argv: list[str]) -> int:
     p = OneLineParser(prog="mnist-tui runs", description="The runs under --runs-dir: sort, open, mark and compare.")
     p.add_argument("--runs-dir", default="runs", help="default ./runs")
     args = p.parse_args(argv)
+    try:
+        require_terminal()
+    except UsageError as exc:
+        print(f"mnist-tui: {exc}")
+        return EXIT_USAGE
     from .tui.app import MnistApp, run_app
 
     return run_app(MnistApp(args.runs_dir, show_runs=True))

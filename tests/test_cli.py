@@ -78,8 +78,20 @@ def test_unwritable_runs_dir(tmp_path, capsys):
 
 
 def test_resume_of_a_folder_that_is_not_a_run(tmp_path, capsys):
-    assert main(["--resume", str(tmp_path)]) == 2
+    assert main(["--headless", "--resume", str(tmp_path)]) == 2
     assert "not a run folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [[], ["watch", "run"], ["runs"], ["sweep", "--optimizer", "sgd,adam"]])
+def test_the_app_without_a_terminal_is_refused_before_anything_is_made(tmp_path, command):
+    """stdin from /dev/null, stdout a pipe: Textual would spin on the empty input; nothing is started."""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{}")  # a run folder to watch
+    result = subprocess.run([sys.executable, "-m", "mnist_tui", *command, "--runs-dir", "runs"], cwd=tmp_path,
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "the app needs a terminal" in result.stdout + result.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
 def run_cli(*args, cwd):
