@@ -85,14 +85,14 @@ def plan(argv: list[str]) -> tuple[argparse.Namespace, list[tuple[str, list[str]
         except SystemExit:
             raise UsageError(f"run {name}: bad settings {' '.join(run_argv)}") from None
         check_before_the_run_folder(cfg, None)
-    if not args.headless:
-        require_terminal()  # before the sweep folder is made
     return args, runs
 
 
 def main(argv: list[str]) -> int:
     try:
         args, runs = plan(argv)
+        if not args.headless:
+            require_terminal()  # before the sweep folder is made
         from .engine.rundir import RunDir
 
         folder = RunDir.create(args.runs_dir, "sweep-" + time.strftime("%Y%m%d-%H%M%S")).path
