@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from rich.text import Text
@@ -276,9 +277,18 @@ async def test_a_trainer_gone_without_finishing_shows_as_crashed(tmp_path):
         panel = screen.query_one("#error-panel", Static)
         await wait_for(pilot, lambda: panel.has_class("-shown"), what="the crash panel")
         assert "mnist-tui --resume" in text_of(panel) and str(trainer.path) in text_of(panel)
+        assert "no checkpoint yet" in text_of(panel) and "starts it again" in text_of(panel)  # killed before the first
         assert "crashed" in text_of(screen.query_one("#header", Static))
         await pilot.press("p")
         await wait_for(pilot, lambda: "crashed" in notified(app), what="p says why")
+    stem = trainer.path / "checkpoints" / "step-0000100"
+    for suffix in (".pdparams", ".pdopt", ".json"):
+        Path(str(stem) + suffix).write_text("{}")
+    app = viewer(trainer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = run_screen(app).query_one("#error-panel", Static)
+        await wait_for(pilot, lambda: panel.has_class("-shown"), what="the crash panel")
+        assert "Go on from its newest checkpoint: mnist-tui --resume" in text_of(panel)
 
 
 @pytest.mark.anyio

@@ -18,7 +18,9 @@ from textual.screen import Screen
 from textual.widgets import Static, TabbedContent, TabPane
 
 from ..config import AUTO_STATS_EVERY
+from ..engine import checkpoint
 from ..engine.run_status import RunStatus
+from ..engine.rundir import RunDir
 from .charts import HistoryChart, ValidationChart
 from .controller import STARTING_HINT, RunController
 from .help_screen import HelpScreen
@@ -233,8 +235,13 @@ class RunScreen(Screen):
                           "The tabs stay usable; q quits (exit status 1), x hides this panel.")
 
     def _show_crash(self) -> None:
-        how = (f"Go on from its newest checkpoint: mnist-tui --resume {self.controller.run_path}"
-               if self.controller.resumable else "It was trained by your own code: run it again there.")
+        path = self.controller.run_path
+        if not self.controller.resumable:
+            how = "It was trained by your own code: run it again there."
+        elif checkpoint.newest(RunDir(path)) is None:
+            how = f"It has no checkpoint yet: mnist-tui --resume {path} starts it again from its settings."
+        else:
+            how = f"Go on from its newest checkpoint: mnist-tui --resume {path}"
         self._error_panel(f"[b]The trainer is gone[/b] without finishing the run (killed or crashed).\n{how}\n"
                           "x hides this panel.")
 
