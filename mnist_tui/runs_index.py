@@ -17,7 +17,8 @@ from .engine.control import trainer_alive
 from .engine.run_status import RunStatus, status_of
 from .engine.rundir import CONFIG, EVENTS
 
-COLUMNS = ("name", "status", "optimizer", "lr", "l2", "epochs", "best val", "test", "wall", "started")
+# The figures people compare come right after the name: at 80 columns long (sweep) names push the rest off.
+COLUMNS = ("name", "status", "best val", "test", "optimizer", "lr", "l2", "epochs", "wall", "started")
 _WANTED = tuple(f'{{"type": "{kind}"'.encode() for kind in ("RunStarted", "StatusChanged", "EvalResult", "Finished"))
 _BATCH = b'{"type": "BatchMetrics"'
 _STATUS_ORDER = {status: i for i, status in enumerate(RunStatus)}  # live runs first, then ended ones

@@ -31,8 +31,8 @@ def row_cells(run: RunSummary, marked: bool) -> tuple[str, ...]:
     started = time.strftime("%m-%d %H:%M", time.localtime(run.started)) if run.started else "-"
     epochs = f"{run.epochs_done:g}/{run.epochs_total}" if run.epochs_total else "-"
     lr = f"{run.lr:g} {run.schedule or ''}".strip() if run.lr is not None else "-"
-    return ("●" if marked else " ", run.name, run.status.value, run.optimizer or "-", lr, run.l2 or "-", epochs,
-            _pct(run.best_val_acc), _pct(run.test_acc), wall, started)
+    return ("●" if marked else " ", run.name, run.status.value, _pct(run.best_val_acc), _pct(run.test_acc),
+            run.optimizer or "-", lr, run.l2 or "-", epochs, wall, started)
 
 
 class RunsScreen(Screen):
