@@ -13,7 +13,16 @@ import threading
 import time
 
 from .engine.control import COMMANDS, ControlError, ControlServer, hold_trainer_lock
-from .engine.events import Alert, BatchMetrics, ErrorRaised, EvalResult, Event, RankTimes, RunStarted
+from .engine.events import (
+    Alert,
+    BatchMetrics,
+    ErrorRaised,
+    EvalResult,
+    Event,
+    RankTimes,
+    RunStarted,
+    StatusChanged,
+)
 from .engine.session import Session
 
 EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 2, 3, 130
@@ -61,6 +70,8 @@ class CoursePrinter:
                 line += f"\n[diagnosis] {event.diagnosis}"
         elif isinstance(event, RankTimes):
             line = event.line()
+        elif isinstance(event, StatusChanged) and event.status == "resumed":  # from where, or started again
+            line = f"resumed: {event.detail}"
         elif isinstance(event, Alert):
             line = f"{event.level}: {event.message}"
         elif isinstance(event, ErrorRaised):

@@ -155,6 +155,7 @@ def test_killed_before_its_first_checkpoint_it_shows_crashed_and_resume_restarts
     events = kinds(run)
     assert [e["step"] for e in events if e["type"] == "BatchMetrics"] == list(range(2 * 30)), "from the start, once"
     assert any("started again from its saved settings" in e.get("detail", "") for e in events)
+    assert "resumed: no checkpoint to resume from: started again from its saved settings" in result.stdout
     assert events[-1]["type"] == "Finished" and events[-1]["status"] == "done"
 
 
