@@ -449,23 +449,23 @@ class Trainer(PauseAndStop):
         if not self._pending:
             return not self.diverged
         values = paddle.stack(self._pending).numpy()
+        own_times, self._own_times = self._own_times, np.zeros(2)
         if self.link is not None:
             if self.leader and not agreed:
                 self.link.tell(ranks.FETCH)
             # One all-reduce: the batches' figures weighted by this rank's share, and its own times in its row
             # (in the figures' float32, so they sum exactly as they did alone).
             times = np.zeros((self.world, 2), dtype=values.dtype)
-            times[self.rank] = self._own_times
-            self._own_times[:] = 0
+            times[self.rank] = own_times
             weighted = values * ((self.rows[1] - self.rows[0]) / self.cfg.batch_size)
+            # A lost rank raises here: the batches stay pending, for rank 0 to log as its own share.
             summed = self.link.sum(np.concatenate([weighted.ravel(), times.ravel()]))
-            values = summed[: values.size].reshape(values.shape)
             if not self.leader:
                 self._pending, self._pending_meta = [], []
                 return True
+            values = summed[: values.size].reshape(values.shape)
             self._times_by_rank += summed[values.size :].reshape(self.world, 2)
             self._timed_batches += len(values)
-        self._own_times[:] = 0
         meta = self._pending_meta
         self._pending, self._pending_meta = [], []
         now = time.perf_counter()
