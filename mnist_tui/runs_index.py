@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import strict_json
 from .engine.control import trainer_alive
 from .engine.run_status import RunStatus, status_of
 from .engine.rundir import CONFIG, EVENTS
@@ -185,7 +186,7 @@ def _subfolders(path: Path) -> list[Path]:
 
 def _read_config(path: Path) -> dict:
     try:
-        config = json.loads((path / CONFIG).read_text(encoding="utf-8")).get("config")
+        config = strict_json.loads((path / CONFIG).read_text(encoding="utf-8")).get("config")
     except (OSError, ValueError, AttributeError):
         return {}
     return config if isinstance(config, dict) else {}
@@ -228,7 +229,7 @@ def _batch_before(lines: list[bytes], start: int, newest: int) -> dict | None:
 
 def _loads(line: bytes) -> dict | None:
     try:
-        record = json.loads(line)
+        record = strict_json.loads(line)
     except ValueError:
         return None  # torn by a crash (and perhaps followed on the same line by a restarted trainer's)
     return record if isinstance(record, dict) else None

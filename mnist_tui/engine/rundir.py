@@ -5,13 +5,13 @@ Everything that must survive a crash is written to a temporary name and renamed 
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import strict_json
 from ..errors import UsageError
 from .events import (
     CheckpointSaved,
@@ -82,11 +82,11 @@ class RunDir:
         return self.path / "snapshots"
 
     def write_json(self, name: str, data: dict) -> None:
-        atomic_write_text(self.path / name, json.dumps(data, indent=2, default=str))
+        atomic_write_text(self.path / name, strict_json.dumps(data, indent=2, default=str))
 
     def read_config(self) -> dict:
         try:
-            return json.loads((self.path / CONFIG).read_text())
+            return strict_json.loads((self.path / CONFIG).read_text())
         except (OSError, ValueError) as exc:
             raise RunDirError(f"{self.path}: not a run folder ({CONFIG} unreadable: {exc})") from None
 
@@ -110,7 +110,7 @@ class EventLog:
     def __call__(self, event: Event) -> None:
         if self._file.closed:
             return
-        self._file.write(json.dumps(event.to_json(), default=float) + "\n")
+        self._file.write(strict_json.dumps(event.to_json(), default=float) + "\n")
         if isinstance(event, self.SYNC_ON) or time.monotonic() - self._last_sync >= 1.0:
             self.flush()
 
@@ -131,7 +131,7 @@ def read_events(path: str | Path) -> list[dict]:
     events = []
     for i, line in enumerate(lines):
         try:
-            events.append(json.loads(line))
+            events.append(strict_json.loads(line))
         except ValueError:
             if i == len(lines) - 1:
                 warnings.warn(f"{path}: skipped a torn last line ({len(line)} characters)", stacklevel=2)
@@ -169,7 +169,7 @@ class EventTail:
         events = []
         for line in lines:
             try:
-                event = from_json(json.loads(line))
+                event = from_json(strict_json.loads(line))
             except ValueError:
                 continue  # a line torn by a crash, followed by a restart's lines
             if event is not None:
