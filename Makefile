@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine with Python >= 3.10 and pip:
 #   make run    install (once) and start the app on the bundled MNIST
 #   make test   install (once) and run the tests
+#   make screenshots   redraw the README's pictures (docs/img/*.svg) from a scripted run
 # Paddle: paddlepaddle 3.3.1 (CPU) from PyPI; where an NVIDIA GPU is visible, paddlepaddle-gpu 3.3.1
 # from Paddle's own package index, in the CUDA build the driver supports (PyPI's paddlepaddle-gpu
 # stops at 2.6.2, CUDA 11.8: that one is used when the driver is older than CUDA 11.8's).
@@ -20,7 +21,7 @@ PADDLE ?= $(if $(HAS_GPU),$(if $(CUDA_BUILD),paddlepaddle-gpu==3.3.1,paddlepaddl
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install run test lint bench gpu-check clean
+.PHONY: install run test screenshots lint bench gpu-check clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check mnist_tui tests
 	$(VENV)/bin/python -m pytest -q
+
+# The README's pictures, drawn by the app itself from fixed events (no Paddle, no training).
+screenshots: $(STAMP)
+	$(VENV)/bin/python tests/screenshots.py docs/img
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m mnist_tui.bench $(ARGS)
