@@ -32,6 +32,20 @@ def shape_text(shapes: dict) -> str:
     return "+".join(str(list(s)).replace(" ", "") for s in shapes.values()) or "-"
 
 
+def layer_label(row: dict) -> str:
+    """A layer's name, with how many times one forward called it when that is more than once."""
+    calls = row.get("calls", 1)
+    return f"{row['name']} ×{calls}" if calls > 1 else row["name"]
+
+
+def output_shapes_text(row: dict) -> str:
+    """The output shape of each call: once with "×N" when every call gave the same shape."""
+    shapes = row.get("output_shapes") or [row["output_shape"]]
+    if all(shape == shapes[0] for shape in shapes):
+        return str(shapes[0]) + (f" ×{len(shapes)}" if len(shapes) > 1 else "")
+    return " ".join(str(shape).replace(" ", "") for shape in shapes)
+
+
 def num(value: float | None, pattern: str = "{:.3g}") -> str:
     if value is None:
         return "-"
@@ -92,15 +106,17 @@ class LayersTab(VerticalScroll):
         yield Static(id="structure-table", classes="text-table")
 
     def on_mount(self) -> None:
-        self.structure, self.stats = {}, {}
+        self.structure, self.stats, self.labels = {}, {}, {}
 
     def show(self, state: RunState, auto_every: int | None) -> None:
         if state.started and not self.structure:
             for row in state.started.layers:
                 name = row["name"]
-                self.structure[name] = (name, row["type"], hyper_text(row["hyper"]), shape_text(row["param_shapes"]),
-                                        str(row["output_shape"]), f"{row['param_count']:,}")
-                self.stats[name] = (name, *["-"] * (len(STATS) - 1))
+                self.labels[name] = layer_label(row)
+                self.structure[name] = (self.labels[name], row["type"], hyper_text(row["hyper"]),
+                                        shape_text(row["param_shapes"]), output_shapes_text(row),
+                                        f"{row['param_count']:,}")
+                self.stats[name] = (self.labels[name], *["-"] * (len(STATS) - 1))
             self.query_one("#structure-table", Static).update(text_table(STRUCTURE, list(self.structure.values())))
             self._show_stats()
         auto = f"auto every {auto_every} batches (a)" if auto_every else "auto off (a)"
@@ -116,16 +132,19 @@ class LayersTab(VerticalScroll):
         for row in stats.layers:
             if row["name"] not in self.stats:
                 continue
+            note = row.get("update_ratio_note")
             self.stats[row["name"]] = (
-                row["name"], num(row["mean"]), num(row["std"]), num(row["min"]), num(row["max"]),
+                self.labels[row["name"]], num(row["mean"]), num(row["std"]), num(row["min"]), num(row["max"]),
                 num(100 * row["zero_frac"], "{:.0f}%"), num(100 * row["dead_frac"], "{:.0f}%"),
-                num(row.get("grad_norm")), num(row.get("update_ratio_log10"), "{:.2f}"),
+                num(row.get("grad_norm")), "—" if note else num(row.get("update_ratio_log10"), "{:.2f}"),
                 state.flags.get(row["name"], ""))
         self._show_stats()
         self.query_one(HealthMap).show(state.stats_history, [row["name"] for row in state.started.layers]
                                        if state.started else [row["name"] for row in stats.layers])
         flagged = [f"{name}: {text}" for name, text in state.flags.items() if text != "ok"]
-        self.query_one("#flags", Static).update("Flags: " + ("; ".join(flagged) if flagged else "none"))
+        notes = [f"{row['name']}: {row['update_ratio_note']}" for row in stats.layers if row.get("update_ratio_note")]
+        self.query_one("#flags", Static).update(Text("Flags: " + ("; ".join(flagged) if flagged else "none") + (
+            "\nNo log10 upd/w (—): " + "; ".join(notes) if notes else "")))
 
     def _show_stats(self) -> None:
         self.query_one("#stats-table", Static).update(text_table(STATS, list(self.stats.values())))
