@@ -230,3 +230,112 @@ def test_resume_refuses_what_it_would_wipe(tmp_path):
     with pytest.raises(RunDirError, match="has ended"):
         Session.resume(ended.path)
     assert ended.events_path.read_text(), "nothing wiped"
+
+
+def fake_run(tmp_path, checkpoint_steps=(10, 20), batches=25, record_last=True):
+    """A run folder with real checkpoints (a tiny model) and a log of batch lines and their records."""
+    run = RunDir.create(tmp_path, "run")
+    run.write_json("config.json", {"config": TrainConfig(epochs=3, train_limit=640).to_dict()})
+    model = paddle.nn.Linear(2, 2)
+    optimizer = paddle.optimizer.Adam(parameters=model.parameters())
+    lines = [json.dumps({"type": "StatusChanged", "time": 0.0, "status": "training", "detail": ""})]
+    for step in range(batches):
+        lines.append(json.dumps({"type": "BatchMetrics", "time": 1.0, "step": step, "epoch": 0, "batch": step}))
+        if step + 1 in checkpoint_steps:
+            checkpoint.save(run.checkpoints, model, optimizer, {"epoch": 0, "batch": step + 1, "step": step + 1})
+            if record_last or step + 1 != checkpoint_steps[-1]:
+                lines.append(json.dumps({"type": "CheckpointSaved", "time": 1.0, "path": "", "epoch": 0,
+                                         "batch": step + 1, "step": step + 1}))
+    run.events_path.write_text("".join(line + "\n" for line in lines))
+    return run, lines
+
+
+def damage_line(run, number, junk="\x00\x17{\"type\": garbage"):
+    lines = run.events_path.read_text().splitlines()
+    lines[number - 1] = junk
+    run.events_path.write_text("".join(line + "\n" for line in lines))
+
+
+def test_resume_keeps_every_intact_line_and_names_the_damaged_one(tmp_path):
+    run, lines = fake_run(tmp_path)
+    damage_line(run, 8)
+    session = Session.resume(run.path)
+    assert session.resume_meta["step"] == 20
+    record_20 = lines.index(next(line for line in lines if '"CheckpointSaved"' in line and '"step": 20' in line))
+    assert run.events_path.read_text().splitlines() == lines[:7] + lines[8:record_20 + 1]
+    assert any("line 8 damaged" in note for note in session.notes), session.notes
+
+
+@pytest.mark.parametrize("non_event", ["42", "[]", '"text"', "{}"])
+def test_resume_leaves_out_lines_that_are_json_but_not_events(tmp_path, non_event):
+    run, _lines = fake_run(tmp_path)
+    damage_line(run, 3, non_event)
+    session = Session.resume(run.path)
+    assert session.resume_meta["step"] == 20
+    assert non_event not in run.events_path.read_text().splitlines()
+    assert any("line 3 damaged" in note for note in session.notes)
+
+
+def test_a_corrupt_newest_checkpoint_is_passed_over_for_the_previous_one(tmp_path):
+    run, _lines = fake_run(tmp_path)
+    pdopt = checkpoint.stem(run.checkpoints, 20).with_suffix(".pdopt")
+    data = bytearray(pdopt.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte: Paddle may well load it, the checksum tells
+    pdopt.write_bytes(bytes(data))
+    session = Session.resume(run.path)
+    assert session.resume_meta["step"] == 10
+    kept = run.events_path.read_text().splitlines()
+    assert json.loads(kept[-1]) == {"type": "CheckpointSaved", "time": 1.0, "path": "", "epoch": 0, "batch": 10,
+                                    "step": 10}
+    assert any("step-0000020.pdopt does not match its checksum" in note for note in session.notes)
+    assert any("going on from the intact checkpoint step-0000010" in note for note in session.notes)
+
+
+def test_a_checkpoint_whose_record_is_damaged_is_not_gone_on_from(tmp_path):
+    run, lines = fake_run(tmp_path)
+    damage_line(run, next(i for i, line in enumerate(lines, 1) if '"CheckpointSaved"' in line and '"step": 20' in line))
+    session = Session.resume(run.path)
+    assert session.resume_meta["step"] == 10
+    assert any("step-0000020 not used: its record" in note for note in session.notes)
+
+
+def test_a_checkpoint_saved_just_before_a_kill_counts_without_its_record(tmp_path):
+    run, lines = fake_run(tmp_path, checkpoint_steps=(10, 25), record_last=False)
+    session = Session.resume(run.path)
+    assert session.resume_meta["step"] == 25
+    assert run.events_path.read_text().splitlines() == lines
+    assert session.notes == []
+
+
+def test_resume_with_no_intact_checkpoint_refuses_instead_of_wiping_the_log(tmp_path):
+    from mnist_tui.engine.rundir import RunDirError
+
+    run, lines = fake_run(tmp_path)
+    for pdparams in run.checkpoints.glob("*.pdparams"):
+        pdparams.write_bytes(b"junk")
+    with pytest.raises(RunDirError, match="no intact checkpoint to go on from"):
+        Session.resume(run.path)
+    assert run.events_path.read_text().splitlines() == lines
+
+
+def test_a_resumed_run_goes_on_past_a_damaged_line_and_a_corrupt_checkpoint(mnist, tmp_path):
+    cfg = TrainConfig(epochs=3, train_limit=640, val_limit=64, test_limit=64, metrics_interval_s=0.0)
+    first, _ = run_to_end(Session.new(cfg, tmp_path, data=mnist), stop_at_step=24)
+    run = first.run_dir
+    newest = checkpoint.newest(run)
+    assert newest["step"] > 20
+    with open(newest["stem"] + ".pdopt", "r+b") as f:
+        f.seek(200)
+        f.write(b"\x00" * 16)
+    lost = json.loads(run.events_path.read_text().splitlines()[4])
+    damage_line(run, 5)
+    resumed, _rec = run_to_end(Session.resume(run.path, data=mnist))
+    assert resumed.status == "done"
+    logged = read_events(run.events_path)
+    steps = [e["step"] for e in logged if e["type"] == "BatchMetrics"]
+    assert steps == [s for s in range(30) if not (lost["type"] == "BatchMetrics" and s == lost["step"])], \
+        "every batch once, but the one whose line was damaged"
+    warnings_ = [e["message"] for e in logged if e["type"] == "Alert" and e["level"] == "warning"]
+    assert any("line 5 damaged" in w for w in warnings_)
+    assert any(f"{checkpoint.stem(run.checkpoints, newest['step']).name}.pdopt does not match" in w for w in warnings_)
+    assert [e["step"] for e in logged if e["type"] == "CheckpointSaved"][:2] == [10, 20]

@@ -5,7 +5,9 @@ Everything that must survive a crash is written to a temporary name and renamed 
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import time
 import warnings
 from dataclasses import dataclass
@@ -81,6 +83,19 @@ class RunDir:
     def snapshots(self) -> Path:
         return self.path / "snapshots"
 
+    def check_writable(self) -> None:
+        """RunDirError (one line) unless the folder and its checkpoints/ and snapshots/ can be written:
+        found before training, not at the first checkpoint an epoch later."""
+        for folder in (self.path, self.checkpoints, self.snapshots):
+            probe = folder / ".write-test"
+            try:
+                folder.mkdir(exist_ok=True)
+                os.close(open_for_writing(probe, os.O_TRUNC))
+                probe.unlink()
+            except OSError as exc:
+                raise RunDirError(f"{folder}: cannot be written ({exc.strerror or exc}); the run needs it "
+                                  "for its checkpoints and log") from None
+
     def write_json(self, name: str, data: dict) -> None:
         atomic_write_text(self.path / name, strict_json.dumps(data, indent=2, default=str))
 
@@ -92,9 +107,77 @@ class RunDir:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    """Written under a temporary name and renamed into place; neither name is followed if it is a
+    symbolic link (the rename replaces a link at the real name instead of writing through it)."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+    with os.fdopen(open_for_writing(tmp, os.O_TRUNC), "w", encoding="utf-8") as file:
+        file.write(text)
     os.replace(tmp, path)
+
+
+def open_for_writing(path: Path, mode: int = os.O_APPEND) -> int:
+    """A file descriptor to write `path` (created if missing), never through a symbolic link:
+    RunDirError (one line) when `path` is one."""
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | mode, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise RunDirError(f"{path}: is a symbolic link; a run folder's files must be its own "
+                              "(remove the link)") from None
+        raise
+
+
+def refuse_symlinks(run_path: Path) -> None:
+    """A run folder whose entries are symbolic links is refused: writing there would change files
+    elsewhere (another run's, or anyone's)."""
+    for folder in (run_path, run_path / "checkpoints", run_path / "snapshots"):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_symlink():
+                raise RunDirError(f"{entry.path}: is a symbolic link; a run folder's files must be its own "
+                                  "(remove the link)")
+
+
+def read_regular(path: Path) -> bytes:
+    """A regular file's bytes, as many as it holds now (b"" when it is missing). Anything else (a
+    FIFO, a device, a directory) is a RunDirError: opened non-blocking and checked before a byte is
+    read, so nothing hangs and nothing is read without bound."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return b""
+    except OSError as exc:
+        raise RunDirError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise RunDirError(f"{path}: is {_kind(mode)}, not a file (a damaged run folder?)")
+        with os.fdopen(os.dup(fd), "rb") as file:
+            return file.read(os.fstat(fd).st_size)
+    except OSError as exc:
+        raise RunDirError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def parse_event_line(line: bytes | str) -> dict | None:
+    """One line of an event log as a record, or None when it is not one (torn, junk, `42`, `[]`)."""
+    try:
+        record = strict_json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("type"), str) else None
 
 
 class EventLog:
@@ -126,18 +209,24 @@ class EventLog:
 
 
 def read_events(path: str | Path) -> list[dict]:
-    """Parse events.jsonl; a torn last line (a crash mid-write) is skipped with a warning."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    events = []
-    for i, line in enumerate(lines):
-        try:
-            events.append(strict_json.loads(line))
-        except ValueError:
-            if i == len(lines) - 1:
-                warnings.warn(f"{path}: skipped a torn last line ({len(line)} characters)", stacklevel=2)
-            else:
-                raise
+    """Parse events.jsonl; a line that is not an event (torn by a crash, damaged) is skipped with
+    a warning naming it. RunDirError when the file is not a regular file."""
+    events, damaged = [], []
+    for number, line in enumerate(read_regular(Path(path)).splitlines(), start=1):
+        record = parse_event_line(line)
+        if record is None:
+            damaged.append(number)
+        else:
+            events.append(record)
+    if damaged:
+        warnings.warn(f"{path}: skipped {line_numbers(damaged)}: not events (torn or damaged)", stacklevel=2)
     return events
+
+
+def line_numbers(numbers: list[int]) -> str:
+    """"line 7" or "lines 7, 9, 12" (the first ten, then how many more)."""
+    shown = ", ".join(map(str, numbers[:10])) + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
+    return f"line{'s' if len(numbers) > 1 else ''} {shown}"
 
 
 class EventTail:

@@ -7,7 +7,6 @@ whichever process trains (headless, or the app's background trainer).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -15,9 +14,19 @@ from pathlib import Path
 
 from ..config import TrainConfig, validate
 from . import checkpoint
-from .events import ErrorRaised, EventBus, StatusChanged
+from .events import Alert, ErrorRaised, EventBus, StatusChanged
 from .mnist import Mnist, load_mnist
-from .rundir import CONFIG, EVENTS, EventLog, RunDir, RunDirError, atomic_write_text
+from .rundir import (
+    CONFIG,
+    EventLog,
+    RunDir,
+    RunDirError,
+    atomic_write_text,
+    line_numbers,
+    parse_event_line,
+    read_regular,
+    refuse_symlinks,
+)
 
 
 @dataclass
@@ -35,6 +44,7 @@ class Session:
     def __post_init__(self) -> None:
         self.event_log: EventLog | None = None  # opened by the process that trains
         self.trainer = None
+        self.notes: list[str] = []  # what a resume left out or skipped, said in the log as warnings
 
     def _log_errors(self, event) -> None:
         if isinstance(event, ErrorRaised):
@@ -58,22 +68,32 @@ class Session:
 
     @classmethod
     def resume(cls, run_path: str | Path, data: Mnist | None = None) -> Session:
-        """Reopen a run at its newest checkpoint; events after that checkpoint are dropped so
-        that the re-run batches are logged once, without gaps. With no checkpoint (killed before
+        """Reopen a run at its newest intact checkpoint; events after that checkpoint are dropped so
+        that the re-run batches are logged once, without gaps, and every intact line before it is
+        kept (a damaged one is left out and named in a warning). With no checkpoint (killed before
         the first), the run starts again from its saved settings."""
         run = RunDir(Path(run_path))
         if not run.path.is_dir():
             raise RunDirError(f"{run.path}: no such run folder")
+        refuse_symlinks(run.path)
         saved = run.read_config()
         if saved.get("source"):
             raise RunDirError(f"{run.path}: trained by your own code ({saved['source']}); resume it there")
         cfg = saved_config(run, saved)
-        meta = checkpoint.newest(run)
-        if meta is None and _has_finished(run.path / EVENTS):
+        lines = read_regular(run.events_path).splitlines(keepends=True)
+        meta, keep, notes = plan_resume(lines, checkpoint.complete(run))
+        if meta is None and any(b'"type": "Finished"' in line for line in lines):
             raise RunDirError(f"{run.path}: the run has ended and has no checkpoint to go on from")
-        truncate_events_after_checkpoint(run.path / EVENTS, meta["step"] if meta else None)
-        return cls(cfg, run, saved.get("data_dir"), meta, data=data, restarted=meta is None,
-                   tensorboard=saved.get("tensorboard"))
+        if meta is None and notes:  # starting again would wipe its history: the user decides
+            raise RunDirError(f"{run.path}: no intact checkpoint to go on from ({notes[0]}); to start it again "
+                              f"from its settings, move {run.checkpoints} away")
+        run.check_writable()
+        atomic_write_text(run.events_path, b"".join(line if line.endswith(b"\n") else line + b"\n" for line in keep)
+                          .decode("utf-8", "replace"))
+        session = cls(cfg, run, saved.get("data_dir"), meta, data=data, restarted=meta is None,
+                      tensorboard=saved.get("tensorboard"))
+        session.notes = notes
+        return session
 
     def change_settings(self, **changes) -> None:
         """Settings a run may go on with differently (e.g. the number of processes), kept in config.json."""
@@ -99,6 +119,8 @@ class Session:
             self.bus.emit(StatusChanged("resumed", f"from checkpoint at step {self.resume_meta['step']}"))
         elif self.restarted:
             self.bus.emit(StatusChanged("resumed", "no checkpoint to resume from: started again from its saved settings"))
+        for note in self.notes:
+            self.bus.emit(Alert("warning", note))
         return self.trainer
 
     def run_trainer(self) -> str:
@@ -135,25 +157,34 @@ def saved_config(run: RunDir, saved: dict) -> TrainConfig:
         raise RunDirError(f"{run.path / CONFIG}: not a usable run configuration ({exc})") from None
 
 
-def _has_finished(path: Path) -> bool:
-    try:
-        return b'{"type": "Finished"' in path.read_bytes()
-    except OSError:
-        return False
+def plan_resume(lines: list[bytes], checkpoints: list[dict]) -> tuple[dict | None, list[bytes], list[str]]:
+    """Where a resume goes on from: (the checkpoint, the log lines to keep, warnings for the log).
 
-
-def truncate_events_after_checkpoint(path: Path, step: int | None) -> None:
-    """Keep the events up to the checkpoint at `step` (None: no checkpoint, keep none)."""
-    if not path.exists():
-        return
-    lines = path.read_text(encoding="utf-8").splitlines()
-    keep = len(lines) if step is not None else 0
-    for i, line in enumerate(lines):
-        try:
-            event = json.loads(line)
-        except ValueError:
-            keep = min(keep, i)
+    A checkpoint counts when its files match their checksums and its CheckpointSaved record is
+    intact in the log; the lines up to that record are kept, but for damaged ones. The newest
+    checkpoint may lack a record when the trainer died between the two writes: it counts when no
+    batch after it was logged (all the log is then kept). No checkpoint: the log is emptied."""
+    records = [(i, parse_event_line(line)) for i, line in enumerate(lines)]
+    damaged = [i for i, record in records if record is None]
+    saved_at = {record.get("step"): i for i, record in records if record and record["type"] == "CheckpointSaved"}
+    last_step = max((record.get("step") for _, record in records if record and record["type"] == "BatchMetrics"
+                     and isinstance(record.get("step"), int)), default=-1)
+    notes: list[str] = []
+    meta, cut = None, 0
+    for candidate in checkpoints:
+        name = Path(candidate["stem"]).name
+        why = checkpoint.damage(candidate)
+        if why is None and candidate["step"] in saved_at:
+            meta, cut = candidate, saved_at[candidate["step"]] + 1
+        elif why is None and candidate is checkpoints[0] and last_step < candidate["step"]:
+            meta, cut = candidate, len(lines)  # saved, then killed before its record was written
+        if meta is not None:
             break
-        if event.get("type") == "CheckpointSaved" and event.get("step") == step:
-            keep = i + 1
-    atomic_write_text(path, "".join(line + "\n" for line in lines[:keep]))
+        notes.append(f"checkpoint {name} not used: {why or 'its record in events.jsonl is missing or damaged'}")
+    if meta is not None and notes:
+        notes.append(f"going on from the intact checkpoint {Path(meta['stem']).name} (step {meta['step']})")
+    left_out = [i + 1 for i in damaged if i < cut and not (i == len(lines) - 1 and not lines[i].endswith(b"\n"))]
+    if left_out:
+        notes.append(f"events.jsonl: {line_numbers(left_out)} damaged (not an event): left out, "
+                     "every intact line kept")
+    return meta, [line for i, line in enumerate(lines[:cut]) if i not in set(damaged)], notes
