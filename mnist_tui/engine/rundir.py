@@ -175,7 +175,7 @@ def parse_event_line(line: bytes | str) -> dict | None:
     """One line of an event log as a record, or None when it is not one (torn, junk, `42`, `[]`)."""
     try:
         record = strict_json.loads(line)
-    except ValueError:
+    except (ValueError, TypeError, LookupError):  # not JSON, or a hostile *_nonfinite marker
         return None
     return record if isinstance(record, dict) and isinstance(record.get("type"), str) else None
 
