@@ -135,3 +135,38 @@ class ScriptedTrainer:
             self.server = None
         self.log.close()
         self.lock.close()
+
+
+# Text shaped like markup, as gloo's messages and tracebacks are: shown as markup it would vanish
+# ("[bold]") or raise ("[/x]" closes nothing). Every string field a view shows gets some.
+MARKUP_LIKE = ("[/x]", "[bold]", "[/paddle/third_party/gloo/pair.cc:576]")
+MARKED = "[bold]b[/x]"  # short, for names shown in narrow columns
+
+
+def markup_like_events() -> list[ev.Event]:
+    """`fixed_events` with markup-like text in the layer names, the device, the diagnosis, the
+    snapshot, checkpoint and error paths, a status detail, an alert and an error."""
+    text = " ".join(MARKUP_LIKE)
+    rename = {"conv1": "conv[/x]", "relu2": "relu[bold]", "fc": "fc" + MARKED}
+    out = []
+    for event in fixed_events():
+        if isinstance(event, ev.RunStarted):
+            layers = [{**row, "name": rename.get(row["name"], row["name"]), "type": row["type"] + "[/t]"}
+                      for row in event.layers]
+            event = dataclasses.replace(event, run_dir=f"runs/{text}", device="CPU [/x]", layers=layers,
+                                        config={**event.config, "optimizer": MARKED})
+        elif isinstance(event, ev.LayerStats):
+            event = dataclasses.replace(event, layers=[{**row, "name": rename.get(row["name"], row["name"])}
+                                                       for row in event.layers])
+        elif isinstance(event, ev.EvalResult):
+            event = dataclasses.replace(event, diagnosis=f"Fine {text}")
+        elif isinstance(event, ev.SnapshotTaken):
+            event = dataclasses.replace(event, path="runs/x/snapshots/snap-[bold].npz", conv1_name="conv[/x]",
+                                        conv2_name="conv2[bold]", picked=MARKED)
+        elif isinstance(event, ev.StatusChanged) and event.status == "paused":
+            out.append(ev.StatusChanged("running", detail=text))
+        out.append(event)
+    out += [ev.CheckpointSaved(f"runs/x/{MARKED}.pdparams", 1, 41, 141),
+            ev.ErrorRaised(f"RuntimeError: {text}", "Traceback [/x]", f"runs/{MARKED}/run.log"),
+            ev.Alert("warning", f"rank 1 said {text}", 1, 41)]
+    return out

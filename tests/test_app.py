@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from rich.text import Text
 from scripted import ScriptedTrainer, fixed_events
 from textual.widgets import Log, OptionList, Static, TabbedContent
 
@@ -335,7 +334,7 @@ async def test_header_fits_80_columns_with_the_eta(tmp_path):
         app = viewer(ScriptedTrainer(tmp_path / str(width), events, name="20261128-033054"))
         async with app.run_test(size=(width, 24)):
             screen = run_screen(app)
-            header = str(Text.from_markup(screen._header_text()))
+            header = screen._header_text().plain
         assert len(header) <= width - 2 and "batch 244/781" in header and "12345 img/s" in header
         assert header.endswith(f"ETA {clock(screen.state.eta_s())}")
         assert ("1:15" in header) == elapsed_shown

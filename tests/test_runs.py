@@ -78,7 +78,7 @@ async def test_runs_table_sorts_opens_marks_and_compares(tmp_path):
         await pilot.press("d")
         assert [r.name for r in screen.runs] == ["a-sgd", "b-adam"]
         await pilot.press("d")
-        assert table.get_row_at(0)[1:4] == ["b-adam", "finished", "99.00"]  # best val next to the name
+        assert [str(cell) for cell in table.get_row_at(0)[1:4]] == ["b-adam", "finished", "99.00"]  # best val next to the name
         await pilot.press("space", "space", "c")
         assert isinstance(app.screen, CompareScreen)
         text = str(app.screen.query_one("#compare-table", Static).render())

@@ -92,6 +92,11 @@ class MnistApp(App):
             if isinstance(screen, RunScreen):
                 screen.state.dirty.add("header")
 
+    def notify(self, message: str, *, title: str = "", severity: str = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Plain text unless asked: notifications quote alerts, the trainer's refusals and paths."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     # ---- runs ----
     def open_run(self, path: Path) -> None:
         """Show another run (from the runs table): its own controller, a fresh run view."""

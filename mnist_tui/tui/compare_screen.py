@@ -9,6 +9,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -35,26 +36,26 @@ class CompareChart(CachedPlot):
         self.redraw()
 
 
-def compare_table(runs: list[RunSummary], curves: list[list]) -> str:
-    """`curves`: each run's validation curve, (x, acc, loss) points, read once by the caller."""
+def compare_table(runs: list[RunSummary], curves: list[list]) -> Content:
+    """`curves`: each run's validation curve, (x, acc, loss) points, read once by the caller.
+    Plain text with styles put on: run names and settings are data, never markup."""
     differ = differing_settings(runs)
     head = ["", "run", "status", "best val", "final val", "val loss", "test", *differ]
     rows = [head]
     for i, (run, curve) in enumerate(zip(runs, curves)):
         last = curve[-1] if curve else None
-        rows.append([f"[{COLOURS[i % len(COLOURS)]}]{MARKERS[i % len(MARKERS)]}[/]", run.name, run.status.value,
+        rows.append([MARKERS[i % len(MARKERS)], run.name, run.status.value,
                      _pct(run.best_val_acc), _pct(last[1] if last else None),
                      f"{last[2]:.4f}" if last else "-", _pct(run.test_acc),
                      *(str(run.config.get(key, "-")) for key in differ)])
-    widths = [max(len(_plain(r[i])) for r in rows) for i in range(len(head))]
-    lines = ["  ".join(c + " " * (w - len(_plain(c))) for c, w in zip(r, widths)).rstrip() for r in rows]
-    lines[0] = f"[b]{lines[0]}[/b]"
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = []
+    for i, row in enumerate(rows):
+        marker = (row[0].ljust(widths[0]), COLOURS[(i - 1) % len(COLOURS)] if i else "")
+        line = Content.assemble(marker, "  ", "  ".join(cell.ljust(width) for cell, width in zip(row[1:], widths[1:])))
+        lines.append(line.rstrip().stylize("bold") if i == 0 else line.rstrip())
     note = f"They differ in: {', '.join(differ)}" if differ else "Their settings are the same."
-    return "\n".join(lines) + "\n" + note
-
-
-def _plain(markup: str) -> str:
-    return markup.split("]", 1)[1].split("[/", 1)[0] if markup.startswith("[") else markup
+    return Content("\n").join([*lines, Content(note)])
 
 
 def _pct(value: float | None) -> str:
@@ -93,8 +94,8 @@ class CompareScreen(Screen):
         curves = [(r.name, [(step / r.batches_per_epoch if r.batches_per_epoch else step, acc, loss)
                             for step, acc, loss in validation_curve(r.path)]) for r in runs]
         where = f"sweep {self.paths[0]}" if self.live else f"{len(runs)} runs"
-        self.query_one("#compare-title", Static).update(f"[b]Compare: {where}[/b] · validation curves below, "
-                                                        "one marker per run · Esc back")
+        self.query_one("#compare-title", Static).update(Content.from_markup(
+            "[b]Compare: $where[/b] · validation curves below, one marker per run · Esc back", where=where))
         self.query_one("#compare-acc", CompareChart).replot(curves, 1, "validation accuracy")
         self.query_one("#compare-loss", CompareChart).replot(curves, 2, "validation loss")
         self.query_one("#compare-table", Static).update(

@@ -7,6 +7,7 @@ import math
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.widgets import Static
 
 from .fitted_text import FittedText
@@ -127,8 +128,8 @@ class LayersTab(VerticalScroll):
             return
         ranks = state.started.ranks if state.started else 1
         whose = f" on rank 0's share (1 of {ranks} ranks)" if ranks > 1 else ""
-        self.query_one("#taken-at", Static).update(
-            f"Figures taken at epoch {stats.epoch}, batch {stats.batch}{whose} │ {auto} │ {snaps}")
+        self.query_one("#taken-at", Static).update(Content(
+            f"Figures taken at epoch {stats.epoch}, batch {stats.batch}{whose} │ {auto} │ {snaps}"))
         for row in stats.layers:
             if row["name"] not in self.stats:
                 continue

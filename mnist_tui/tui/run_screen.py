@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static, TabbedContent, TabPane
 
@@ -206,7 +206,7 @@ class RunScreen(Screen):
             self.query_one(ValidationChart).replot(self.state)
             self._charts_dirty.discard("validation-chart")
 
-    def _header_text(self) -> str:
+    def _header_text(self) -> Content:
         s = self.state
         status = "stopping" if self.stopping else self.status.value
         colour = "yellow" if self.stopping else STATUS_COLOURS.get(self.status, "default")
@@ -217,22 +217,24 @@ class RunScreen(Screen):
         if "(" in device and len(device) > width - 100:
             cpu = device.startswith("CPU")
             device = device[: device.index("(")].strip() if cpu else device[device.index("(") + 1 :].rstrip(")")[:24]
-        parts = [f"[b]{self.controller.name}[/b]", device, f"[{colour}]{status}[/]"]
+        parts = [Content.styled(self.controller.name, "bold"), Content(device), Content.styled(status, colour)]
         if s.started:
-            parts += [f"epoch {min(s.epoch + 1, s.epochs)}/{s.epochs}", f"batch {s.batch + 1}/{s.bpe}",
+            parts += [Content(text) for text in (f"epoch {min(s.epoch + 1, s.epochs)}/{s.epochs}", f"batch {s.batch + 1}/{s.bpe}",
                       f"{s.images_per_s:.0f} img/s", clock(s.elapsed_s),
-                      f"ETA {clock(s.eta_s() if not self.status.ended else 0)}"]
+                      f"ETA {clock(s.eta_s() if not self.status.ended else 0)}")]
         elif not self.status.ended:
-            parts.append("loading data and Paddle…")
-        sep = " │ " if width >= 100 else "│"
-        if s.started and Text.from_markup(sep.join(parts)).cell_len > width - 2:  # 2: the padding
+            parts.append(Content("loading data and Paddle…"))
+        sep = Content(" │ " if width >= 100 else "│")
+        if s.started and sep.join(parts).cell_length > width - 2:  # 2: the padding
             del parts[-2]  # a narrow terminal or a fast device: the elapsed time goes, the ETA stays
         return sep.join(parts)
 
     def _show_error(self) -> None:
         error = self.state.error
-        self._error_panel(f"[b]Training failed:[/b] {error.message}\nTraceback in {error.log_path}\n"
-                          "The tabs stay usable; q quits (exit status 1), x hides this panel.")
+        self._error_panel(Content.from_markup(
+            "[b]Training failed:[/b] $message\nTraceback in $log\n"
+            "The tabs stay usable; q quits (exit status 1), x hides this panel.", message=error.message,
+            log=error.log_path))
 
     def _show_crash(self) -> None:
         path = self.controller.run_path
@@ -242,12 +244,13 @@ class RunScreen(Screen):
             how = f"It has no checkpoint yet: mnist-tui --resume {path} starts it again from its settings."
         else:
             how = f"Go on from its newest checkpoint: mnist-tui --resume {path}"
-        self._error_panel(f"[b]The trainer is gone[/b] without finishing the run (killed or crashed).\n{how}\n"
-                          "x hides this panel.")
+        self._error_panel(Content.from_markup(
+            "[b]The trainer is gone[/b] without finishing the run (killed or crashed).\n$how\nx hides this panel.",
+            how=how))
 
-    def _error_panel(self, markup: str) -> None:
+    def _error_panel(self, content: Content) -> None:
         panel = self.query_one("#error-panel", Static)
-        panel.update(markup)
+        panel.update(content)
         panel.add_class("-shown")
 
     def _open_snapshot(self, index: int) -> None:

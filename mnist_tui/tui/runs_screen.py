@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
@@ -74,13 +76,14 @@ class RunsScreen(Screen):
         table = self.query_one(DataTable)
         table.clear()
         for run in self.runs:
-            table.add_row(*row_cells(run, run.path in self.marked), key=str(run.path))
+            # Text cells: a DataTable reads a str cell as markup, and names and settings are data.
+            table.add_row(*map(Text, row_cells(run, run.path in self.marked)), key=str(run.path))
         if cursor is not None and str(cursor) in [str(r.path) for r in self.runs]:
             table.move_cursor(row=table.get_row_index(str(cursor)))
         arrow = "↓" if self.sort_reverse else "↑"
-        self.query_one("#runs-title", Static).update(
-            f"[b]Runs in {self.runs_dir}[/b] · {len(self.runs)} · sorted by {self.sort_column} {arrow} · "
-            f"{len(self.marked)} marked (space) · Enter opens · c compares")
+        self.query_one("#runs-title", Static).update(Content.from_markup(
+            f"[b]Runs in $folder[/b] · {len(self.runs)} · sorted by {self.sort_column} {arrow} · "
+            f"{len(self.marked)} marked (space) · Enter opens · c compares", folder=str(self.runs_dir)))
 
     def current(self) -> RunSummary | None:
         table = self.query_one(DataTable)

@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
@@ -115,10 +116,11 @@ class SnapshotScreen(Screen):
         snap = self.snapshots[self.index]
         colour = not self.shades
         scale = "dark → bright = low → high" if self.shades else "blue → yellow = low → high"
-        self.query_one("#snapshot-title", Static).update(
-            f"[b]Snapshot {self.index + 1}/{len(self.snapshots)}{' of ' + snap.picked if snap.picked else ''}[/b]: "
-            f"epoch {snap.epoch}, batch {snap.batch} "
-            f"(step {snap.step}) │ maps: {scale}\nsaved as snapshots/{Path(snap.path).name} in the run folder")
+        of = f" of {snap.picked}" if snap.picked else ""
+        self.query_one("#snapshot-title", Static).update(Content.from_markup(
+            f"[b]Snapshot {self.index + 1}/{len(self.snapshots)}$of[/b]: epoch {snap.epoch}, batch {snap.batch} "
+            f"(step {snap.step}) │ maps: {scale}\nsaved as snapshots/$file in the run folder",
+            of=of, file=Path(snap.path).name))
         for slot, name, kernel, channel, grid in (("conv1", snap.conv1_name, snap.conv1_kernel, snap.conv1_channel,
                                                     snap.conv1_map),
                                                    ("conv2", snap.conv2_name, snap.conv2_kernel, snap.conv2_channel,
@@ -127,11 +129,12 @@ class SnapshotScreen(Screen):
                 self.query_one(f"#{slot}-kernel", Static).update("")
                 self.query_one(f"#{slot}-map", Static).update("(no convolution)" if slot == "conv1" else "")
                 continue
-            self.query_one(f"#{slot}-kernel", Static).update(kernel_text(f"{name}.weight[0][0]", kernel))
+            self.query_one(f"#{slot}-kernel", Static).update(Content(kernel_text(f"{name}.weight[0][0]", kernel)))
             word = "channel" if slot == "conv1" else "ch"  # the second map is half as wide
             self.query_one(f"#{slot}-map", Static).update(Text(f"{name} {word} {channel}\n") + heatmap(grid, colour))
         if snap.matrix:  # a linear layer picked: its outputs as numbers, its weights as a map
-            self.query_one("#conv1-kernel", Static).update(vector_text(f"{snap.picked} outputs, sample 0", snap.vector))
+            self.query_one("#conv1-kernel", Static).update(
+                Content(vector_text(f"{snap.picked} outputs, sample 0", snap.vector)))
             self.query_one("#conv1-map", Static).update(
                 Text(f"{snap.picked}.weight, a row per output\n") + heatmap(snap.matrix, colour))
         self.query_one("#output-bars", Static).update(output_bars(snap))
@@ -155,7 +158,7 @@ class ListPicker(ModalScreen):
         self.heading, self.choices, self.start = heading, choices, highlighted
 
     def compose(self) -> ComposeResult:
-        yield OptionList(*(Option(label) for label, _ in self.choices), id="snapshot-list")
+        yield OptionList(*(Option(Content(label)) for label, _ in self.choices), id="snapshot-list")
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)

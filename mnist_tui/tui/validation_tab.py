@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
 from textual.widgets import Static
 
 from .charts import ValidationChart
@@ -78,7 +79,7 @@ class ValidationTab(VerticalScroll):
             self.query_one("#eval-note", Static).update(note + shown)
             if state.mistakes is None and all(e.diagnosis == "" for e in state.evals):  # not our trainer's
                 self.query_one("#mistakes-title", Static).update(NO_MISTAKES)
-        self.query_one("#diagnosis", Static).update(state.diagnosis())
+        self.query_one("#diagnosis", Static).update(Content(state.diagnosis()))
         test, best = state.test, state.lowest_val_loss()
         text = (NO_TEST if ended else TEST_PENDING) if test is None else \
             f"[b]Test accuracy {100 * test.acc:.2f}%[/b] (loss {test.loss:.4f})"
