@@ -69,10 +69,11 @@ class LogSink:
         """One event (live: from the bus; export: with the time it was logged at)."""
         if isinstance(event, ev.BatchMetrics):
             self.scalar("train/loss", event.loss, event.step, when)
-            self.scalar("train/acc", event.acc, event.step, when)
+            for name, value in _named_metrics(event):
+                self.scalar(f"train/{name}", value, event.step, when)
         elif isinstance(event, ev.EvalResult):
             split = "eval" if event.split == "val" else "test"
-            for name, value in (("loss", event.loss), ("acc", event.acc), ("train_loss", event.train_loss),
+            for name, value in (("loss", event.loss), *_named_metrics(event), ("train_loss", event.train_loss),
                                 ("train_acc", event.train_acc), ("gap", event.gap)):
                 self.scalar(f"{split}/{name}", value, event.step, when)
         elif isinstance(event, ev.LayerStats):
@@ -137,3 +138,8 @@ def main(argv: list[str]) -> int:
                 print(f"mnist-tui: {exc}", file=sys.stderr)
                 return 2
     return 0
+
+
+def _named_metrics(event: ev.BatchMetrics | ev.EvalResult) -> list[tuple[str, float | None]]:
+    """Every metric under the name the training code gave it (our own trainer's: "acc")."""
+    return list(event.metrics.items()) if event.metrics else [("acc", event.acc)]

@@ -62,9 +62,8 @@ class CoursePrinter:
         elif isinstance(event, BatchMetrics) and event.batch % LOG_EVERY == 0:
             line = event.course_line()
         elif isinstance(event, EvalResult):
-            label = "validation" if event.split == "val" else "test"
-            line = f"[{label}] epoch: {event.epoch}, batch: {event.batch}, loss={event.loss:.6f}, acc={event.acc:.6f}"
-            if event.split == "test":
+            line = event.line()
+            if event.split == "test" and event.acc is not None:
                 line += f"\ntest accuracy: {event.acc:.4f}"
             elif event.diagnosis:
                 line += f"\n[diagnosis] {event.diagnosis}"

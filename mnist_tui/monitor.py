@@ -19,6 +19,7 @@ about, it writes one event line.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from pathlib import Path
@@ -32,6 +33,10 @@ from .config import AUTO_STATS_EVERY
 from .engine import checkpoint
 from .engine.control import ControlError, ControlServer, PauseAndStop, hold_trainer_lock
 from .engine.events import (
+    CLASSIFICATION,
+    OTHER,
+    REGRESSION,
+    TASKS,
     BatchMetrics,
     CheckpointSaved,
     EvalResult,
@@ -45,24 +50,63 @@ from .engine.rundir import CONFIG, EventLog, RunDir
 from .engine.snapshot import Snapshots, check_layer
 
 
-def _number(value) -> float:
+def _number(value) -> float | None:
     """A figure from `logs`: Paddle gives lists or arrays of one value."""
     while isinstance(value, (list, tuple)):
-        value = value[0]
-    return float(np.asarray(value).reshape(-1)[0]) if value is not None else float("nan")
+        value = value[0] if value else None
+    return float(np.asarray(value).reshape(-1)[0]) if value is not None else None
+
+
+def accuracy_name(names: list[str]) -> str:
+    """The metric the app calls accuracy: the first whose name says so (`acc`, `acc_top1`,
+    `accuracy`); "" when none does."""
+    return next((n for n in names if n.lower().startswith("acc") or "accuracy" in n.lower()), "")
+
+
+def _first_tensor(value):
+    """The first tensor of a forward result or a loss's inputs (a tensor, tuple, list or dict)."""
+    while isinstance(value, (list, tuple, dict)):
+        value = next(iter(value.values() if isinstance(value, dict) else value), None)
+    return value if isinstance(value, paddle.Tensor) else None
+
+
+def infer_task(output, labels, loss, has_accuracy: bool) -> str:
+    """What the network does, from its first training batch (events.TASKS): integer labels and one
+    score per class are a classification; real targets of the output's shape a regression (a
+    binary cross-entropy's sigmoid score is neither). Without labels (a hand loop), an accuracy
+    and one score per class say classification."""
+    out, label = _first_tensor(output), _first_tensor(labels)
+    if out is None:
+        return OTHER
+    scores = out.shape[-1] if len(out.shape) > 1 else 1
+    if label is None:
+        return CLASSIFICATION if has_accuracy and scores > 1 else OTHER
+    if not paddle.is_floating_point(label):
+        return CLASSIFICATION if scores > 1 else OTHER
+    if "BCE" in type(loss).__name__ or math.prod(label.shape) != math.prod(out.shape):
+        return OTHER
+    return REGRESSION
 
 
 class Monitor(Callback, PauseAndStop):
     def __init__(self, runs_dir: str | Path = "runs", name: str | None = None, stats_every: int = AUTO_STATS_EVERY,
-                 seed: int = 0, hold_for_viewers: bool = True) -> None:
+                 seed: int = 0, hold_for_viewers: bool = True, task: str | None = None) -> None:
         """`hold_for_viewers`: when training ends while a viewer is attached, wait (answering `r`
-        and `s` on the final model) until it leaves or stops the run, as our own trainer does."""
+        and `s` on the final model) until it leaves or stops the run, as our own trainer does.
+        `task`: "classification", "regression" or "other" (events.TASKS); None infers it from the
+        first batch."""
+        if task is not None and task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}, not {task!r}")
         Callback.__init__(self)
         PauseAndStop.__init__(self)
+        self.task = task
+        self.metric_names: list[str] = []  # as the training code names them, Model.fit's order
+        self._task_hooks: list = []
+        self._seen_output = self._seen_labels = None
+        self._eval_loss_sum, self._eval_count = 0.0, 0
         self.runs_dir, self.name, self.stats_every = Path(runs_dir), name, stats_every
         self.hold_for_viewers = hold_for_viewers
         self._last_input = None
-        self._eval_images = None  # images seen by the network in eval mode during Model.fit's evaluation
         self.seed = seed
         self._snapshot_layer = ""
         self._lock = threading.Lock()
@@ -84,20 +128,40 @@ class Monitor(Callback, PauseAndStop):
         self.probe.arm()  # the first batch gives the output shapes and the first statistics
         # The newest batch's input (a reference, no copy): the final model is inspected on it.
         self._input_hook = network.register_forward_pre_hook(self._keep_input)
+        if self.task is None:  # the first training batch's output and labels tell the task
+            self._task_hooks.append(network.register_forward_post_hook(self._see_output))
+            loss = getattr(getattr(self, "model", None), "_loss", None)
+            if isinstance(loss, paddle.nn.Layer):
+                self._task_hooks.append(loss.register_forward_pre_hook(self._see_labels))
         self.epochs, self.steps = epochs, steps or 0
         self._t0 = self._t_last = time.perf_counter()
         self._server = ControlServer(self.run.path, self).start()
         self.log(StatusChanged("running"))
 
     def _write_config(self) -> None:
-        self.run.write_json(CONFIG, {"config": self.config, "source": type(self).__name__,
+        self.run.write_json(CONFIG, {"config": self.config, "source": type(self).__name__, "task": self.task,
                                      "versions": {"mnist_tui": __version__, "paddle": paddle.__version__}})
 
     def _keep_input(self, _layer, inputs):
         if self.network.training:
             self._last_input = inputs
-        elif self._eval_images is not None and inputs:
-            self._eval_images += int(inputs[0].shape[0])
+
+    def _see_output(self, layer, _inputs, output):
+        if layer.training and self._seen_output is None:
+            self._seen_output = output
+
+    def _see_labels(self, _layer, inputs):
+        if self.network.training and self._seen_labels is None:
+            self._seen_labels = inputs[1:]
+
+    def _settle_task(self) -> None:
+        """At the first batch end: the task, from what the hooks saw, and the hooks go."""
+        if self.task is None:
+            self.task = infer_task(self._seen_output, self._seen_labels, getattr(self.model, "_loss", None),
+                                   bool(accuracy_name(self.metric_names)))
+        for hook in self._task_hooks:
+            hook.remove()
+        self._task_hooks, self._seen_output, self._seen_labels = [], None, None
 
     def _close(self, status: str) -> None:
         self._input_hook.remove()
@@ -138,17 +202,21 @@ class Monitor(Callback, PauseAndStop):
             return wanted
 
     # ---- the loop's side ----
-    def _batch_end(self, loss, acc, batch_size: int) -> None:
+    def _batch_end(self, loss, metrics: dict[str, float | None], batch_size: int) -> None:
         now = time.perf_counter()
         rate = batch_size / max(now - self._t_last, 1e-9)
         self._t_last = now
         if self.step == 0:
+            self._settle_task()
             if not self.config.get("batch_size"):  # Model.fit says it only with the first batch
                 self.config["batch_size"] = batch_size
-                self._write_config()
+            self._write_config()
             self.log(RunStarted(str(self.run.path), paddle.get_device(), self.config, self.epochs, self.steps,
-                                self.steps * batch_size, 0, self.probe.facts()))
-        self.log(BatchMetrics(self.epoch, self.batch_index, self.step, _number(loss), _number(acc), rate, now - self._t0))
+                                self.steps * batch_size, 0, self.probe.facts(), task=self.task,
+                                accuracy=accuracy_name(self.metric_names), metrics=self.metric_names))
+        loss = _number(loss)
+        self.log(BatchMetrics(self.epoch, self.batch_index, self.step, float("nan") if loss is None else loss,
+                              metrics.get(accuracy_name(self.metric_names)), rate, now - self._t0, metrics))
         if self.probe.armed:
             self.probe.disarm()
             if self.probe.outputs:
@@ -205,8 +273,13 @@ class Monitor(Callback, PauseAndStop):
                 self._checkpoint()
             time.sleep(0.05)
 
-    def _evaluated(self, loss, acc, size: int = 0) -> None:
-        self.log(EvalResult("val", self.epoch, self.batch_index, self.step, _number(loss), _number(acc), size=size))
+    def _evaluated(self, loss, metrics: dict[str, float | None], size: int = 0) -> None:
+        loss = _number(loss)
+        self.log(EvalResult("val", self.epoch, self.batch_index, self.step, float("nan") if loss is None else loss,
+                            metrics.get(accuracy_name(self.metric_names)), size=size, metrics=metrics))
+
+    def _metrics(self, logs: dict) -> dict[str, float | None]:
+        return {name: _number(logs.get(name)) for name in self.metric_names}
 
     # ---- paddle.callbacks.Callback ----
     def on_train_begin(self, logs=None) -> None:
@@ -215,6 +288,7 @@ class Monitor(Callback, PauseAndStop):
         config = {"epochs": params.get("epochs"), "batch_size": params.get("batch_size"), "stats_every": self.stats_every,
                   "optimizer": type(optimizer).__name__.lower() if optimizer else None,
                   "lr": float(optimizer.get_lr()) if optimizer else None, "model": type(self.model.network).__name__}
+        self.metric_names = [n for n in self.model._metrics_name() if n != "loss"]  # the names Model.fit logs
         self._open(self.model.network, config, params.get("epochs") or 0, params.get("steps"))
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
@@ -222,18 +296,26 @@ class Monitor(Callback, PauseAndStop):
 
     def on_train_batch_end(self, step, logs=None) -> None:
         logs = logs or {}
-        self._batch_end(logs.get("loss"), logs.get("acc"), logs.get("batch_size") or self.params.get("batch_size") or 1)
+        self._batch_end(logs.get("loss"), self._metrics(logs), logs.get("batch_size") or self.params.get("batch_size") or 1)
         if self.stop_requested:
             self.model.stop_training = True
 
     def on_eval_begin(self, logs=None) -> None:
-        self._eval_images = 0
+        self._eval_loss_sum, self._eval_count = 0.0, 0
+
+    def on_eval_batch_end(self, step, logs=None) -> None:
+        """Model.fit's logs hold the newest batch's loss: the mean over the split is taken here,
+        weighted by batch size (its metrics Paddle accumulates over the split itself)."""
+        logs = logs or {}
+        loss, size = _number(logs.get("loss")), int(logs.get("batch_size") or 0)
+        if loss is not None:
+            self._eval_loss_sum += loss * size
+            self._eval_count += size
 
     def on_eval_end(self, logs=None) -> None:
         if self.run is not None:  # evaluate() outside fit has no run folder
-            logs = logs or {}
-            self._evaluated(logs.get("loss"), logs.get("acc"), self._eval_images or 0)
-        self._eval_images = None
+            loss = self._eval_loss_sum / self._eval_count if self._eval_count else None
+            self._evaluated(loss, self._metrics(logs or {}), self._eval_count)
 
     def on_train_end(self, logs=None) -> None:
         self._close("stopped" if self.stop_requested else "done")
@@ -242,26 +324,35 @@ class Monitor(Callback, PauseAndStop):
     @classmethod
     def attach(cls, network, runs_dir: str | Path = "runs", epochs: int = 1, steps_per_epoch: int = 0,
                batch_size: int = 1, name: str | None = None, stats_every: int = AUTO_STATS_EVERY,
-               **config) -> Monitor:
+               task: str | None = None, **config) -> Monitor:
         """A monitor for a loop of your own: call `batch`, `epoch_end`, `evaluated` and `close`."""
-        monitor = cls(runs_dir, name, stats_every)
+        monitor = cls(runs_dir, name, stats_every, task=task)
         monitor.model = None
         monitor.batch_size = batch_size
         monitor._open(network, {"epochs": epochs, "batch_size": batch_size, "stats_every": monitor.stats_every, **config},
                       epochs, steps_per_epoch)
         return monitor
 
-    def batch(self, loss, acc=None) -> bool:
-        """After each optimizer step; returns False when the viewer asked the loop to stop."""
-        self._batch_end(loss, acc, self.batch_size)
+    def batch(self, loss, acc=None, **metrics) -> bool:
+        """After each optimizer step; returns False when the viewer asked the loop to stop.
+        `acc`: the batch's accuracy; other figures by name (`monitor.batch(loss, acc, top5=t5)`)."""
+        self._batch_end(loss, self._named(acc, metrics), self.batch_size)
         return not self.stop_requested
+
+    def _named(self, acc, metrics: dict) -> dict[str, float | None]:
+        """The hand loop's figures by name; the first batch fixes which names the run has."""
+        named = {"acc": acc, **metrics} if acc is not None else dict(metrics)
+        if self.step == 0 and not self.metric_names:
+            self.metric_names = list(named)
+        return {name: _number(named.get(name)) for name in self.metric_names}
 
     def epoch_end(self) -> None:
         self.epoch += 1
         self.batch_index = 0
 
-    def evaluated(self, loss, acc, size: int = 0) -> None:
-        self._evaluated(loss, acc, size)
+    def evaluated(self, loss, acc=None, size: int = 0, **metrics) -> None:
+        """After a validation: its mean loss, accuracy and other figures (by name) over `size` samples."""
+        self._evaluated(loss, self._named(acc, metrics), size)
 
     def close(self) -> None:
         self._close("stopped" if self.stop_requested else "done")

@@ -8,6 +8,7 @@ falls behind loses its oldest events instead of slowing training.
 from __future__ import annotations
 
 import collections
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -26,8 +27,22 @@ class Event:
         return {"type": self.kind, "time": round(time.time(), 3), **vars(self)}
 
 
+# What a run's network does, recorded in RunStarted.task (and config.json's "task"):
+# - "classification": integer labels and one score per class; accuracy, confusion matrix, worst
+#   examples and softmax apply.
+# - "regression": a real-valued target of the output's shape (MSE, L1); the output is a value.
+# - "other": anything else (a sigmoid score, embeddings, a GAN): the output is shown as "output".
+# The Monitor infers it from the first batch (labels' dtype, the output's shape), or takes
+# Monitor(task=...); our own trainer classifies. Logs written before the field: classification.
+CLASSIFICATION, REGRESSION, OTHER = "classification", "regression", "other"
+TASKS = (CLASSIFICATION, REGRESSION, OTHER)
+
+
 @dataclass
 class RunStarted(Event):
+    """A trainer's start. `task` says what the network does (TASKS above): viewers show the
+    confusion matrix, worst examples, softmax and "accuracy" words for a classification only."""
+
     run_dir: str
     device: str  # the device actually used, e.g. "cpu" or "gpu:0 (NVIDIA A100)"
     config: dict
@@ -39,6 +54,10 @@ class RunStarted(Event):
     start_epoch: int = 0
     start_step: int = 0
     ranks: int = 1  # data-parallel processes; statistics and snapshots are rank 0's share of a batch
+    task: str = CLASSIFICATION  # one of TASKS: what the network's output is, so viewers pick words and views
+    accuracy: str = "acc"  # the metric the app calls accuracy, by its own name ("": the run has none)
+    metrics: list[str] = field(default_factory=list)  # every metric, as the training code names them
+
 
 
 @dataclass
@@ -55,13 +74,14 @@ class BatchMetrics(Event):
     batch: int  # index within the epoch, from 0
     step: int  # global batch index, from 0
     loss: float
-    acc: float
+    acc: float | None  # the run's accuracy (RunStarted.accuracy names it); None: the run has none
     images_per_s: float
     elapsed_s: float
+    metrics: dict[str, float] = field(default_factory=dict)  # every metric by its own name, accuracy included
 
     def course_line(self) -> str:
         """The course's batch log line, shared by the headless printer and the app's log."""
-        return f"epoch: {self.epoch}, batch: {self.batch}, loss is: [{self.loss:.6f}], acc is [{self.acc:.6f}]"
+        return f"epoch: {self.epoch}, batch: {self.batch}, loss is: [{self.loss:.6f}]" + _metric_words(self, " is ")
 
 
 @dataclass
@@ -75,8 +95,8 @@ class EvalResult(Event):
     epoch: int
     batch: int
     step: int
-    loss: float
-    acc: float
+    loss: float  # the mean over the split's samples
+    acc: float | None  # the run's accuracy on the split; None: the run has none
     running_loss: float | None = None
     running_acc: float | None = None
     train_loss: float | None = None
@@ -85,10 +105,27 @@ class EvalResult(Event):
     train_size: int = 0
     verdict: str = ""  # diagnosis.VERDICTS
     diagnosis: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)  # every metric by its own name, accuracy included
 
     @property
     def gap(self) -> float | None:
-        return None if self.train_acc is None else self.train_acc - self.acc
+        return None if self.train_acc is None or self.acc is None else self.train_acc - self.acc
+
+    def line(self) -> str:
+        """The headless printer's and the app's log line for this evaluation."""
+        label = "validation" if self.split == "val" else "test"
+        return f"[{label}] epoch: {self.epoch}, batch: {self.batch}, loss={self.loss:.6f}" + _metric_words(self, "=")
+
+
+def _metric_words(event: BatchMetrics | EvalResult, sep: str) -> str:
+    """", acc is [0.9]"-style words for every metric under its own name; none without metrics."""
+    if event.metrics:
+        figures = event.metrics.items()
+    else:
+        figures = [] if event.acc is None else [("acc", event.acc)]
+    if sep == " is ":
+        return "".join(f", {name} is [{value:.6f}]" for name, value in figures)
+    return "".join(f", {name}={value:.6f}" for name, value in figures)
 
 
 @dataclass
@@ -196,7 +233,13 @@ def from_json(record: dict) -> Event | None:
     if cls is EvalResult and "running_acc" not in record:  # written before the honest gap: train_* were running means
         record = {**record, "running_loss": record.get("train_loss"), "running_acc": record.get("train_acc"),
                   "train_loss": None, "train_acc": None}
+    if cls in (BatchMetrics, EvalResult) and "metrics" not in record and not _finite(record.get("acc")):
+        record = {**record, "acc": None}  # written before metrics had names: a NaN accuracy meant none
     return cls(**{k: v for k, v in record.items() if k in cls.__dataclass_fields__})
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 Callback = Callable[[Event], None]

@@ -32,6 +32,9 @@ class RunState:
         self.best_loss: float | None = None
         self.best_acc: float | None = None
         self.loss_history, self.acc_history = History(history_points), History(history_points)
+        self.metric_windows: dict[str, Window] = {}  # the figures besides loss and accuracy, by their names
+        self._window = window
+        self._acc_seen = self._batches_seen = False
         self.log_lines: collections.deque[str] = collections.deque(maxlen=500)
         self.new_log_lines: list[str] = []
         self.evals: list[ev.EvalResult] = []
@@ -48,6 +51,32 @@ class RunState:
         self.dirty: set[str] = set()
 
     # ---- derived figures ----
+    @property
+    def task(self) -> str:
+        """What the network does (events.TASKS), as the run recorded it; classification for older logs."""
+        return self.started.task if self.started else ev.CLASSIFICATION
+
+    @property
+    def classifies(self) -> bool:
+        return self.task == ev.CLASSIFICATION
+
+    @property
+    def has_accuracy(self) -> bool:
+        """Whether the run measures an accuracy: named at its start (older logs: any seen). Without
+        one, no view shows accuracy words or figures."""
+        if self.started is not None and not self.started.accuracy:
+            return False
+        return self._acc_seen or not self._batches_seen
+
+    @property
+    def accuracy_name(self) -> str:
+        return self.started.accuracy if self.started and self.started.accuracy else "acc"
+
+    @property
+    def accuracy_words(self) -> str:
+        """"accuracy", with the metric's own name when it is not plain `acc` ("accuracy (acc_top1)")."""
+        return "accuracy" if self.accuracy_name == "acc" else f"accuracy ({self.accuracy_name})"
+
     @property
     def bpe(self) -> int:
         return self.started.batches_per_epoch if self.started else 0
@@ -80,9 +109,17 @@ class RunState:
             return f"{last.diagnosis} (epoch {last.epoch}, batch {last.batch})"
         if self.evals:  # a loop of someone else's: validation only, no training side measured alike
             e = self.evals[-1]
-            return (f"Validation accuracy {100 * e.acc:.2f}% (loss {e.loss:.4f}) at epoch {e.epoch}, batch {e.batch}. "
+            figures = f"loss {e.loss:.4f}" + "".join(f", {name} {value:.4f}" for name, value in self.other_metrics(e))
+            lead = (f"Validation {self.accuracy_words} {100 * e.acc:.2f}% ({figures})" if e.acc is not None
+                    else f"Validation {figures}")
+            return (f"{lead} at epoch {e.epoch}, batch {e.batch}. "
                     "No diagnosis: this run's loop measures no training figures the way it measures validation.")
         return NO_EVALUATION
+
+    def other_metrics(self, e: ev.BatchMetrics | ev.EvalResult) -> list[tuple[str, float]]:
+        """The event's figures besides loss and accuracy, by their names (finite ones)."""
+        return [(name, value) for name, value in e.metrics.items()
+                if name != self.accuracy_name and value is not None and math.isfinite(value)]
 
     # ---- folding events ----
     def apply(self, events: list[ev.Event]) -> None:
@@ -110,15 +147,21 @@ class RunState:
     def _on_BatchMetrics(self, e: ev.BatchMetrics) -> None:
         self.epoch, self.batch, self.step = e.epoch, e.batch, e.step
         self.images_per_s, self.elapsed_s = e.images_per_s, e.elapsed_s
+        self._batches_seen = True
         self.loss_window.add(e.loss)
-        self.acc_window.add(e.acc)
         if math.isfinite(e.loss) and (self.best_loss is None or e.loss < self.best_loss):
             self.best_loss = e.loss
-        if math.isfinite(e.acc) and (self.best_acc is None or e.acc > self.best_acc):
-            self.best_acc = e.acc
         x = e.step / self.bpe if self.bpe else float(e.step)
         self.loss_history.add(x, e.loss)
-        self.acc_history.add(x, e.acc)
+        if e.acc is not None:
+            self._acc_seen = True
+            self.acc_window.add(e.acc)
+            if math.isfinite(e.acc) and (self.best_acc is None or e.acc > self.best_acc):
+                self.best_acc = e.acc
+            self.acc_history.add(x, e.acc)
+        for name, value in e.metrics.items():
+            if name != self.accuracy_name and value is not None:
+                self.metric_windows.setdefault(name, Window(self._window)).add(value)
         self.dirty |= {"header", "metrics"}
         if e.batch % log_every(self.bpe or 1) == 0:
             self._log(e.course_line())
@@ -126,12 +169,11 @@ class RunState:
     def _on_EvalResult(self, e: ev.EvalResult) -> None:
         if e.split == "test":
             self.test = e
-            self._log(f"[test] loss={e.loss:.6f}, acc={e.acc:.6f}")
         else:
             self.evals.append(e)
-            self._log(f"[validation] epoch: {e.epoch}, batch: {e.batch}, loss={e.loss:.6f}, acc={e.acc:.6f}")
-            if e.diagnosis:
-                self._log(f"[diagnosis] {e.diagnosis}")
+        self._log(e.line())
+        if e.split == "val" and e.diagnosis:
+            self._log(f"[diagnosis] {e.diagnosis}")
         self.dirty.add("evals")
 
     def _on_LayerStats(self, e: ev.LayerStats) -> None:
@@ -192,6 +234,6 @@ class RunState:
     def _on_Finished(self, e: ev.Finished) -> None:
         self.dirty |= {"header", "evals"}
         text = f"finished: {e.status}"
-        if e.test_acc is not None:
+        if e.test_acc is not None and math.isfinite(e.test_acc):
             text += f", test accuracy {100 * e.test_acc:.2f}%"
         self._log(text)

@@ -1,0 +1,114 @@
+"""Figures as the training code defines them: metrics under their own names, runs without an
+accuracy, the task a run records, and logs written before any of that."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import paddle
+import pytest
+
+from mnist_tui.engine import events as ev
+from mnist_tui.monitor import accuracy_name, infer_task
+from mnist_tui.tui.state import RunState
+
+
+def started(**fields) -> ev.RunStarted:
+    return ev.RunStarted("runs/x", "cpu", {"batch_size": 8}, 1, 10, 80, 0, [], **fields)
+
+
+@pytest.mark.parametrize(("names", "expected"), [
+    (["acc"], "acc"), (["acc_top1", "acc_top5"], "acc_top1"), (["precision", "my_accuracy"], "my_accuracy"),
+    (["auc", "recall"], ""), ([], ""),
+])
+def test_the_accuracy_is_the_first_metric_named_so(names, expected):
+    assert accuracy_name(names) == expected
+
+
+def test_log_lines_name_every_metric_as_paddle_does():
+    batch = ev.BatchMetrics(0, 3, 3, 0.5, 0.75, 100.0, 1.0, {"acc_top1": 0.75, "acc_top5": 1.0})
+    assert batch.course_line() == "epoch: 0, batch: 3, loss is: [0.500000], acc_top1 is [0.750000], acc_top5 is [1.000000]"
+    assert ev.BatchMetrics(0, 3, 3, 0.5, None, 100.0, 1.0).course_line() == "epoch: 0, batch: 3, loss is: [0.500000]"
+    assert ev.BatchMetrics(0, 3, 3, 0.5, 0.25, 100.0, 1.0).course_line().endswith("acc is [0.250000]")  # our trainer's
+    val = ev.EvalResult("val", 1, 0, 20, 0.25, None, size=100)
+    assert val.line() == "[validation] epoch: 1, batch: 0, loss=0.250000" and val.gap is None
+
+
+def test_a_log_written_before_metrics_had_names_still_opens():
+    old = [{"type": "RunStarted", "time": 1.0, "run_dir": "r", "device": "cpu", "config": {}, "epochs": 1,
+            "batches_per_epoch": 2, "train_size": 2, "val_size": 0, "layers": []},
+           {"type": "BatchMetrics", "time": 1.0, "epoch": 0, "batch": 0, "step": 0, "loss": 0.5, "acc": 0.5,
+            "images_per_s": 1.0, "elapsed_s": 1.0},
+           {"type": "BatchMetrics", "time": 1.0, "epoch": 0, "batch": 1, "step": 1, "loss": 0.5, "acc": math.nan,
+            "images_per_s": 1.0, "elapsed_s": 1.0},
+           {"type": "EvalResult", "time": 1.0, "split": "val", "epoch": 0, "batch": 1, "step": 1, "loss": 0.4,
+            "acc": None}]
+    first, batch, nan_batch, val = [ev.from_json(r) for r in old]
+    assert first.task == ev.CLASSIFICATION and first.accuracy == "acc" and first.metrics == []
+    assert batch.acc == 0.5 and batch.metrics == {} and batch.course_line().endswith("acc is [0.500000]")
+    assert nan_batch.acc is None and val.acc is None  # an older Monitor wrote NaN (or null) for "no metric"
+    state = RunState()
+    state.apply([first, nan_batch, val])
+    assert not state.has_accuracy and "nan" not in state.diagnosis().lower()
+
+
+def test_a_run_without_a_metric_shows_no_accuracy_anywhere_in_its_state():
+    state = RunState()
+    state.apply([started(task=ev.REGRESSION, accuracy=""),
+                 ev.BatchMetrics(0, 0, 0, 2.5, None, 10.0, 0.1),
+                 ev.EvalResult("val", 0, 1, 1, 1.25, None, size=64)])
+    assert not state.has_accuracy and not state.classifies and state.best_acc is None
+    assert state.acc_history.points() == ([], [])
+    words = state.diagnosis() + " ".join(state.log_lines)
+    assert "acc" not in words.lower() and "nan" not in words.lower()
+    assert state.diagnosis().startswith("Validation loss 1.2500 at epoch 0")
+
+
+def test_several_metrics_keep_their_names_and_the_first_accuracy_is_the_apps():
+    state = RunState()
+    state.apply([started(accuracy="acc_top1", metrics=["acc_top1", "acc_top5"]),
+                 ev.BatchMetrics(0, 0, 0, 2.0, 0.5, 10.0, 0.1, {"acc_top1": 0.5, "acc_top5": 0.875}),
+                 ev.EvalResult("val", 0, 1, 1, 1.5, 0.6, size=64, metrics={"acc_top1": 0.6, "acc_top5": 0.9})])
+    assert state.has_accuracy and state.best_acc == 0.5 and state.accuracy_name == "acc_top1"
+    assert list(state.metric_windows) == ["acc_top5"] and state.metric_windows["acc_top5"].current == 0.875
+    assert state.diagnosis().startswith("Validation accuracy (acc_top1) 60.00% (loss 1.5000, acc_top5 0.9000)")
+
+
+def tensor(shape, dtype):
+    return paddle.to_tensor(np.zeros(shape, dtype=dtype))
+
+
+@pytest.mark.parametrize(("output", "labels", "loss", "acc", "task"), [
+    ([8, 10], [8, 1], paddle.nn.CrossEntropyLoss(), True, ev.CLASSIFICATION),
+    ([8, 10], [8], None, False, ev.CLASSIFICATION),  # integer labels, a score per class: no metric needed
+    ([8, 1], [8, 1], paddle.nn.MSELoss(), False, ev.REGRESSION),
+    ([8, 1], [8, 1], paddle.nn.BCELoss(), False, ev.OTHER),  # a sigmoid score
+    ([8, 64], [8, 3], None, False, ev.OTHER),  # embeddings, real targets of another shape
+    ([8, 10], None, None, True, ev.CLASSIFICATION),  # a hand loop: no labels, an accuracy and scores
+    ([8, 1], None, None, False, ev.OTHER),
+])
+def test_the_task_is_inferred_from_the_first_batch(output, labels, loss, acc, task):
+    label = None if labels is None else (tensor(labels, "int64") if task == ev.CLASSIFICATION else
+                                         tensor(labels, "float32"))
+    out = tensor(output, "float32")
+    labels = None if label is None else [label]
+    assert infer_task((out, tensor([8, 4], "float32")), labels, loss, acc) == task  # a tuple: its first
+
+
+def test_the_recorded_task_is_in_config_json_and_run_started(tmp_path):
+    from mnist_tui import Monitor
+
+    net = paddle.nn.Linear(3, 1)
+    monitor = Monitor.attach(net, runs_dir=tmp_path, steps_per_epoch=1, batch_size=4, task="regression")
+    monitor.hold_for_viewers = False
+    net(paddle.ones([4, 3]))
+    monitor.batch(paddle.to_tensor(0.5))
+    monitor.close()
+    (run,) = tmp_path.iterdir()
+    assert json.loads((run / "config.json").read_text())["task"] == "regression"
+    first = json.loads((run / "events.jsonl").read_text().splitlines()[1])
+    assert first["type"] == "RunStarted" and first["task"] == "regression" and first["accuracy"] == ""
+    with pytest.raises(ValueError, match="task must be one of"):
+        Monitor(task="segmentation")
