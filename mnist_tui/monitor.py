@@ -2,10 +2,10 @@
 
     model.fit(train, eval, epochs=2, callbacks=[Monitor(runs_dir="runs")])   # paddle.Model
 
-    monitor = Monitor.attach(net, runs_dir="runs", epochs=2, steps_per_epoch=len(loader))
+    monitor = Monitor.attach(net, runs_dir="runs", epochs=2, loader=loader)   # a hand-written loop
     for epoch in range(2):
         for x, y in loader:
-            ...; monitor.batch(loss, acc)         # a hand-written loop
+            ...; monitor.batch(loss, acc)         # epochs counted from len(loader)
         monitor.evaluated(val_loss, val_acc)
     monitor.close()
 
@@ -15,17 +15,25 @@ next batch end: statistics and snapshots of the next batch (the layer probe is a
 batches, engine/probe.py), checkpoints through `paddle.Model.save` (or `paddle.save` of the layer),
 pause by waiting at the batch end, stop through `model.stop_training`. On batches nobody asked
 about, it writes one event line.
+
+It never breaks the training it watches: a failure in one of its parts (statistics, snapshot,
+checkpoint, control, event log) is written to the run (`ErrorRaised` naming the part, the
+traceback in run.log), and that part is switched off while the loop goes on.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import threading
 import time
+import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import paddle
+from paddle import nn
 from paddle.callbacks import Callback
 
 from . import __version__
@@ -39,6 +47,7 @@ from .engine.events import (
     TASKS,
     BatchMetrics,
     CheckpointSaved,
+    ErrorRaised,
     EvalResult,
     Finished,
     LayerStats,
@@ -48,6 +57,31 @@ from .engine.events import (
 from .engine.probe import LayerProbe
 from .engine.rundir import CONFIG, EventLog, RunDir
 from .engine.snapshot import Snapshots, check_layer
+
+
+def networks(network) -> tuple[nn.Layer, dict[str, nn.Layer]]:
+    """One layer, or several (a list, or a dict of names: a GAN's generator and discriminator, a
+    teacher and a student) as one tree whose layers are named "<network>.<layer>", and the
+    networks by name. A list's networks are named after their classes (with their position where
+    two share one)."""
+    if isinstance(network, nn.Layer):
+        return network, {"": network}
+    if isinstance(network, dict):
+        named = {str(name): layer for name, layer in network.items()}
+    else:
+        kinds = [type(layer).__name__ for layer in network]
+        named = {kind if kinds.count(kind) == 1 else f"{kind}{i}": layer for i, (kind, layer) in enumerate(zip(kinds, network))}
+    return nn.LayerDict(named), named
+
+
+def loader_facts(loader) -> tuple[int, int]:
+    """Batches per epoch and batch size of a data loader (0 where it does not say)."""
+    try:
+        steps = len(loader)
+    except TypeError:  # an iterable dataset: no length
+        steps = 0
+    size = getattr(loader, "batch_size", None) or getattr(getattr(loader, "batch_sampler", None), "batch_size", 0)
+    return steps, int(size or 0)
 
 
 def _number(value) -> float | None:
@@ -106,52 +140,98 @@ class Monitor(Callback, PauseAndStop):
         self._eval_loss_sum, self._eval_count = 0.0, 0
         self.runs_dir, self.name, self.stats_every = Path(runs_dir), name, stats_every
         self.hold_for_viewers = hold_for_viewers
-        self._last_input = None
+        self._last_inputs: dict[str, tuple] = {}
+        self._input_hooks: list = []
         self.seed = seed
         self._snapshot_layer = ""
         self._lock = threading.Lock()
         self._want = set()  # "stats", "snapshot", "checkpoint", asked through the control channel
         self.network = None
         self.epoch = self.step = self.batch_index = 0  # batch_index: within the epoch
+        self.roots: dict[str, nn.Layer] = {}
         self.run = None
+        self.off: set[str] = set()  # the parts that failed and are switched off
 
     # ---- the run folder ----
     def _open(self, network, config: dict, epochs: int, steps: int | None) -> None:
-        self.network = network
-        self.run = RunDir.create(self.runs_dir, self.name)
-        self.config = config
-        self._write_config()
-        self._trainer_lock = hold_trainer_lock(self.run.path)
-        self.log = EventLog(self.run.events_path)
-        self.probe = LayerProbe(network)
+        self.epochs, self.steps = epochs, steps or 0
+        self._t0 = self._t_last = time.perf_counter()
+        try:
+            self.network, self.roots = networks(network)
+            self.run = RunDir.create(self.runs_dir, self.name)
+            self.config = config
+            self._write_config()
+            self._trainer_lock = hold_trainer_lock(self.run.path)
+            self.log = EventLog(self.run.events_path)
+        except Exception as exc:  # noqa: BLE001 - no run folder: the Monitor stays out of the way
+            print(f"mnist_tui.Monitor is off, training goes on: {type(exc).__name__}: {exc}", file=sys.stderr)
+            self.off.add("monitor")
+            return
+        with self._part("statistics"):
+            self.probe = LayerProbe(self.network, self.roots)
+            self.probe.arm()  # the first batch gives the output shapes and the first statistics
         self.snapshots = Snapshots(self.run.snapshots, self.seed)
-        self.probe.arm()  # the first batch gives the output shapes and the first statistics
-        # The newest batch's input (a reference, no copy): the final model is inspected on it.
-        self._input_hook = network.register_forward_pre_hook(self._keep_input)
+        # Each network's newest input in training (a reference, no copy): the final model is inspected on it.
+        self._input_hooks = [root.register_forward_pre_hook(self._keep_input(name)) for name, root in self.roots.items()]
+        first = next(iter(self.roots.values()))
         if self.task is None:  # the first training batch's output and labels tell the task
-            self._task_hooks.append(network.register_forward_post_hook(self._see_output))
+            self._task_hooks.append(first.register_forward_post_hook(self._see_output))
             loss = getattr(getattr(self, "model", None), "_loss", None)
             if isinstance(loss, paddle.nn.Layer):
                 self._task_hooks.append(loss.register_forward_pre_hook(self._see_labels))
-        self.epochs, self.steps = epochs, steps or 0
-        self._t0 = self._t_last = time.perf_counter()
-        self._server = ControlServer(self.run.path, self).start()
-        self.log(StatusChanged("running"))
+        self._server = None
+        with self._part("control"):
+            self._server = ControlServer(self.run.path, self).start()
+        self._write(StatusChanged("running"))
+
+    # ---- failures: reported, and the part switched off ----
+    @contextmanager
+    def _part(self, part: str):
+        """Run a part of the Monitor; if it fails, report it and switch it off, never raise."""
+        try:
+            yield
+        except Exception:  # noqa: BLE001 - the user's training goes on whatever fails here
+            self._failed(part, traceback.format_exc())
+
+    def _failed(self, part: str, trace: str) -> None:
+        self.off.add(part)
+        message = trace.strip().splitlines()[-1]
+        try:
+            with open(self.run.log_path, "a", encoding="utf-8") as log:
+                log.write(f"mnist_tui.Monitor: the {part} failed and is off; training goes on.\n{trace}\n")
+        except OSError:
+            print(f"mnist_tui.Monitor: the {part} failed and is off; training goes on.\n{trace}", file=sys.stderr)
+        if part == "statistics" and self.probe is not None:
+            self.probe.disarm()
+        self._write(ErrorRaised(message, trace, str(self.run.log_path), part=part))
+
+    def _write(self, event) -> None:
+        if "event log" in self.off or "monitor" in self.off:
+            return
+        try:
+            self.log(event)
+        except Exception:  # noqa: BLE001 - a full disk, a closed file: the events stop, training does not
+            self._failed("event log", traceback.format_exc())
+
+    def _on(self, part: str) -> bool:
+        return part not in self.off and "monitor" not in self.off
 
     def _write_config(self) -> None:
         self.run.write_json(CONFIG, {"config": self.config, "source": type(self).__name__, "task": self.task,
                                      "versions": {"mnist_tui": __version__, "paddle": paddle.__version__}})
 
-    def _keep_input(self, _layer, inputs):
-        if self.network.training:
-            self._last_input = inputs
+    def _keep_input(self, name: str):
+        def hook(layer, inputs):
+            if layer.training:
+                self._last_inputs[name] = inputs
+        return hook
 
     def _see_output(self, layer, _inputs, output):
         if layer.training and self._seen_output is None:
             self._seen_output = output
 
     def _see_labels(self, _layer, inputs):
-        if self.network.training and self._seen_labels is None:
+        if self._seen_labels is None and next(iter(self.roots.values())).training:
             self._seen_labels = inputs[1:]
 
     def _settle_task(self) -> None:
@@ -164,25 +244,40 @@ class Monitor(Callback, PauseAndStop):
         self._task_hooks, self._seen_output, self._seen_labels = [], None, None
 
     def _close(self, status: str) -> None:
-        self._input_hook.remove()
-        self.log(Finished(status))
-        if self.hold_for_viewers and self._server.viewers and self._last_input is not None:
-            self._serve_final_model()
-        self._server.close()
-        self.probe.disarm()
-        self.log.close()
+        if "monitor" in self.off:
+            return
+        for hook in self._input_hooks:
+            hook.remove()
+        self._write(Finished(status))
+        if self._server is not None and self._on("control"):
+            with self._part("control"):
+                if self.hold_for_viewers and self._server.viewers and self._last_inputs:
+                    self._serve_final_model()
+                self._server.close()
+        if self.probe is not None:
+            self.probe.disarm()
+        with self._part("event log"):
+            self.log.close()
         self._trainer_lock.close()
 
     # ---- controls (the control channel's thread calls these; pause, resume, stop: PauseAndStop) ----
     def request_layer_stats(self) -> None:
+        if not self._on("statistics"):
+            raise ControlError("the Monitor's statistics failed and are off (the traceback is in run.log)")
         self._ask("stats")
 
     def request_snapshot(self, layer: str = "") -> None:
+        for part in ("statistics", "snapshot"):
+            if not self._on(part):
+                raise ControlError(f"the Monitor's {part} failed and is off (the traceback is in run.log)")
         check_layer(self.probe, layer)
+
         self._snapshot_layer = layer
         self._ask("snapshot")
 
     def request_checkpoint(self) -> None:
+        if not self._on("checkpoint"):
+            raise ControlError("the Monitor's checkpoints failed and are off (the traceback is in run.log)")
         self._ask("checkpoint")
 
     def request_validation(self) -> None:
@@ -202,7 +297,14 @@ class Monitor(Callback, PauseAndStop):
             return wanted
 
     # ---- the loop's side ----
-    def _batch_end(self, loss, metrics: dict[str, float | None], batch_size: int) -> None:
+    def _batch_end(self, loss, metrics, batch_size: int) -> None:
+        """`metrics`: a function giving the batch's figures by name, called here so that a figure
+        that cannot be read switches the Monitor off rather than stopping the training."""
+        if self._on("monitor"):
+            with self._part("monitor"):
+                self._record_batch(loss, metrics(), batch_size)
+
+    def _record_batch(self, loss, metrics: dict[str, float | None], batch_size: int) -> None:
         now = time.perf_counter()
         rate = batch_size / max(now - self._t_last, 1e-9)
         self._t_last = now
@@ -211,43 +313,66 @@ class Monitor(Callback, PauseAndStop):
             if not self.config.get("batch_size"):  # Model.fit says it only with the first batch
                 self.config["batch_size"] = batch_size
             self._write_config()
-            self.log(RunStarted(str(self.run.path), paddle.get_device(), self.config, self.epochs, self.steps,
-                                self.steps * batch_size, 0, self.probe.facts(), task=self.task,
-                                accuracy=accuracy_name(self.metric_names), metrics=self.metric_names))
+            self._write(RunStarted(str(self.run.path), paddle.get_device(), self.config, self.epochs, self.steps,
+                                   self.steps * batch_size, 0, self._facts(), task=self.task,
+                                   accuracy=accuracy_name(self.metric_names), metrics=self.metric_names))
         loss = _number(loss)
-        self.log(BatchMetrics(self.epoch, self.batch_index, self.step, float("nan") if loss is None else loss,
-                              metrics.get(accuracy_name(self.metric_names)), rate, now - self._t0, metrics))
-        if self.probe.armed:
-            self.probe.disarm()
-            if self.probe.outputs:
-                self.log(LayerStats(self.epoch, self.batch_index, self.step, self.probe.stats()))
-                if self._take("snapshot") or self._snapshot_pending:
-                    self._snapshot()
+        self._write(BatchMetrics(self.epoch, self.batch_index, self.step, float("nan") if loss is None else loss,
+                                 metrics.get(accuracy_name(self.metric_names)), rate, now - self._t0, metrics))
+        if self.probe is not None and self.probe.armed:
+            self._write_stats()
         self._snapshot_pending = False
-        if self._take("checkpoint"):
-            self._checkpoint()
+        if self._take("checkpoint") and self._on("checkpoint"):
+            with self._part("checkpoint"):
+                self._checkpoint()
         self.step += 1
         self.batch_index += 1
-        self._wait_while_paused()
+        if self._on("control"):
+            with self._part("control"):
+                self._wait_while_paused()
         due = self.stats_every and self.step % self.stats_every == 0
         snapshot = self._take("snapshot")
-        if due or self._take("stats") or snapshot:
+        if (due or self._take("stats") or snapshot) and self._on("statistics"):
             self._snapshot_pending = snapshot
-            self.probe.arm()  # for the next batch
+            with self._part("statistics"):
+                self.probe.arm()  # for the next batch
 
     _snapshot_pending = False
+    probe = None
+
+    def _facts(self) -> list[dict]:
+        with self._part("statistics"):
+            if self.probe is not None and self._on("statistics"):
+                return self.probe.facts()
+        return []
+
+    def _write_stats(self) -> None:
+        """The armed batch's statistics, and its snapshot if one was asked for."""
+        stats = None
+        with self._part("statistics"):
+            self.probe.disarm()
+            if self.probe.failure:  # a hook failed inside the forward or backward
+                self._failed("statistics", self.probe.failure)
+            elif self.probe.calls:
+                stats = self.probe.stats()
+        if stats is None:
+            return
+        self._write(LayerStats(self.epoch, self.batch_index, self.step, stats))
+        if (self._take("snapshot") or self._snapshot_pending) and self._on("snapshot"):
+            with self._part("snapshot"):
+                self._snapshot()
 
     def _wait_while_paused(self) -> None:
         if not self.paused:
             return
-        self.log(StatusChanged("paused", "at a batch end; requests are served at the next batch"))
+        self._write(StatusChanged("paused", "at a batch end; requests are served at the next batch"))
         self._running.wait()
         self._t_last = time.perf_counter()
-        self.log(StatusChanged("running"))
+        self._write(StatusChanged("running"))
 
     def _snapshot(self) -> None:
-        self.log(self.snapshots.take(self.probe, self.probe.outputs, (self.epoch, self.batch_index, self.step),
-                                     self._snapshot_layer))
+        self._write(self.snapshots.take(self.probe, self.probe.outputs, (self.epoch, self.batch_index, self.step),
+                                        self._snapshot_layer))
 
     def _checkpoint(self) -> None:
         stem = checkpoint.stem(self.run.checkpoints, self.step)
@@ -255,28 +380,42 @@ class Monitor(Callback, PauseAndStop):
             self.model.save(str(stem))  # paddle.Model: .pdparams and .pdopt
         else:
             paddle.save(self.network.state_dict(), str(stem) + ".pdparams")
-        self.log(CheckpointSaved(str(stem) + ".pdparams", self.epoch, self.batch_index, self.step))
+        self._write(CheckpointSaved(str(stem) + ".pdparams", self.epoch, self.batch_index, self.step))
 
     def _serve_final_model(self) -> None:
-        """`r` and `s` on the final weights, on the last batch, until the last viewer leaves or stops."""
+        """`r` and `s` on the final weights, each network on its last batch, until the last viewer
+        leaves or stops."""
         while self._server.viewers and not self.stop_requested:
             snapshot = self._take("snapshot")
-            if snapshot or self._take("stats"):
-                self.probe.arm(track_updates=False)
-                with paddle.no_grad():
-                    self.network(*self._last_input)
-                self.probe.disarm()
-                self.log(LayerStats(self.epoch, self.batch_index, self.step, self.probe.stats()))
-                if snapshot:
-                    self._snapshot()
-            if self._take("checkpoint"):
-                self._checkpoint()
+            if (snapshot or self._take("stats")) and self._on("statistics"):
+                with self._part("statistics"):
+                    self.probe.arm(track_updates=False)
+                    with paddle.no_grad():
+                        for name, inputs in self._last_inputs.items():
+                            self.roots[name](*inputs)
+                self._write_stats()
+                if snapshot and self._on("snapshot"):
+                    with self._part("snapshot"):
+                        self._snapshot()
+            if self._take("checkpoint") and self._on("checkpoint"):
+                with self._part("checkpoint"):
+                    self._checkpoint()
             time.sleep(0.05)
 
-    def _evaluated(self, loss, metrics: dict[str, float | None], size: int = 0) -> None:
-        loss = _number(loss)
-        self.log(EvalResult("val", self.epoch, self.batch_index, self.step, float("nan") if loss is None else loss,
-                            metrics.get(accuracy_name(self.metric_names)), size=size, metrics=metrics))
+    def _evaluated(self, loss, metrics, size: int = 0) -> None:
+        """`metrics`: a function giving the figures by name (as for `_batch_end`)."""
+        if not self._on("monitor"):
+            return
+        with self._part("monitor"):
+            metrics = metrics()
+            # Right after an epoch's end: the evaluation belongs to the epoch that ended, as our trainer's.
+            epoch, batch = (self.epoch - 1, self._batches_last_epoch) if self.batch_index == 0 and self.step else \
+                (self.epoch, self.batch_index)
+            loss = _number(loss)
+            self._write(EvalResult("val", epoch, batch, self.step, float("nan") if loss is None else loss,
+                                   metrics.get(accuracy_name(self.metric_names)), size=size, metrics=metrics))
+
+    _batches_last_epoch = 0
 
     def _metrics(self, logs: dict) -> dict[str, float | None]:
         return {name: _number(logs.get(name)) for name in self.metric_names}
@@ -284,10 +423,14 @@ class Monitor(Callback, PauseAndStop):
     # ---- paddle.callbacks.Callback ----
     def on_train_begin(self, logs=None) -> None:
         params = self.params or {}
-        optimizer = getattr(self.model, "_optimizer", None)
         config = {"epochs": params.get("epochs"), "batch_size": params.get("batch_size"), "stats_every": self.stats_every,
-                  "optimizer": type(optimizer).__name__.lower() if optimizer else None,
-                  "lr": float(optimizer.get_lr()) if optimizer else None, "model": type(self.model.network).__name__}
+                  "model": type(self.model.network).__name__}
+        try:
+            optimizer = getattr(self.model, "_optimizer", None)
+            config.update(optimizer=type(optimizer).__name__.lower() if optimizer else None,
+                          lr=float(optimizer.get_lr()) if optimizer else None)
+        except Exception:  # noqa: BLE001 - an optimiser that does not say: the run goes on without it
+            config.update(optimizer=None, lr=None)
         self.metric_names = [n for n in self.model._metrics_name() if n != "loss"]  # the names Model.fit logs
         self._open(self.model.network, config, params.get("epochs") or 0, params.get("steps"))
 
@@ -296,7 +439,7 @@ class Monitor(Callback, PauseAndStop):
 
     def on_train_batch_end(self, step, logs=None) -> None:
         logs = logs or {}
-        self._batch_end(logs.get("loss"), self._metrics(logs), logs.get("batch_size") or self.params.get("batch_size") or 1)
+        self._batch_end(logs.get("loss"), lambda: self._metrics(logs), logs.get("batch_size") or self.params.get("batch_size") or 1)
         if self.stop_requested:
             self.model.stop_training = True
 
@@ -306,16 +449,19 @@ class Monitor(Callback, PauseAndStop):
     def on_eval_batch_end(self, step, logs=None) -> None:
         """Model.fit's logs hold the newest batch's loss: the mean over the split is taken here,
         weighted by batch size (its metrics Paddle accumulates over the split itself)."""
-        logs = logs or {}
-        loss, size = _number(logs.get("loss")), int(logs.get("batch_size") or 0)
-        if loss is not None:
-            self._eval_loss_sum += loss * size
-            self._eval_count += size
+        if self.run is None or not self._on("monitor"):
+            return
+        with self._part("monitor"):
+            logs = logs or {}
+            loss, size = _number(logs.get("loss")), int(logs.get("batch_size") or 0)
+            if loss is not None:
+                self._eval_loss_sum += loss * size
+                self._eval_count += size
 
     def on_eval_end(self, logs=None) -> None:
         if self.run is not None:  # evaluate() outside fit has no run folder
             loss = self._eval_loss_sum / self._eval_count if self._eval_count else None
-            self._evaluated(loss, self._metrics(logs or {}), self._eval_count)
+            self._evaluated(loss, lambda: self._metrics(logs or {}), self._eval_count)
 
     def on_train_end(self, logs=None) -> None:
         self._close("stopped" if self.stop_requested else "done")
@@ -323,9 +469,15 @@ class Monitor(Callback, PauseAndStop):
     # ---- hand-written loops ----
     @classmethod
     def attach(cls, network, runs_dir: str | Path = "runs", epochs: int = 1, steps_per_epoch: int = 0,
-               batch_size: int = 1, name: str | None = None, stats_every: int = AUTO_STATS_EVERY,
-               task: str | None = None, **config) -> Monitor:
-        """A monitor for a loop of your own: call `batch`, `epoch_end`, `evaluated` and `close`."""
+               batch_size: int = 0, name: str | None = None, stats_every: int = AUTO_STATS_EVERY,
+               task: str | None = None, loader=None, **config) -> Monitor:
+        """A monitor for a loop of your own: call `batch` after each step, `evaluated` when you
+        validate, and `close`. `network`: a layer, or several in a list or a dict of names (a GAN's
+        generator and discriminator). Epochs are counted from `steps_per_epoch`, or from `loader`
+        (its length, and its batch size); `epoch_end` marks an epoch's end where neither says."""
+        loader_steps, loader_batch = loader_facts(loader) if loader is not None else (0, 0)
+        steps_per_epoch = steps_per_epoch or loader_steps
+        batch_size = batch_size or loader_batch or 1
         monitor = cls(runs_dir, name, stats_every, task=task)
         monitor.model = None
         monitor.batch_size = batch_size
@@ -336,7 +488,9 @@ class Monitor(Callback, PauseAndStop):
     def batch(self, loss, acc=None, **metrics) -> bool:
         """After each optimizer step; returns False when the viewer asked the loop to stop.
         `acc`: the batch's accuracy; other figures by name (`monitor.batch(loss, acc, top5=t5)`)."""
-        self._batch_end(loss, self._named(acc, metrics), self.batch_size)
+        if self.steps and self.batch_index >= self.steps:  # a new epoch, whether or not epoch_end was called
+            self.epoch_end()
+        self._batch_end(loss, lambda: self._named(acc, metrics), self.batch_size)
         return not self.stop_requested
 
     def _named(self, acc, metrics: dict) -> dict[str, float | None]:
@@ -347,12 +501,15 @@ class Monitor(Callback, PauseAndStop):
         return {name: _number(named.get(name)) for name in self.metric_names}
 
     def epoch_end(self) -> None:
-        self.epoch += 1
-        self.batch_index = 0
+        """Optional when `steps_per_epoch` or `loader` was given: the epoch then ends on its own."""
+        if self.batch_index:
+            self._batches_last_epoch = self.batch_index
+            self.epoch += 1
+            self.batch_index = 0
 
     def evaluated(self, loss, acc=None, size: int = 0, **metrics) -> None:
         """After a validation: its mean loss, accuracy and other figures (by name) over `size` samples."""
-        self._evaluated(loss, self._named(acc, metrics), size)
+        self._evaluated(loss, lambda: self._named(acc, metrics), size)
 
     def close(self) -> None:
         self._close("stopped" if self.stop_requested else "done")

@@ -216,6 +216,7 @@ class ErrorRaised(Event):
     message: str
     traceback: str = ""
     log_path: str = ""
+    part: str = ""  # "": the training failed; else the Monitor's part that failed and is off (training goes on)
 
 
 @dataclass

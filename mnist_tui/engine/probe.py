@@ -159,8 +159,14 @@ class LayerProbe:
         for root in list(self.roots.values())[:1]:
             self._handles.append(root.register_forward_post_hook(self._keep_root_output))
 
-    def _failed(self) -> None:
-        self.failure = traceback.format_exc()
+    def _safely(self, record, *args) -> None:
+        """Run a hook's work; a failure is kept, never raised into the user's forward or backward."""
+        if self.failure:
+            return
+        try:
+            record(*args)
+        except Exception:  # noqa: BLE001 - the user's training goes on
+            self.failure = traceback.format_exc()
 
     def _keep_root_output(self, _layer, _inputs, output):
         if self.root_output is None and not self.failure:
@@ -168,28 +174,24 @@ class LayerProbe:
 
     def _keep_output(self, name: str):
         def hook(_layer, _inputs, output):
-            if self.failure:
-                return
-            try:
-                tensor, where = first_tensor(output)
-                if tensor is not None:
-                    self.calls.setdefault(name, []).append(tensor.detach())
-                    self.outputs.setdefault(name, self.calls[name][0])
-                    self.elements.setdefault(name, where)
-            except Exception:  # noqa: BLE001 - never into the user's forward
-                self._failed()
+            self._safely(self._add_output, name, output)
         return hook
+
+    def _add_output(self, name: str, output) -> None:
+        tensor, where = first_tensor(output)
+        if tensor is not None:
+            self.calls.setdefault(name, []).append(tensor.detach())
+            self.outputs.setdefault(name, self.calls[name][0])
+            self.elements.setdefault(name, where)
 
     def _keep_grad(self, name: str):
         def hook(grad):
-            if self.failure:
-                return
-            try:
-                square = (grad.detach().astype("float32") ** 2).sum()
-                self.grad_sq[name] = self.grad_sq[name] + square if name in self.grad_sq else square
-            except Exception:  # noqa: BLE001 - never into the user's backward
-                self._failed()
+            self._safely(self._add_grad, name, grad)
         return hook
+
+    def _add_grad(self, name: str, grad: paddle.Tensor) -> None:
+        square = (grad.detach().astype("float32") ** 2).sum()
+        self.grad_sq[name] = self.grad_sq[name] + square if name in self.grad_sq else square
 
     def disarm(self) -> None:
         for handle in self._handles:

@@ -227,6 +227,10 @@ class RunState:
         self.last_alert = e
 
     def _on_ErrorRaised(self, e: ev.ErrorRaised) -> None:
+        if e.part:  # a part of the Monitor is off; the training goes on
+            self._on_Alert(ev.Alert("error", f"the Monitor's {e.part} failed and is off, training goes on: "
+                                             f"{e.message} (traceback in {e.log_path})"))
+            return
         self.error = e
         self.dirty.add("error")
         self._log(f"error: {e.message} (traceback in {e.log_path})")

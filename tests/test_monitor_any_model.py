@@ -1,0 +1,243 @@
+"""`Monitor` on training it must not disturb: a float64 model, failures inside the Monitor itself,
+several networks (a GAN), a hand loop that never calls `epoch_end`. Real small Paddle models,
+tiny data, a few batches."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import paddle
+import pytest
+from paddle import nn
+
+from mnist_tui import Monitor
+from mnist_tui.engine import events as ev
+from mnist_tui.engine.control import ControlError
+from mnist_tui.engine.rundir import EventTail
+from mnist_tui.tui.state import RunState
+
+
+def events_of(run) -> list[ev.Event]:
+    return EventTail(run / "events.jsonl").read()[0]
+
+
+def of(events, kind) -> list:
+    return [e for e in events if isinstance(e, kind)]
+
+
+@pytest.fixture
+def float64_default():
+    paddle.set_default_dtype("float64")
+    yield
+    paddle.set_default_dtype("float32")
+
+
+def test_a_float64_regression_under_model_fit_trains_to_the_end_with_statistics(tmp_path, float64_default):
+    paddle.seed(0)
+    x = np.random.default_rng(0).standard_normal((64, 8))
+    y = x.sum(axis=1, keepdims=True)
+    data = paddle.io.TensorDataset([paddle.to_tensor(x), paddle.to_tensor(y)])
+    model = paddle.Model(nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1)))
+    model.prepare(paddle.optimizer.Adam(parameters=model.parameters()), nn.MSELoss())
+    monitor = Monitor(runs_dir=tmp_path, stats_every=1)
+    model.fit(data, epochs=1, batch_size=16, verbose=0, callbacks=[monitor])
+    events = events_of(monitor.run.path)
+    assert not of(events, ev.ErrorRaised) and events[-1].status == "done"
+    assert len(of(events, ev.BatchMetrics)) == 4 and len(of(events, ev.LayerStats)) == 4
+    rows = {row["name"]: row for row in of(events, ev.LayerStats)[0].layers}
+    assert rows["1"]["min"] >= 0 and rows["2"]["grad_norm"] > 0
+
+
+def make_net() -> nn.Layer:
+    return nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
+
+
+def train(net: nn.Layer, monitor: Monitor | None, batches: int = 5) -> None:
+    """Adam on fixed data; the monitor (if any) asked for a snapshot and a checkpoint on the way."""
+    opt = paddle.optimizer.Adam(learning_rate=0.01, parameters=net.parameters())
+    rng = np.random.default_rng(1)
+    for i in range(batches):
+        x = paddle.to_tensor(rng.standard_normal((8, 6)).astype("float32"))
+        y = paddle.to_tensor(rng.integers(0, 3, (8, 1)))
+        loss = nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+        if monitor is not None:
+            if i == 1:
+                with contextlib.suppress(ControlError):  # what a viewer is told once statistics are off
+                    monitor.request_snapshot()
+                monitor.request_checkpoint()
+            assert monitor.batch(loss) is True
+
+
+def explode(*_args, **_kwargs):
+    raise RuntimeError("injected failure")
+
+
+FAILURES = {  # where the failure is injected -> the part that reports it
+    "stats": ("mnist_tui.engine.probe.LayerProbe.stats", "statistics"),
+    "hook inside the forward": ("mnist_tui.engine.probe.first_tensor", "statistics"),
+    "hook inside the backward": ("mnist_tui.engine.probe.LayerProbe._add_grad", "statistics"),
+    "snapshot": ("mnist_tui.engine.snapshot.Snapshots.take", "snapshot"),
+    "checkpoint": ("mnist_tui.engine.checkpoint.stem", "checkpoint"),
+    "control": ("mnist_tui.monitor.ControlServer.start", "control"),
+}
+
+
+@pytest.mark.parametrize("where", FAILURES)
+def test_a_failure_inside_the_monitor_is_reported_switched_off_and_training_goes_on_unchanged(tmp_path, monkeypatch,
+                                                                                             where):
+    target, part = FAILURES[where]
+    paddle.seed(0)
+    alone = make_net()
+    train(alone, None)
+    paddle.seed(0)
+    net = make_net()
+    monkeypatch.setattr(target, explode)
+    monitor = Monitor.attach(net, runs_dir=tmp_path, epochs=1, steps_per_epoch=5, batch_size=8, stats_every=1)
+    train(net, monitor)
+    monitor.close()
+    for mine, theirs in zip(net.parameters(), alone.parameters()):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())  # bit-identical to training alone
+    events = events_of(monitor.run.path)
+    (error,) = of(events, ev.ErrorRaised)
+    assert error.part == part and "injected failure" in error.message
+    log = (monitor.run.path / "run.log").read_text()
+    assert "injected failure" in log and "Traceback" in log and error.log_path.endswith("run.log")
+    assert part in monitor.off and len(of(events, ev.BatchMetrics)) == 5 and events[-1].status == "done"
+    if part == "statistics":
+        assert len(of(events, ev.LayerStats)) <= 1  # off after the failure
+        with pytest.raises(ControlError, match="statistics failed"):
+            monitor.request_layer_stats()
+    state = RunState()
+    state.apply(events)
+    assert state.error is None, "no 'training failed' panel: training did not fail"
+    assert part in state.last_alert.message and "training goes on" in state.last_alert.message
+
+
+def test_a_failing_event_log_stops_the_events_not_the_training(tmp_path, monkeypatch):
+    paddle.seed(0)
+    alone = make_net()
+    train(alone, None)
+    paddle.seed(0)
+    net = make_net()
+    monitor = Monitor.attach(net, runs_dir=tmp_path, epochs=1, steps_per_epoch=5, batch_size=8, stats_every=1)
+    monkeypatch.setattr(type(monitor.log), "__call__", lambda self, event: explode())
+    train(net, monitor)
+    monitor.close()
+    for mine, theirs in zip(net.parameters(), alone.parameters()):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    assert "event log failed and is off" in (monitor.run.path / "run.log").read_text()
+
+
+def test_an_unwritable_runs_folder_leaves_the_training_alone(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    paddle.seed(0)
+    net = make_net()
+    monitor = Monitor.attach(net, runs_dir=blocker, epochs=1, steps_per_epoch=5, batch_size=8)
+    train(net, monitor)
+    monitor.evaluated(0.5, 0.5)
+    monitor.close()
+    assert "Monitor is off, training goes on" in capsys.readouterr().err
+
+
+class Generator(nn.Layer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 6)
+
+    def forward(self, z):
+        return nn.functional.tanh(self.fc(z))
+
+
+class Discriminator(nn.Layer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.act, self.fc2 = nn.Linear(6, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+def test_a_gan_two_networks_and_two_optimisers_attached_as_a_dict(tmp_path):
+    paddle.seed(0)
+    gen, disc = Generator(), Discriminator()
+    opt_g = paddle.optimizer.Adam(learning_rate=0.01, parameters=gen.parameters())
+    opt_d = paddle.optimizer.Adam(learning_rate=0.01, parameters=disc.parameters())
+    monitor = Monitor.attach({"gen": gen, "disc": disc}, runs_dir=tmp_path, epochs=1, steps_per_epoch=3, batch_size=8,
+                             stats_every=1)
+    bce = nn.BCEWithLogitsLoss()
+    for _ in range(3):
+        real, z = paddle.randn([8, 6]), paddle.randn([8, 4])
+        fake = gen(z)
+        d_loss = bce(disc(real), paddle.ones([8, 1])) + bce(disc(fake.detach()), paddle.zeros([8, 1]))
+        d_loss.backward()
+        opt_d.step()
+        opt_d.clear_grad()
+        g_loss = bce(disc(gen(z)), paddle.ones([8, 1]))  # the discriminator's third call in this batch
+        g_loss.backward()
+        opt_g.step()
+        opt_g.clear_grad()
+        opt_d.clear_grad()
+        monitor.batch(g_loss)
+    monitor.close()
+    events = events_of(monitor.run.path)
+    assert not of(events, ev.ErrorRaised)
+    layers = {row["name"]: row for row in of(events, ev.RunStarted)[0].layers}
+    assert list(layers) == ["gen.fc", "disc.fc1", "disc.act", "disc.fc2"]
+    assert layers["disc.fc1"]["calls"] == 3 and layers["gen.fc"]["calls"] == 2
+    stats = {row["name"]: row for row in of(events, ev.LayerStats)[-1].layers}
+    assert stats["gen.fc"]["grad_norm"] > 0 and stats["disc.fc2"]["grad_norm"] > 0
+    assert stats["disc.fc1"]["calls"] == 3
+    assert stats["gen.fc"]["update_ratio_log10"] < 0 and stats["disc.fc1"]["update_ratio_log10"] < 0
+
+
+def test_a_list_of_networks_is_named_after_their_classes(tmp_path):
+    monitor = Monitor.attach([Generator(), Discriminator()], runs_dir=tmp_path, steps_per_epoch=1, batch_size=2)
+    Discriminator.forward(monitor.roots["Discriminator"], Generator.forward(monitor.roots["Generator"], paddle.randn([2, 4])))
+    monitor.batch(0.3)
+    monitor.close()
+    started = of(events_of(monitor.run.path), ev.RunStarted)[0]
+    assert [row["name"] for row in started.layers] == ["Generator.fc", "Discriminator.fc1", "Discriminator.act",
+                                                       "Discriminator.fc2"]
+
+
+@pytest.mark.parametrize("how", ["steps_per_epoch", "loader"])
+def test_a_hand_loop_without_epoch_end_counts_its_epochs(tmp_path, how):
+    paddle.seed(0)
+    net = make_net()
+    data = paddle.io.TensorDataset([paddle.randn([24, 6]), paddle.randint(0, 3, [24, 1])])
+    loader = paddle.io.DataLoader(data, batch_size=8)
+    opt = paddle.optimizer.SGD(learning_rate=0.1, parameters=net.parameters())
+    given = {"steps_per_epoch": 3, "batch_size": 8} if how == "steps_per_epoch" else {"loader": loader}
+    monitor = Monitor.attach(net, runs_dir=tmp_path, epochs=2, **given)
+    for _ in range(2):
+        for x, y in loader:
+            loss = nn.functional.cross_entropy(net(x), y)
+            loss.backward()
+            opt.step()
+            opt.clear_grad()
+            monitor.batch(loss)
+        monitor.evaluated(0.5, 0.5, size=24)
+    monitor.close()
+    events = events_of(monitor.run.path)
+    started = of(events, ev.RunStarted)[0]
+    assert (started.batches_per_epoch, started.config["batch_size"]) == (3, 8)
+    assert [(e.epoch, e.batch) for e in of(events, ev.BatchMetrics)] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+    assert [(e.epoch, e.batch) for e in of(events, ev.EvalResult)] == [(0, 3), (1, 3)]
+
+
+def test_epoch_end_called_as_well_counts_each_epoch_once(tmp_path):
+    monitor = Monitor.attach(make_net(), runs_dir=tmp_path, epochs=2, steps_per_epoch=2, batch_size=4, stats_every=0)
+    for _ in range(2):
+        for _ in range(2):
+            monitor.batch(0.5)
+        monitor.epoch_end()
+        monitor.evaluated(0.4, 0.6)
+    monitor.close()
+    events = events_of(monitor.run.path)
+    assert [(e.epoch, e.batch) for e in of(events, ev.BatchMetrics)] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert [(e.epoch, e.batch) for e in of(events, ev.EvalResult)] == [(0, 2), (1, 2)]
