@@ -261,23 +261,25 @@ class Monitor(Callback, PauseAndStop):
         self._trainer_lock.close()
 
     # ---- controls (the control channel's thread calls these; pause, resume, stop: PauseAndStop) ----
+    def _refuse_if_off(self, *parts: str) -> None:
+        for part in parts:
+            if not self._on(part):
+                what = "Monitor" if "monitor" in self.off else f"Monitor's {part}"
+                raise ControlError(f"the {what} failed and is off (the traceback is in run.log)")
+
     def request_layer_stats(self) -> None:
-        if not self._on("statistics"):
-            raise ControlError("the Monitor's statistics failed and are off (the traceback is in run.log)")
+        self._refuse_if_off("statistics")
         self._ask("stats")
 
     def request_snapshot(self, layer: str = "") -> None:
-        for part in ("statistics", "snapshot"):
-            if not self._on(part):
-                raise ControlError(f"the Monitor's {part} failed and is off (the traceback is in run.log)")
+        self._refuse_if_off("statistics", "snapshot")
         check_layer(self.probe, layer)
 
         self._snapshot_layer = layer
         self._ask("snapshot")
 
     def request_checkpoint(self) -> None:
-        if not self._on("checkpoint"):
-            raise ControlError("the Monitor's checkpoints failed and are off (the traceback is in run.log)")
+        self._refuse_if_off("checkpoint")
         self._ask("checkpoint")
 
     def request_validation(self) -> None:

@@ -66,9 +66,10 @@ def train(net: nn.Layer, monitor: Monitor | None, batches: int = 5) -> None:
         opt.clear_grad()
         if monitor is not None:
             if i == 1:
-                with contextlib.suppress(ControlError):  # what a viewer is told once statistics are off
+                with contextlib.suppress(ControlError):  # what a viewer is told once the part is off
                     monitor.request_snapshot()
-                monitor.request_checkpoint()
+                with contextlib.suppress(ControlError):
+                    monitor.request_checkpoint()
             assert monitor.batch(loss) is True
 
 
