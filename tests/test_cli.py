@@ -123,7 +123,7 @@ def test_diverging_run_exits_3(tmp_path):
     result = run_cli("--headless", "--lr", "1e4", "--optimizer", "sgd", "--schedule", "constant",
                      "--train-limit", "640", "--val-limit", "64", "--epochs", "2", "--runs-dir", "runs", cwd=tmp_path)
     assert result.returncode == 3
-    assert "training diverged at epoch 0, batch 9: loss exploded: median" in result.stdout
+    assert "training diverged at epoch 1, batch 10: loss exploded: median" in result.stdout
     (run,) = (tmp_path / "runs").iterdir()
     assert not list((run / "checkpoints").glob("*.pdparams"))
 

@@ -264,7 +264,7 @@ def test_collapse_stops_without_a_checkpoint(mnist, tmp_path, optimizer, schedul
     session.make_trainer()
     assert session.run_trainer() == "diverged"
     (alert,) = rec.of(ev.Alert)
-    assert alert.level == "error" and alert.message.startswith(f"training diverged at epoch {alert.epoch}, batch {alert.batch}:")
+    assert alert.level == "error" and alert.message.startswith(f"training diverged at epoch {alert.epoch + 1}, batch {alert.batch + 1}:")
     assert "loss exploded" in alert.message or "non-finite loss" in alert.message
     assert checkpoint.newest(session.run) is None  # caught within the first epoch: none was due yet
 
@@ -285,4 +285,37 @@ def test_non_finite_loss_is_caught(mnist, tmp_path, monkeypatch):
     monkeypatch.setattr(trainer, "_make_step", poisoned)
     assert session.run_trainer() == "diverged"
     (alert,) = rec.of(ev.Alert)
-    assert "batch 4: non-finite loss (nan; last finite loss" in alert.message
+    assert "epoch 1, batch 5: non-finite loss (nan; last finite loss" in alert.message  # the 5th batch, index 4
+
+
+def test_evaluations_report_their_progress_and_the_rate_leaves_them_out(mnist, tmp_path, monkeypatch):
+    """Validation and test say how far they have got (images done of the split plus the training
+    subset), and the first batch rate after a validation does not count the validation's time."""
+    from mnist_tui.engine import evaluation
+
+    monkeypatch.setattr(evaluation, "PROGRESS_EVERY_S", 0.0)  # a report after every chunk
+    monkeypatch.setattr(evaluation, "EVAL_BATCH", 100)
+    cfg = TrainConfig(epochs=1, train_limit=640, val_limit=300, test_limit=200, train_eval_limit=400,
+                      eval_every=5, seed=1)
+    session = Session.new(cfg, tmp_path, data=mnist)
+    rec = Recorder(session)
+    session.make_trainer()
+    real_evaluate = evaluation.evaluate
+
+    def slow_evaluate(*args, **kwargs):
+        time.sleep(0.3)  # an evaluation long enough that counting it would show in the next rate
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr("mnist_tui.engine.trainer.evaluate", slow_evaluate)
+    assert session.run_trainer() == "done"
+    started = rec.of(ev.RunStarted)[0]
+    assert (started.train_eval_size, started.test_size) == (400, 200)
+    progress = rec.of(ev.EvalProgress)
+    val = [p.done for p in progress if p.split == "val"]
+    assert val[:7] == [100, 200, 300, 400, 500, 600, 700] and all(p.total == 700 for p in progress if p.split == "val")
+    assert [p.done for p in progress if p.split == "test"] == [100, 200]
+    # The batches right after the first validation (at step 5) ran at the rate of the others.
+    batches = rec.of(ev.BatchMetrics)
+    after = [b.images_per_s for b in batches if 5 <= b.step < 10]
+    before = [b.images_per_s for b in batches if b.step < 5]
+    assert min(after) > 0.5 * min(before), (before, after)

@@ -3,6 +3,7 @@ and what the course's diagnosis reads from them (accuracy, confusion, the worst 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ import paddle
 from .mnist import Split
 
 EVAL_BATCH = 1000
+PROGRESS_EVERY_S = 0.5  # how often an evaluation reports how far it has got
 
 
 @dataclass
@@ -41,18 +43,26 @@ class Evaluation:
         return wrong[np.argsort(-self.losses[wrong], kind="stable")][:n]
 
 
-def evaluate(model: paddle.nn.Layer, per_image: Callable, split: Split, between: Callable | None = None) -> Evaluation:
+def evaluate(model: paddle.nn.Layer, per_image: Callable, split: Split, between: Callable | None = None,
+             progress: Callable[[int], None] | None = None) -> Evaluation:
     """Every image of `split` through `per_image(x, y)` (an [n, 3] device tensor of loss,
     predicted class, confidence) with `model` in eval mode; one host sync at the end.
-    `between`: called before each chunk (rank 0 keeps the other ranks waiting)."""
+    `between`: called before each chunk (rank 0 keeps the other ranks waiting). `progress`: told
+    the images done every PROGRESS_EVERY_S, each time after a small host sync, so the count is of
+    images the device has finished rather than queued."""
     model.eval()
     chunks = []
+    reported = time.perf_counter()
     for start in range(0, len(split), EVAL_BATCH):
         if between is not None:
             between()
         x = paddle.to_tensor(split.images[start : start + EVAL_BATCH])
         y = paddle.to_tensor(split.labels[start : start + EVAL_BATCH][:, None])
         chunks.append(per_image(x, y))
+        if progress is not None and time.perf_counter() - reported >= PROGRESS_EVERY_S:
+            chunks[-1][-1, 0].numpy()  # waits for this chunk: a few syncs a second, cheap
+            reported = time.perf_counter()
+            progress(min(start + EVAL_BATCH, len(split)))
     model.train()
     loss, pred, confidence = paddle.concat(chunks).numpy().T
     return Evaluation(loss, pred.astype(np.int64), confidence, split.labels)

@@ -57,7 +57,8 @@ class RunStarted(Event):
     task: str = CLASSIFICATION  # one of TASKS: what the network's output is, so viewers pick words and views
     accuracy: str = "acc"  # the metric the app calls accuracy, by its own name ("": the run has none)
     metrics: list[str] = field(default_factory=list)  # every metric, as the training code names them
-
+    train_eval_size: int = 0  # training images each validation also evaluates (the honest gap's side)
+    test_size: int = 0  # images the test at the end evaluates
 
 
 @dataclass
@@ -82,6 +83,18 @@ class BatchMetrics(Event):
     def course_line(self) -> str:
         """The course's batch log line, shared by the headless printer and the app's log."""
         return f"epoch: {self.epoch}, batch: {self.batch}, loss is: [{self.loss:.6f}]" + _metric_words(self, " is ")
+
+
+@dataclass
+class EvalProgress(Event):
+    """How far an evaluation has got, a few times a second while it runs, so a viewer shows
+    progress instead of a frozen header. A validation counts its split and then the fixed training
+    subset: `total` is both."""
+
+    split: str  # "val" or "test"
+    done: int  # images evaluated so far (finished on the device, not only queued)
+    total: int
+    seconds: float  # since this evaluation began
 
 
 @dataclass

@@ -238,6 +238,8 @@ class EventTail:
         self._file = None
         self._inode: int | None = None
         self._partial = b""
+        self.first_time: float | None = None  # when the first and the newest event were written
+        self.last_time: float | None = None
 
     def read(self) -> tuple[list[Event], bool]:
         """(events appended since the last call, whether the log was rewritten and re-read)."""
@@ -252,15 +254,20 @@ class EventTail:
         if self._file is None:
             self._file = open(self.path, "rb")  # noqa: SIM115 - kept open between reads
             self._inode, self._partial = inode, b""
+            self.first_time = self.last_time = None
         data = self._partial + self._file.read()
         lines = data.split(b"\n")
         self._partial = lines.pop()
         events = []
         for line in lines:
             try:
-                event = from_json(strict_json.loads(line))
+                record = strict_json.loads(line)
+                event = from_json(record)
             except ValueError:
                 continue  # a line torn by a crash, followed by a restart's lines
+            if isinstance(record.get("time"), (int, float)):
+                self.first_time = record["time"] if self.first_time is None else self.first_time
+                self.last_time = record["time"]
             if event is not None:
                 events.append(event)
         return events, restarted

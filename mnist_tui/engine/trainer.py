@@ -33,6 +33,7 @@ from .events import (
     BatchMetrics,
     CheckpointSaved,
     ErrorRaised,
+    EvalProgress,
     EvalResult,
     EventBus,
     Finished,
@@ -175,7 +176,7 @@ class Trainer(PauseAndStop):
                 return self.status
             if self.status == "running":
                 self._set_status("testing")
-                test = self.evaluate(self.test_split)
+                test = self.evaluate(self.test_split, self._progress("test", len(self.test_split)))
                 self.bus.emit(EvalResult("test", self.epoch, self.batch, self.step, test.loss, test.acc,
                                          size=len(self.test_split)))
                 final = str(self.run_dir.path / MODEL)
@@ -226,7 +227,7 @@ class Trainer(PauseAndStop):
         unsummed = len(self._pending)
         self._fetch_metrics()  # the batches run since the last fetch: their sums over the ranks cannot be made
         partial = f"; the last {unsummed} batches' figures are rank 0's share only" if unsummed else ""
-        self.bus.emit(Alert("error", f"{self.lost_rank} at epoch {self.epoch}, batch {self.batch}: the run stops "
+        self.bus.emit(Alert("error", f"{self.lost_rank} at epoch {self.epoch + 1}, batch {self.batch}: the run stops "
                                      f"with a checkpoint (--resume goes on, with any --nproc){partial}",
                             self.epoch, self.batch))
         self.save_checkpoint()
@@ -268,6 +269,7 @@ class Trainer(PauseAndStop):
             self.bus.emit(RunStarted(
                 str(self.run_dir.path), self.device_name, cfg.to_dict(), cfg.epochs, self.batches_per_epoch,
                 len(self.train_split), len(self.val_split), self.layers, self.epoch, self.step, ranks=self.world,
+                train_eval_size=len(self.train_eval_split), test_size=len(self.test_split),
             ))
 
     def _make_step(self):
@@ -490,7 +492,8 @@ class Trainer(PauseAndStop):
     def _on_divergence(self, epoch: int, batch: int, seen: str) -> None:
         """Non-finite, exploded or at chance (diagnosis.CollapseWatch): the run ends as diverged."""
         self.diverged = True
-        message = f"training diverged at epoch {epoch}, batch {batch}: {seen}; try a lower --lr"
+        # For people, as the app numbers them: epochs from 1, the batch's number within its epoch.
+        message = f"training diverged at epoch {epoch + 1}, batch {batch + 1}: {seen}; try a lower --lr"
         self.bus.emit(Alert("error", message, epoch, batch))
         if self.pause_on_divergence():
             # Hold the broken network so its layers can be inspected; returns on stop or resume.
@@ -500,8 +503,15 @@ class Trainer(PauseAndStop):
         self._set_status("diverged", message)
 
     # ---- evaluation ----
-    def evaluate(self, split: Split) -> Evaluation:
-        return evaluate(self.model, self.shards.per_image, split, between=self.link.hold if self.link else None)
+    def evaluate(self, split: Split, progress=None) -> Evaluation:
+        return evaluate(self.model, self.shards.per_image, split, between=self.link.hold if self.link else None,
+                        progress=progress)
+
+    def _progress(self, split: str, total: int, before: int = 0, began: float | None = None):
+        """A progress callback for `evaluate` that emits EvalProgress; `before`: images of the same
+        evaluation already done (a validation's training subset comes after its split)."""
+        began = time.perf_counter() if began is None else began
+        return lambda done: self.bus.emit(EvalProgress(split, before + done, total, time.perf_counter() - began))
 
     def _validate(self) -> bool:
         """Validate (see _report_validation); False if the metrics fetched first show a divergence."""
@@ -527,8 +537,9 @@ class Trainer(PauseAndStop):
         the layers' statistics (so every evaluation leaves a full picture)."""
         previous = self.status
         self._set_status("validating")
-        val = self.evaluate(self.val_split)
-        train = self.evaluate(self.train_eval_split)
+        began, total = time.perf_counter(), len(self.val_split) + len(self.train_eval_split)
+        val = self.evaluate(self.val_split, self._progress("val", total, began=began))
+        train = self.evaluate(self.train_eval_split, self._progress("val", total, len(self.val_split), began))
         running = np.array(self._period).mean(axis=0).tolist() if self._period else [None, None]
         self._period = []
         verdict, text = diagnose(train.acc, len(train.labels), val.acc, len(val.labels),
@@ -545,6 +556,8 @@ class Trainer(PauseAndStop):
         if self._last_batch is not None:
             self._emit_layer_stats(self._last_batch[0])
         self._set_status(previous)
+        # The next rate measures training only: the clock starts again after the evaluation.
+        self._t_fetch = time.perf_counter()
 
     # ---- inspection ----
     def _emit_layer_stats(self, x) -> None:

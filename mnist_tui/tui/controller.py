@@ -43,6 +43,12 @@ class RunController:
             return True
 
     @property
+    def wall_s(self) -> float | None:
+        """From the log's first event to its newest: an ended run's wall time, start-up included."""
+        first, last = self._tail.first_time, self._tail.last_time
+        return None if first is None or last is None else last - first
+
+    @property
     def status(self) -> RunStatus:
         return status_of(self.engine_status, self.finished.status if self.finished else None, self.alive)
 

@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from .fitted_text import FittedText
 from .health_map import METRICS, health_map
-from .state import RunState
+from .state import RunState, at_index
 
 STRUCTURE = ("layer", "type", "hyper", "param shape", "output shape", "params")
 STATS = ("layer", "mean", "std", "min", "max", "zeros", "dead", "grad norm", "log10 upd/w", "flags")
@@ -129,7 +129,7 @@ class LayersTab(VerticalScroll):
         ranks = state.started.ranks if state.started else 1
         whose = f" on rank 0's share (1 of {ranks} ranks)" if ranks > 1 else ""
         self.query_one("#taken-at", Static).update(Content(
-            f"Figures taken at epoch {stats.epoch}, batch {stats.batch}{whose} │ {auto} │ {snaps}"))
+            f"Figures taken at {at_index(stats.epoch, stats.batch)}{whose} │ {auto} │ {snaps}"))
         for row in stats.layers:
             if row["name"] not in self.stats:
                 continue

@@ -23,6 +23,7 @@ from ..engine.run_status import RunStatus
 from ..engine.rundir import RunDir
 from .charts import HistoryChart, ValidationChart
 from .controller import STARTING_HINT, RunController
+from .header import fit_header, header_fields
 from .help_screen import HelpScreen
 from .history import SMOOTHING_LEVELS
 from .key_bar import KeyBar
@@ -38,17 +39,6 @@ from .validation_tab import ValidationTab
 FRAME_S = 1 / 4
 CHART_S = 5.0  # plotext rebuilds the whole figure: every 5 s is plenty for a whole-run history
 TABS = ("training", "layers", "validation")
-STATUS_COLOURS = {RunStatus.TRAINING: "green", RunStatus.PAUSED: "yellow", RunStatus.FINISHED: "cyan",
-                  RunStatus.ERROR: "red", RunStatus.DIVERGED: "red", RunStatus.CRASHED: "red"}
-
-
-def clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = int(seconds)
-    h, rest = divmod(seconds, 3600)
-    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60:d}:{rest % 60:02d}"
-
 
 class RunScreen(Screen):
     BINDINGS: ClassVar = [
@@ -207,27 +197,8 @@ class RunScreen(Screen):
             self._charts_dirty.discard("validation-chart")
 
     def _header_text(self) -> Content:
-        s = self.state
-        status = "stopping" if self.stopping else self.status.value
-        colour = "yellow" if self.stopping else STATUS_COLOURS.get(self.status, "default")
-        device = s.started.device if s.started else "…"
-        width = self.app.size.width
-        # The rest of the header takes ~100 columns; a device that does not fit beside it is shortened:
-        # "CPU ×2 (auto: …)" → "CPU ×2"; "gpu:0 (NVIDIA …)" → the name. The log line has it in full.
-        if "(" in device and len(device) > width - 100:
-            cpu = device.startswith("CPU")
-            device = device[: device.index("(")].strip() if cpu else device[device.index("(") + 1 :].rstrip(")")[:24]
-        parts = [Content.styled(self.controller.name, "bold"), Content(device), Content.styled(status, colour)]
-        if s.started:
-            parts += [Content(text) for text in (f"epoch {min(s.epoch + 1, s.epochs)}/{s.epochs}", f"batch {s.batch + 1}/{s.bpe}",
-                      f"{s.images_per_s:.0f} img/s", clock(s.elapsed_s),
-                      f"ETA {clock(s.eta_s() if not self.status.ended else 0)}")]
-        elif not self.status.ended:
-            parts.append(Content("loading data and Paddle…"))
-        sep = Content(" │ " if width >= 100 else "│")
-        if s.started and sep.join(parts).cell_length > width - 2:  # 2: the padding
-            del parts[-2]  # a narrow terminal or a fast device: the elapsed time goes, the ETA stays
-        return sep.join(parts)
+        fields = header_fields(self.state, self.controller, self.status, self.stopping)
+        return fit_header(fields, self.app.size.width - 2)  # 2: the padding
 
     def _show_error(self) -> None:
         error = self.state.error

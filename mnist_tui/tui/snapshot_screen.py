@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 
 from ..engine.events import NO_LAYER, SnapshotTaken
 from .key_bar import KeyBar
+from .state import at_index
 
 SHADES = " ░▒▓█"
 BAR_WIDTH = 10
@@ -118,7 +119,7 @@ class SnapshotScreen(Screen):
         scale = "dark → bright = low → high" if self.shades else "blue → yellow = low → high"
         of = f" of {snap.picked}" if snap.picked else ""
         self.query_one("#snapshot-title", Static).update(Content.from_markup(
-            f"[b]Snapshot {self.index + 1}/{len(self.snapshots)}$of[/b]: epoch {snap.epoch}, batch {snap.batch} "
+            f"[b]Snapshot {self.index + 1}/{len(self.snapshots)}$of[/b]: {at_index(snap.epoch, snap.batch)} "
             f"(step {snap.step}) │ maps: {scale}\nsaved as snapshots/$file in the run folder",
             of=of, file=Path(snap.path).name))
         for slot, name, kernel, channel, grid in (("conv1", snap.conv1_name, snap.conv1_kernel, snap.conv1_channel,
@@ -187,5 +188,5 @@ class SnapshotPicker(ListPicker):
 
     def __init__(self, snapshots: list[SnapshotTaken]) -> None:
         super().__init__("Snapshots (Enter opens, Esc closes)",
-                         [(f"#{i + 1}  epoch {s.epoch}, batch {s.batch}  {Path(s.path).name}", i)
+                         [(f"#{i + 1}  {at_index(s.epoch, s.batch)}  {Path(s.path).name}", i)
                           for i, s in enumerate(snapshots)], len(snapshots) - 1)

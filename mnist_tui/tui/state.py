@@ -10,11 +10,25 @@ import math
 
 from ..engine import events as ev
 from .history import History, Window
+from .pace import Pace, evaluations_due
 
 COURSE_LOG_EVERY = 200  # the course prints a log line every 200 batches
 STATS_KEPT = 1000  # layer-statistics refreshes kept for the health map
 NO_EVALUATION = "No evaluation yet: press v to validate now, or wait for the end of the epoch."
 EXPLODE_FACTOR = 100.0  # activations growing this much between two refreshes are flagged
+
+
+def at_done(epoch: int, batches_done: int, bpe: int = 0) -> str:
+    """A position given as (epoch index, batches done in it), as evaluations and checkpoints give
+    it, for people: epochs count from 1, so the end of the first epoch is "epoch 1, batch 781"."""
+    if batches_done == 0 and epoch > 0 and bpe:  # at an epoch's start: the end of the previous one
+        return f"epoch {epoch}, batch {bpe}"
+    return f"epoch {epoch + 1}, batch {batches_done}"
+
+
+def at_index(epoch: int, batch: int) -> str:
+    """A position given as the indexes of the last batch run (statistics, snapshots), for people."""
+    return f"epoch {epoch + 1}, batch {batch + 1}"
 
 
 def log_every(batches_per_epoch: int) -> int:
@@ -25,9 +39,13 @@ def log_every(batches_per_epoch: int) -> int:
 class RunState:
     def __init__(self, window: int = 200, history_points: int = 2000) -> None:
         self.started: ev.RunStarted | None = None
-        self.epoch = self.batch = self.step = 0
+        self.epoch = self.batch = self.step = 0  # the last batch run: its epoch, index in it, global index
+        self.steps_done = 0
         self.images_per_s = 0.0
-        self.elapsed_s = 0.0
+        self.elapsed_s = 0.0  # the trainer's clock, summed over its lives (a resume starts it again)
+        self._earlier_lives_s = 0.0
+        self.pace = Pace()
+        self.eval_progress: ev.EvalProgress | None = None  # the evaluation running now, if any
         self.loss_window, self.acc_window = Window(window), Window(window)
         self.best_loss: float | None = None
         self.best_acc: float | None = None
@@ -89,30 +107,54 @@ class RunState:
     def total_steps(self) -> int:
         return self.bpe * self.epochs
 
-    def eta_s(self) -> float | None:
-        if not self.started or self.images_per_s <= 0:
-            return None
-        batch_size = self.started.config.get("batch_size")
-        if not batch_size:  # a run from someone else's loop may not say
-            return None
-        remaining = max(self.total_steps - self.step - 1, 0)
-        return remaining * batch_size / self.images_per_s
+    @property
+    def batch_size(self) -> int:
+        return (self.started.config.get("batch_size") or 0) if self.started else 0
+
+    def position(self) -> tuple[int, int]:
+        """(epoch, batches done in it) for people: epochs from 1, "batch 41" once 41 are done."""
+        if self.steps_done == 0 or not self.bpe:
+            return 1, 0
+        return self.epoch + 1, self.steps_done - self.epoch * self.bpe
+
+    def rate(self) -> float | None:
+        """Training images a second, a moving average over training time only."""
+        return self.pace.rate(self.batch_size or 1)
+
+    def eta(self) -> tuple[float | None, bool]:
+        """(seconds left, whether they include every evaluation still due) for a run of our trainer;
+        (None, False) when it cannot be told (no batch yet, or a loop that does not give its batch size)."""
+        if not self.started or not self.batch_size:
+            return None, False
+        s = self.started
+        train_left = max(self.total_steps - self.steps_done, 0) * self.batch_size
+        per_validation = s.val_size + s.train_eval_size
+        evals = evaluations_due(self.steps_done, self.total_steps, self.bpe, s.config.get("eval_every") or 0)
+        eval_left = evals * per_validation + (s.test_size if self.test is None else 0)
+        if self.eval_progress is not None:
+            eval_left += max(self.eval_progress.total - self.eval_progress.done, 0)
+        if not s.train_eval_size and not s.test_size:  # a Monitor's loop, or a log from before they were
+            return self.pace.eta(train_left, 0, self.batch_size)[0], False  # recorded: training only, "more than"
+        return self.pace.eta(train_left, eval_left, self.batch_size)
 
     def lowest_val_loss(self) -> ev.EvalResult | None:
         vals = [e for e in self.evals if math.isfinite(e.loss)]
         return min(vals, key=lambda e: e.loss) if vals else None
 
+    def at(self, e: ev.EvalResult | ev.CheckpointSaved) -> str:
+        return at_done(e.epoch, e.batch, self.bpe)
+
     def diagnosis(self) -> str:
         """The engine's reading of the newest validation (diagnosis.diagnose)."""
         last = next((e for e in reversed(self.evals) if e.diagnosis), None)
         if last is not None:
-            return f"{last.diagnosis} (epoch {last.epoch}, batch {last.batch})"
+            return f"{last.diagnosis} ({self.at(last)})"
         if self.evals:  # a loop of someone else's: validation only, no training side measured alike
             e = self.evals[-1]
             figures = f"loss {e.loss:.4f}" + "".join(f", {name} {value:.4f}" for name, value in self.other_metrics(e))
             lead = (f"Validation {self.accuracy_words} {100 * e.acc:.2f}% ({figures})" if e.acc is not None
                     else f"Validation {figures}")
-            return (f"{lead} at epoch {e.epoch}, batch {e.batch}. "
+            return (f"{lead} at {self.at(e)}. "
                     "No diagnosis: this run's loop measures no training figures the way it measures validation.")
         return NO_EVALUATION
 
@@ -135,18 +177,25 @@ class RunState:
 
     def _on_RunStarted(self, e: ev.RunStarted) -> None:
         self.started = e
-        self.epoch, self.step = e.start_epoch, e.start_step
+        self.epoch, self.steps_done = e.start_epoch, e.start_step
+        self.step = max(e.start_step - 1, 0)
         self.dirty |= {"header", "layers"}
         self._log(f"run {e.run_dir} on {e.device}: {e.train_size} train, {e.val_size} validation images")
 
     def _on_StatusChanged(self, e: ev.StatusChanged) -> None:
         self.dirty.add("header")  # the status itself is the run controller's (tui/controller.py)
+        if e.status not in ("validating", "testing"):
+            self.eval_progress = None
         if e.detail:
             self._log(f"{e.status}: {e.detail}")
 
     def _on_BatchMetrics(self, e: ev.BatchMetrics) -> None:
         self.epoch, self.batch, self.step = e.epoch, e.batch, e.step
-        self.images_per_s, self.elapsed_s = e.images_per_s, e.elapsed_s
+        self.steps_done = e.step + 1
+        if e.elapsed_s < self.elapsed_s - self._earlier_lives_s:  # a resumed trainer's clock starts again
+            self._earlier_lives_s = self.elapsed_s
+        self.images_per_s, self.elapsed_s = e.images_per_s, self._earlier_lives_s + e.elapsed_s
+        self.pace.add_batch(e.images_per_s)
         self._batches_seen = True
         self.loss_window.add(e.loss)
         if math.isfinite(e.loss) and (self.best_loss is None or e.loss < self.best_loss):
@@ -166,7 +215,14 @@ class RunState:
         if e.batch % log_every(self.bpe or 1) == 0:
             self._log(e.course_line())
 
+    def _on_EvalProgress(self, e: ev.EvalProgress) -> None:
+        self.eval_progress = e
+        self.pace.add_eval(e.done, e.seconds)
+        self.dirty.add("header")
+
     def _on_EvalResult(self, e: ev.EvalResult) -> None:
+        self.eval_progress = None
+        self.dirty.add("header")
         if e.split == "test":
             self.test = e
         else:
@@ -212,14 +268,14 @@ class RunState:
         self.snapshots.append(e)
         self.new_snapshot = e
         self.dirty.add("snapshots")
-        self._log(f"snapshot at epoch {e.epoch}, batch {e.batch}: {e.path}")
+        self._log(f"snapshot at {at_index(e.epoch, e.batch)}: {e.path}")
 
     def _on_RankTimes(self, e: ev.RankTimes) -> None:
         self._log(e.line())
 
     def _on_CheckpointSaved(self, e: ev.CheckpointSaved) -> None:
         self.checkpoints += 1
-        self._log(f"checkpoint at epoch {e.epoch}, batch {e.batch}: {e.path}")
+        self._log(f"checkpoint at {self.at(e)}: {e.path}")
 
     def _on_Alert(self, e: ev.Alert) -> None:
         self._log(f"{e.level}: {e.message}")

@@ -13,7 +13,7 @@ from .charts import ValidationChart
 from .fitted_text import FittedText
 from .layers_tab import text_table
 from .mistakes_view import confusion_table, digit_gallery, pairs_text
-from .state import NO_EVALUATION, RunState
+from .state import NO_EVALUATION, RunState, at_done
 
 TEST_PENDING = "Test accuracy: when training ends"
 NO_TEST = "No test result: this run's loop ran no test."
@@ -68,7 +68,7 @@ class ValidationTab(VerticalScroll):
     def show(self, state: RunState, ended: bool = False) -> None:
         for e in state.evals[len(self.rows):]:
             gap = "-" if e.gap is None else f"{100 * e.gap:+.2f}"
-            self.rows.append((f"e{e.epoch} b{e.batch}", _num(e.running_loss), _pct(e.running_acc),
+            self.rows.append((f"e{e.epoch + 1} b{e.batch}", _num(e.running_loss), _pct(e.running_acc),
                               _num(e.train_loss), _pct(e.train_acc), _num(e.loss), _pct(e.acc), gap))
         if self.rows:
             self.query_one("#eval-table", Static).update(text_table(COLUMNS, self.rows[-ROWS_SHOWN:]))
@@ -84,7 +84,7 @@ class ValidationTab(VerticalScroll):
         text = (NO_TEST if ended else TEST_PENDING) if test is None else \
             f"[b]Test accuracy {100 * test.acc:.2f}%[/b] (loss {test.loss:.4f})"
         if best is not None:
-            text += f" │ lowest val loss {best.loss:.4f} at epoch {best.epoch}"
+            text += f" │ lowest val loss {best.loss:.4f} at {state.at(best)}"
         self.query_one("#test-result", Static).update(text)
 
     def show_mistakes(self, state: RunState) -> None:
@@ -93,7 +93,7 @@ class ValidationTab(VerticalScroll):
             return
         total = sum(map(sum, m.confusion))
         self.query_one("#mistakes-title", Static).update(
-            f"[b]Confusion matrix[/b] (validation, {total:,} images, epoch {m.epoch}, batch {m.batch}): "
+            f"[b]Confusion matrix[/b] (validation, {total:,} images, {at_done(m.epoch, m.batch, state.bpe)}): "
             "rows true digit, columns predicted")
         self.query_one("#confusion", Static).update(confusion_table(m.confusion))
         self.query_one("#confused-pairs", Static).update(pairs_text(m.confusion))
