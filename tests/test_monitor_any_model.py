@@ -5,6 +5,7 @@ tiny data, a few batches."""
 from __future__ import annotations
 
 import contextlib
+import time
 
 import numpy as np
 import paddle
@@ -242,3 +243,63 @@ def test_epoch_end_called_as_well_counts_each_epoch_once(tmp_path):
     events = events_of(monitor.run.path)
     assert [(e.epoch, e.batch) for e in of(events, ev.BatchMetrics)] == [(0, 0), (0, 1), (1, 0), (1, 1)]
     assert [(e.epoch, e.batch) for e in of(events, ev.EvalResult)] == [(0, 2), (1, 2)]
+
+
+class TextEncoder(nn.Layer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed, self.lstm = nn.Embedding(30, 8), nn.LSTM(8, 12)
+
+    def forward(self, tokens):
+        return self.lstm(self.embed(tokens))[0][:, -1]
+
+
+class Head(nn.Layer):
+    """A BatchNorm (its γ is constant at the start) and one ReLU used twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.bn, self.fc2, self.fc3 = nn.Linear(12, 16), nn.BatchNorm1D(16), nn.Linear(16, 16), nn.Linear(16, 2)
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        return self.fc3(self.relu(self.fc2(self.relu(self.bn(self.fc1(x))))))
+
+
+@pytest.mark.anyio
+async def test_the_layers_tab_shows_every_network_call_and_recurrent_layer_at_80x24(tmp_path):
+    from mnist_tui.tui.app import MnistApp
+    from mnist_tui.tui.controller import RunController
+    from mnist_tui.tui.layers_tab import LayersTab
+    from mnist_tui.tui.run_screen import RunScreen
+
+    paddle.seed(0)
+    encoder, head = TextEncoder(), Head()
+    opt = paddle.optimizer.Adam(learning_rate=0.01, parameters=encoder.parameters() + head.parameters())
+    monitor = Monitor.attach({"enc": encoder, "head": head}, runs_dir=tmp_path, epochs=1, steps_per_epoch=2,
+                             batch_size=6, stats_every=1)
+    for _ in range(2):
+        loss = nn.functional.cross_entropy(head(encoder(paddle.randint(0, 30, [6, 5]))), paddle.randint(0, 2, [6, 1]))
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+        monitor.batch(loss)
+    monitor.close()
+    app = MnistApp(tmp_path, RunController(monitor.run.path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = next(s for s in app.screen_stack if isinstance(s, RunScreen))
+        await pilot.press("2")
+        tab = screen.query_one(LayersTab)
+        deadline = time.monotonic() + 10
+        while tab.cell("stats", "head.fc3", "mean") == "-":
+            assert time.monotonic() < deadline, "the statistics shown"
+            await pilot.pause(0.05)
+        assert tab.cell("structure", "head.relu", "layer") == "head.relu ×2"
+        assert tab.cell("structure", "head.relu", "output shape") == "[6, 16] ×2"
+        assert tab.cell("stats", "head.relu", "layer") == "head.relu ×2"
+        assert tab.cell("structure", "enc.lstm", "output shape") == "[6, 5, 12]"
+        assert tab.cell("structure", "enc.lstm", "type") == "LSTM"
+        lstm = [tab.cell("stats", "enc.lstm", column) for column in ("mean", "std", "grad norm", "log10 upd/w")]
+        assert "-" not in lstm, lstm
+        ratio = float(tab.cell("stats", "head.bn", "log10 upd/w"))  # BatchNorm's constant γ: a real ratio
+        assert -6 < ratio < 0
