@@ -5,6 +5,7 @@ tiny data, a few batches."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 
 import numpy as np
@@ -303,3 +304,22 @@ async def test_the_layers_tab_shows_every_network_call_and_recurrent_layer_at_80
         assert "-" not in lstm, lstm
         ratio = float(tab.cell("stats", "head.bn", "log10 upd/w"))  # BatchNorm's constant γ: a real ratio
         assert -6 < ratio < 0
+
+
+def test_the_hand_loop_in_the_monitor_docs_runs_as_written(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    doc = (Path(__file__).parent.parent / "docs" / "monitor.md").read_text(encoding="utf-8")
+    lines = doc[doc.index("    import paddle", doc.index("This one runs as written")):].splitlines()
+    block = itertools.takewhile(lambda line: not line or line.startswith("    "), lines)  # up to the next paragraph
+    code = "\n".join(line[4:] for line in block)
+    monkeypatch.chdir(tmp_path)
+    paddle.seed(0)
+    exec(compile(code, "docs/monitor.md", "exec"), {})  # noqa: S102 - the documented snippet itself
+    (run,) = (tmp_path / "runs").iterdir()
+    events = events_of(run)
+    started = of(events, ev.RunStarted)[0]
+    assert (started.batches_per_epoch, started.config["batch_size"]) == (4, 64)
+    assert [(e.epoch, e.batch) for e in of(events, ev.BatchMetrics)] == [(0, b) for b in range(4)] + [(1, b) for b in range(4)]
+    assert [(e.epoch, e.size) for e in of(events, ev.EvalResult)] == [(0, 64), (1, 64)]
+    assert events[-1].status == "done" and not of(events, ev.ErrorRaised)
