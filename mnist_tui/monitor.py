@@ -88,6 +88,8 @@ def _number(value) -> float | None:
     """A figure from `logs`: Paddle gives lists or arrays of one value."""
     while isinstance(value, (list, tuple)):
         value = value[0] if value else None
+    if isinstance(value, paddle.Tensor):  # bfloat16's numpy() gives its raw bits as integers
+        value = value.detach().astype("float32").numpy()
     return float(np.asarray(value).reshape(-1)[0]) if value is not None else None
 
 
@@ -311,7 +313,8 @@ class Monitor(Callback, PauseAndStop):
         rate = batch_size / max(now - self._t_last, 1e-9)
         self._t_last = now
         if self.step == 0:
-            self._settle_task()
+            with self._part("task inference"):
+                self._settle_task()
             if not self.config.get("batch_size"):  # Model.fit says it only with the first batch
                 self.config["batch_size"] = batch_size
             self._write_config()

@@ -323,3 +323,12 @@ def test_the_hand_loop_in_the_monitor_docs_runs_as_written(tmp_path, monkeypatch
     assert [(e.epoch, e.batch) for e in of(events, ev.BatchMetrics)] == [(0, b) for b in range(4)] + [(1, b) for b in range(4)]
     assert [(e.epoch, e.size) for e in of(events, ev.EvalResult)] == [(0, 64), (1, 64)]
     assert events[-1].status == "done" and not of(events, ev.ErrorRaised)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float64"])
+def test_a_loss_and_accuracy_of_any_dtype_are_read_as_their_values(tmp_path, dtype):
+    monitor = Monitor.attach(make_net(), runs_dir=tmp_path, steps_per_epoch=1, batch_size=4, stats_every=0)
+    monitor.batch(paddle.to_tensor(0.75).astype(dtype), paddle.to_tensor([0.5]).astype(dtype))
+    monitor.close()
+    (batch,) = of(events_of(monitor.run.path), ev.BatchMetrics)
+    assert (batch.loss, batch.acc) == (0.75, 0.5)  # both exact in every one of these dtypes
