@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -106,3 +108,35 @@ def test_bundled_md5_is_checked(monkeypatch):
     monkeypatch.setitem(module.BUNDLED_MD5, TEST_LABELS, "0" * 32)
     with pytest.raises(DataError, match="md5"):
         load_mnist()
+
+
+FIRST_PADDLE = """
+import paddle  # before numpy or zlib, as a script that starts with `import paddle` does
+from pathlib import Path
+from mnist_tui.engine.gunzip import libz_bound_to_paddle, loaded_libraries
+from mnist_tui.engine.mnist import load_mnist
+data = load_mnist()
+names = [Path(name).name for name in loaded_libraries()]
+libz = next(i for i, name in enumerate(names) if name.startswith("libz.so"))
+print(paddle.__version__, libz > names.index("libpaddle.so"), libz_bound_to_paddle(), len(data.train),
+      int(data.test.labels[:100].sum()))
+"""
+
+
+def test_mnist_loads_in_a_script_that_imports_paddle_first(mnist):
+    """Paddle 2.x bundles its own zlib: there the bundled MNIST used to die with SIGSEGV in inflateReset2."""
+    done = subprocess.run([sys.executable, "-c", FIRST_PADDLE], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-1500:]
+    version, libz_after_paddle, bound, train, label_sum = done.stdout.split()[-5:]
+    if libz_after_paddle == "True":  # Paddle loaded libz: it binds to Paddle's own zlib on Paddle 2
+        assert bound == str(version.startswith("2."))
+    assert (int(train), int(label_sum)) == (50_000, int(mnist.test.labels[:100].sum()))
+
+
+def test_a_fresh_interpreter_decompresses_when_libz_is_paddles(monkeypatch, tmp_path, raw_files):
+    from mnist_tui.engine import gunzip
+
+    monkeypatch.setattr(gunzip, "libz_bound_to_paddle", lambda: True)
+    path = bundled_dir() / f"{TEST_LABELS}.gz"
+    assert gunzip.gunzip(path) == gzip.decompress(path.read_bytes())
+    test_truncated_gzip_is_named(tmp_path, raw_files)  # a broken file is still named, from the child's error

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UsageError
+from .gunzip import gunzip
 
 TRAIN_IMAGES = "train-images-idx3-ubyte"
 TRAIN_LABELS = "train-labels-idx1-ubyte"
@@ -82,10 +83,7 @@ def _find(directory: Path, stem: str) -> Path:
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
+        return gunzip(path) if path.suffix == ".gz" else path.read_bytes()
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
         raise DataError(f"{path}: cannot read ({exc})") from None
 
