@@ -28,10 +28,16 @@ def dumps(data, **options) -> str:
 
 
 def loads(text: str | bytes):
-    """`json.loads`, with the values `dumps` replaced by null put back as NaN or infinity."""
+    """`json.loads`, with the values `dumps` replaced by null put back as NaN or infinity
+    (ValueError for a marker that does not say where or what, as for any other bad JSON)."""
     data = json.loads(text)
     marker = SUFFIX.encode() if isinstance(text, bytes) else SUFFIX
-    return _restored(data) if marker in text else data
+    if marker not in text:
+        return data
+    try:
+        return _restored(data)
+    except (TypeError, LookupError, ValueError) as exc:
+        raise ValueError(f"a malformed {SUFFIX} marker ({exc})") from None
 
 
 def _nonfinite(value) -> bool:

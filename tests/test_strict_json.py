@@ -105,3 +105,10 @@ def test_an_old_log_with_nan_literals_still_loads(tmp_path):
     events = EventTail(run / "events.jsonl").read()[0]
     assert math.isnan(events[0].loss) and events[1].loss == math.inf
     assert summarise(run).best_val_acc == 0.5
+
+
+@pytest.mark.parametrize("marker", ['"loss_nonfinite": [[9, "nan"]]', '"loss_nonfinite": "much"', '"loss_nonfinite": 3',
+                                    '"loss_nonfinite": [["x", "nan"]]'])
+def test_a_malformed_marker_is_bad_json_not_a_crash(marker):
+    with pytest.raises(ValueError, match="malformed"):
+        strict_json.loads('{"type": "BatchMetrics", "loss": [1.0], ' + marker + "}")
