@@ -304,9 +304,12 @@ class Monitor(Callback, PauseAndStop):
     def _batch_end(self, loss, metrics, batch_size: int) -> None:
         """`metrics`: a function giving the batch's figures by name, called here so that a figure
         that cannot be read switches the Monitor off rather than stopping the training."""
-        if self._on("monitor"):
-            with self._part("monitor"):
-                self._record_batch(loss, metrics(), batch_size)
+        if "monitor" in self.off:
+            return
+        try:  # not `_part`: this runs at every batch, and a bare try costs nothing
+            self._record_batch(loss, metrics(), batch_size)
+        except Exception:  # noqa: BLE001 - the user's training goes on
+            self._failed("monitor", traceback.format_exc())
 
     def _record_batch(self, loss, metrics: dict[str, float | None], batch_size: int) -> None:
         now = time.perf_counter()
@@ -332,7 +335,7 @@ class Monitor(Callback, PauseAndStop):
                 self._checkpoint()
         self.step += 1
         self.batch_index += 1
-        if self._on("control"):
+        if self.paused and self._on("control"):
             with self._part("control"):
                 self._wait_while_paused()
         due = self.stats_every and self.step % self.stats_every == 0
