@@ -35,6 +35,7 @@ class RunSummary:
     epochs_total: int = 0
     batches_per_epoch: int = 0
     best_val_acc: float | None = None
+    best_val_loss: float | None = None  # the lowest validation loss: the table shows it for runs with no accuracy
     test_acc: float | None = None
     wall_s: float | None = None
     started: float | None = None
@@ -81,7 +82,7 @@ def summarise(run_path: str | Path, name: str | None = None) -> RunSummary | Non
     summary = RunSummary(path, name or path.name, RunStatus.STARTING, config,
                          epochs_total=_number(config.get("epochs")) or 0)
     engine_status = finished = finished_test = eval_test = None
-    val_accs = []
+    val_accs, val_losses = [], []
     for e in events:
         kind = e.get("type")
         if kind == "RunStarted" or (kind == "StatusChanged" and e.get("status") == "resumed"):
@@ -95,13 +96,15 @@ def summarise(run_path: str | Path, name: str | None = None) -> RunSummary | Non
             engine_status = e.get("status")
         elif kind == "Finished":
             finished, finished_test = e.get("status"), _number(e.get("test_acc"))
-        elif kind == "EvalResult" and e.get("split") == "val" and _number(e.get("acc")) is not None:
-            val_accs.append(e["acc"])
+        elif kind == "EvalResult" and e.get("split") == "val":
+            val_accs += [e["acc"]] if _number(e.get("acc")) is not None else []
+            val_losses += [e["loss"]] if _number(e.get("loss")) is not None else []
         elif kind == "EvalResult" and e.get("split") == "test":
             eval_test = _number(e.get("acc"))
     summary.status = status_of(engine_status, finished, alive)
     summary.test_acc = finished_test if finished_test is not None else eval_test
     summary.best_val_acc = max(val_accs) if val_accs else None
+    summary.best_val_loss = min(val_losses) if val_losses else None
     _add_progress(summary, events, first_batch, last_batches)
     return summary
 
@@ -149,13 +152,13 @@ def sort_runs(runs: list[RunSummary], column: str, reverse: bool = False) -> lis
     return sorted(known, key=lambda r: r.sort_key(column), reverse=reverse) + unknown
 
 
-def validation_curve(run_path: str | Path) -> list[tuple[int, float, float]]:
-    """(step, accuracy, loss) at each validation, for the compare view."""
+def validation_curve(run_path: str | Path) -> list[tuple[int, float | None, float]]:
+    """(step, accuracy or None for a run without one, loss) at each validation, for the compare view."""
     curve = []
     for e in _scan(Path(run_path) / EVENTS)[0]:
         if e.get("type") == "EvalResult" and e.get("split") == "val" and isinstance(e.get("step"), int):
             acc, loss = _number(e.get("acc")), e.get("loss")
-            if acc is not None and isinstance(loss, (int, float)):
+            if isinstance(loss, (int, float)):
                 curve.append((e["step"], acc, loss))  # a non-finite loss stays: the curve shows the divergence
     return curve
 

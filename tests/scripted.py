@@ -76,6 +76,23 @@ def fixed_events() -> list[ev.Event]:
     return out
 
 
+def loss_only_events() -> list[ev.Event]:
+    """A regression under someone else's loop: loss and no metric, validations without accuracy."""
+    layers = [{"name": "0", "type": "Linear", "hyper": {"in": 13, "out": 32}, "param_shapes": {"weight": [13, 32]},
+               "output_shape": [32, 32], "param_count": 416},
+              {"name": "1", "type": "ReLU", "hyper": {}, "param_shapes": {}, "output_shape": [32, 32], "param_count": 0},
+              {"name": "2", "type": "Linear", "hyper": {"in": 32, "out": 1}, "param_shapes": {"weight": [32, 1]},
+               "output_shape": [32, 1], "param_count": 32}]
+    out: list[ev.Event] = [ev.RunStarted("runs/loss-only", "cpu", {"batch_size": 32, "optimizer": "adam"}, 2, 50,
+                                         1600, 0, layers, task=ev.REGRESSION, accuracy=""),
+                           ev.StatusChanged("running")]
+    for step in range(80):
+        out.append(ev.BatchMetrics(step // 50, step % 50, step, 30 * math.exp(-step / 20) + 2 + math.sin(step), None,
+                                   900.0, step / 20))
+    out += [ev.EvalResult("val", 0, 49, 49, 4.75, None, size=400), ev.EvalResult("val", 1, 29, 79, 3.125, None, size=400)]
+    return out
+
+
 class ScriptedTrainer:
     """Answers controls as the real trainer does, in events: pause and resume change the status,
     statistics, snapshots, validations and checkpoints arrive as their events; every command
@@ -170,3 +187,8 @@ def markup_like_events() -> list[ev.Event]:
             ev.ErrorRaised(f"RuntimeError: {text}", "Traceback [/x]", f"runs/{MARKED}/run.log"),
             ev.Alert("warning", f"rank 1 said {text}", 1, 41)]
     return out
+
+
+def screen_text(app) -> str:
+    """What the terminal shows now, as plain lines."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())

@@ -3,7 +3,7 @@ so the pictures are stable). Update with `pytest tests/test_app_snapshots.py --s
 
 from __future__ import annotations
 
-from scripted import ScriptedTrainer, fixed_events
+from scripted import ScriptedTrainer, fixed_events, loss_only_events
 
 from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.controller import RunController
@@ -77,3 +77,22 @@ def test_snapshot_view(snap_compare, tmp_path):
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=open_view)
+
+
+def test_a_loss_only_run_training_tab(snap_compare, tmp_path):
+    """A regression with no metric: one loss sparkline, a loss-only chart, no accuracy anywhere."""
+    async def run_before(pilot):
+        await pilot.press("1")
+        await settle(pilot)
+
+    app = MnistApp(tmp_path, RunController(ScriptedTrainer(tmp_path, loss_only_events()).path))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_a_loss_only_run_validation_tab(snap_compare, tmp_path):
+    async def run_before(pilot):
+        await pilot.press("3")
+        await settle(pilot)
+
+    app = MnistApp(tmp_path, RunController(ScriptedTrainer(tmp_path, loss_only_events()).path))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import paddle
 import pytest
+from scripted import ScriptedTrainer, loss_only_events, screen_text
 
 from mnist_tui.engine import events as ev
 from mnist_tui.monitor import accuracy_name, infer_task
@@ -112,3 +113,68 @@ def test_the_recorded_task_is_in_config_json_and_run_started(tmp_path):
     assert first["type"] == "RunStarted" and first["task"] == "regression" and first["accuracy"] == ""
     with pytest.raises(ValueError, match="task must be one of"):
         Monitor(task="segmentation")
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+async def shown(app, pilot, keys: str) -> str:
+    """The screen's text after each key, all of it."""
+    from mnist_tui.tui.run_screen import RunScreen
+
+    texts = []
+    for key in keys:
+        await pilot.press(key)
+        await pilot.pause(0.5)
+        if isinstance(app.screen, RunScreen):
+            app.screen._charts_dirty |= {"history-chart", "validation-chart"}
+            app.screen._replot()
+            await pilot.pause(0.3)
+        texts.append(screen_text(app))
+    return "\n".join(texts)
+
+
+@pytest.mark.anyio
+async def test_a_loss_only_run_shows_no_accuracy_word_on_any_view(tmp_path):
+    from mnist_tui.tui.app import MnistApp
+    from mnist_tui.tui.controller import RunController
+
+    trainer = ScriptedTrainer(tmp_path, loss_only_events())
+    app = MnistApp(tmp_path, RunController(trainer.path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.5)
+        text = await shown(app, pilot, "13")
+        mistakes = str(app.screen.query_one("#mistakes-title").render())
+        text += await shown(app, pilot, "4")
+        await pilot.press("space", "c")  # the compare view of that run
+        await pilot.pause(0.5)
+        text += screen_text(app)
+    assert "loss 3.125" in text and "val loss" in text and "Validation loss 3.1250" in text
+    assert mistakes == "No confusion matrix or worst examples: this run's task is regression, not classification."
+    assert "nan" not in text.lower() and "Traceback" not in text
+    assert "acc" not in text.replace("validation accuracy", ""), "only the compare view's empty chart names it"
+
+
+@pytest.mark.anyio
+async def test_top_k_metrics_show_under_their_names(tmp_path):
+    from mnist_tui.tui.app import MnistApp
+    from mnist_tui.tui.controller import RunController
+
+    events = [started(accuracy="acc_top1", metrics=["acc_top1", "acc_top5"]), ev.StatusChanged("running")]
+    events += [ev.BatchMetrics(0, s, s, 2.0 - s / 10, 0.5, 10.0, 0.1, {"acc_top1": 0.5, "acc_top5": 0.875})
+               for s in range(5)]
+    events.append(ev.EvalResult("val", 0, 4, 4, 1.5, 0.625, size=64, metrics={"acc_top1": 0.625, "acc_top5": 0.9375}))
+    app = MnistApp(tmp_path, RunController(ScriptedTrainer(tmp_path, events).path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.5)
+        training = await shown(app, pilot, "1")
+        validation = await shown(app, pilot, "3")
+        log = "\n".join(app.screen.state.log_lines)
+    rows = training.splitlines()
+    assert any(r.startswith("acc_top1") and "now 0.500" in r for r in rows)
+    assert any(r.startswith("acc_top5") and "now 0.875" in r for r in rows)
+    assert "loss is: [1.600000], acc_top1 is [0.500000], acc_top5 is [0.875000]" in log
+    assert "val acc_top5" in validation and "0.9375" in validation and "62.50" in validation
+    assert "nan" not in (training + validation).lower()

@@ -30,7 +30,8 @@ class CachedPlot(PlotextPlot):
 
 
 class HistoryChart(CachedPlot):
-    """Full-run loss (left axis) and accuracy (right axis), smoothed; non-finite losses marked x.
+    """Full-run loss (left axis) and accuracy (right axis, when the run has one), smoothed;
+    non-finite losses marked x.
 
     The title names each series by its glyph (a legend box would cover the start of the curves).
     """
@@ -42,7 +43,8 @@ class HistoryChart(CachedPlot):
         xs, loss = state.loss_history.points()
         axs, acc = state.acc_history.points()
         scale = "log" if log_loss else "linear"
-        title = f"loss ⠤ (left, {scale}) · accuracy ▄ (right) · smoothing {beta:g}"
+        title = f"loss ⠤ (left, {scale}) · {state.accuracy_words} ▄ (right) · smoothing {beta:g}" \
+            if state.has_accuracy else f"loss ⠤ ({scale}) · smoothing {beta:g}"
         if log_loss:
             keep = [i for i, v in enumerate(loss) if v > 0]
             xs, loss = [xs[i] for i in keep], [loss[i] for i in keep]
@@ -62,7 +64,8 @@ class HistoryChart(CachedPlot):
 
 
 class ValidationChart(CachedPlot):
-    """Train and validation accuracy and loss on one axis, the gap on the right axis.
+    """Train and validation accuracy and loss on one axis, the gap on the right axis (a run with no
+    accuracy: its losses alone).
 
     No plotext legend (it would cover a short chart): each series has its own marker character,
     listed in the line under the chart, so it reads without colour too.
@@ -70,6 +73,7 @@ class ValidationChart(CachedPlot):
 
     SERIES = (("train acc", "+", "green"), ("val acc", "x", "cyan"), ("train loss", "•", "red"),
               ("val loss", "o", "orange"), ("gap (right)", "*", "magenta"))
+    LOSSES = ("train loss", "val loss")
 
     def replot(self, state: RunState) -> None:
         plt = self.plt
@@ -80,7 +84,9 @@ class ValidationChart(CachedPlot):
         xs = [e.step / bpe for e in evals]
         columns = ([e.train_acc for e in evals], [e.acc for e in evals], [e.train_loss for e in evals],
                    [e.loss for e in evals], [e.gap for e in evals])
-        for (_, marker, colour), ys in zip(self.SERIES, columns):
+        for (name, marker, colour), ys in zip(self.SERIES, columns):
+            if not state.has_accuracy and name not in self.LOSSES:
+                continue
             kept = [(x, _finite(y)) for x, y in zip(xs, ys) if y is not None]  # a loop of ours measures all five
             if kept:
                 plt.plot([x for x, _ in kept], [y for _, y in kept], marker=marker, color=colour,
@@ -92,9 +98,9 @@ class ValidationChart(CachedPlot):
         self.redraw()
 
     @classmethod
-    def legend(cls) -> str:
-        return "  ".join(f"[{colour}]{marker}[/] {name}" for name, marker, colour in cls.SERIES) + \
-            "  [yellow]|[/] min val loss"
+    def legend(cls, accuracy: bool = True) -> str:
+        return "  ".join(f"[{colour}]{marker}[/] {name}" for name, marker, colour in cls.SERIES
+                         if accuracy or name in cls.LOSSES) + "  [yellow]|[/] min val loss"
 
 
 def _finite(value: float | None) -> float:

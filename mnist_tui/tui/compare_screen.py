@@ -28,8 +28,9 @@ class CompareChart(CachedPlot):
         plt.clear_data()
         plt.clear_figure()
         for i, (_name, curve) in enumerate(curves):
-            if curve:
-                plt.plot([p[0] for p in curve], [p[which] for p in curve], marker=MARKERS[i % len(MARKERS)],
+            points = [(p[0], p[which]) for p in curve if p[which] is not None]  # a run with no accuracy: loss only
+            if points:
+                plt.plot([x for x, _ in points], [y for _, y in points], marker=MARKERS[i % len(MARKERS)],
                          color=COLOURS[i % len(COLOURS)])
         plt.title(title)
         plt.xlabel("epoch")

@@ -1,5 +1,6 @@
-"""The Training tab's live figures: loss and accuracy sparklines with their numbers, and the epoch
-and run progress, drawn by one widget through Textual's line API.
+"""The Training tab's live figures: loss and accuracy sparklines with their numbers (and one for
+each other metric the run names, up to two; a run without an accuracy gets loss alone), and the
+epoch and run progress, drawn by one widget through Textual's line API.
 
 They change on every frame while training shares the cores with the UI. Built from Textual's
 widgets (two Sparklines, two Statics, two ProgressBars and their Labels), a frame repainted a
@@ -21,7 +22,9 @@ from .history import Window
 from .state import RunState
 
 BARS = "▁▂▃▄▅▆▇█"
-NAME_WIDTH = 6
+NAME_WIDTH = 6  # at least; a metric's longer name (acc_top5) widens it
+MAX_NAME_WIDTH = 12
+EXTRA_METRICS_SHOWN = 2  # sparklines for metrics besides loss and accuracy; all of them are in the log lines
 FIGURES_WIDTH = 42
 PERCENT_WIDTH = 5
 COLOUR_STEPS = 8  # from the min colour (low bars) to the max colour (high bars)
@@ -73,13 +76,16 @@ def percent(done: int, total: int) -> float:
     return min(max(done / total, 0.0), 1.0) if total else 0.0
 
 
+class Spark(NamedTuple):
+    name: str
+    data: tuple[float, ...]
+    figures: str
+
+
 class Shown(NamedTuple):
     """Everything the widget draws: when it equals the last one, nothing is redrawn."""
 
-    loss: tuple[float, ...]
-    acc: tuple[float, ...]
-    loss_figures: str
-    acc_figures: str
+    sparks: tuple[Spark, ...]
     epoch_done: float
     run_done: float
 
@@ -88,14 +94,27 @@ def _fmt(value: float | None, pattern: str) -> str:
     return "-" if value is None else pattern.format(value)
 
 
-def _figures(window: Window, best: float | None, pattern: str) -> str:
-    return f"now {_fmt(window.current, pattern)}  mean {_fmt(window.mean, pattern)}  best {_fmt(best, pattern)}"
+def _figures(window: Window, best: float | None, pattern: str, with_best: bool = True) -> str:
+    text = f"now {_fmt(window.current, pattern)}  mean {_fmt(window.mean, pattern)}"
+    return text + f"  best {_fmt(best, pattern)}" if with_best else text
+
+
+def sparks(state: RunState) -> tuple[Spark, ...]:
+    """loss, the accuracy under its own name when the run has one, then other metrics by name."""
+    rows = [Spark("loss", tuple(state.loss_window.finite()), _figures(state.loss_window, state.best_loss, "{:.4f}"))]
+    if state.has_accuracy:
+        rows.append(Spark(state.accuracy_name, tuple(state.acc_window.finite()),
+                          _figures(state.acc_window, state.best_acc, "{:.3f}")))
+    for name, window in list(state.metric_windows.items())[:EXTRA_METRICS_SHOWN]:
+        rows.append(Spark(name, tuple(window.finite()), _figures(window, None, "{:.4g}", with_best=False)))
+    return tuple(rows)
 
 
 class LiveFigures(Widget):
     """loss and acc sparklines (recent window) with now / mean / best, then epoch and run progress.
 
-    One row per sparkline, or three when the widget is 7 rows high (tall terminals)."""
+    One row per sparkline, or three on tall terminals (app.tcss: the widget's height follows its
+    `-rows-N` class); a run with loss alone gives it the rows of two."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"live-figures--min", "live-figures--max", "live-figures--bar",
                                              "live-figures--track"}
@@ -109,19 +128,18 @@ class LiveFigures(Widget):
     }
     """
 
-    shown: Shown = Shown((), (), "", "", 0.0, 0.0)
+    shown: Shown = Shown((), 0.0, 0.0)
     _cache_key: tuple | None = None
     _strips: tuple[Strip, ...] = ()
     _palette: tuple[str | None, dict] = (None, {})
 
     def show(self, state: RunState) -> None:
         """Take the figures from `state`; repaint only if something visible changed."""
-        shown = Shown(
-            tuple(state.loss_window.finite()), tuple(state.acc_window.finite()),
-            _figures(state.loss_window, state.best_loss, "{:.4f}"), _figures(state.acc_window, state.best_acc, "{:.3f}"),
-            percent(state.batch + 1, state.bpe), percent(state.step + 1, state.total_steps),
-        )
+        shown = Shown(sparks(state), percent(state.batch + 1, state.bpe), percent(state.step + 1, state.total_steps))
         if shown != self.shown:
+            if len(shown.sparks) != len(self.shown.sparks):
+                for rows in (3, 4):
+                    self.set_class(len(shown.sparks) == rows, f"-rows-{rows}")
             self.shown = shown
             self.refresh()
 
@@ -142,14 +160,15 @@ class LiveFigures(Widget):
         return self._palette[1]
 
     def _build(self, width: int, height: int) -> tuple[Strip, ...]:
-        spark_height = max(1, (height - 1) // 2)
-        shown = self.shown
-        return (*self._spark("loss", shown.loss, shown.loss_figures, width, spark_height),
-                *self._spark("acc", shown.acc, shown.acc_figures, width, spark_height),
-                self._progress(width))
+        rows = self.shown.sparks or (Spark("loss", (), ""),)
+        spark_height = max(1, (height - 1) // len(rows))
+        name_width = min(MAX_NAME_WIDTH, max(NAME_WIDTH, *(len(row.name) + 1 for row in rows)))
+        strips = [strip for row in rows for strip in self._spark(row, name_width, width, spark_height)]
+        return (*strips, self._progress(width))
 
-    def _spark(self, name: str, data: tuple[float, ...], figures: str, width: int, height: int) -> list[Strip]:
-        spark_width = max(0, width - NAME_WIDTH - FIGURES_WIDTH)
+    def _spark(self, spark: Spark, name_width: int, width: int, height: int) -> list[Strip]:
+        name, data, figures = spark
+        spark_width = max(0, width - name_width - FIGURES_WIDTH)
         colours = self._colours()
         low, high = colours["min"], colours["max"]
         styles: dict[int, Style | None] = {-1: None}
@@ -157,7 +176,7 @@ class LiveFigures(Widget):
         for row, runs in enumerate(bar_rows(bar_levels(data, spark_width, height), height)):
             label = name if row == 0 else ""
             text = " " + figures if row == 0 else ""
-            segments = [Segment(label.ljust(NAME_WIDTH))]
+            segments = [Segment(label[: name_width - 1].ljust(name_width))]
             for glyphs, step in runs:
                 if step not in styles:
                     styles[step] = Style(color=low.blend(high, step / (COLOUR_STEPS - 1)).rich_color)

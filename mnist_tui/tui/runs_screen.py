@@ -33,7 +33,9 @@ def row_cells(run: RunSummary, marked: bool) -> tuple[str, ...]:
     started = time.strftime("%m-%d %H:%M", time.localtime(run.started)) if run.started else "-"
     epochs = f"{run.epochs_done:g}/{run.epochs_total}" if run.epochs_total else "-"
     lr = f"{run.lr:g} {run.schedule or ''}".strip() if run.lr is not None else "-"
-    return ("●" if marked else " ", run.name, run.status.value, _pct(run.best_val_acc), _pct(run.test_acc),
+    best = _pct(run.best_val_acc) if run.best_val_acc is not None or run.best_val_loss is None else \
+        f"loss {run.best_val_loss:.4g}"  # a run with no accuracy: its lowest validation loss
+    return ("●" if marked else " ", run.name, run.status.value, best, _pct(run.test_acc),
             run.optimizer or "-", lr, run.l2 or "-", epochs, wall, started)
 
 

@@ -16,8 +16,10 @@ from .mistakes_view import confusion_table, digit_gallery, pairs_text
 from .state import NO_EVALUATION, RunState, at_done
 
 TEST_PENDING = "Test accuracy: when training ends"
+TEST_LOSS_PENDING = "Test loss: when training ends"
 NO_TEST = "No test result: this run's loop ran no test."
 COLUMNS = ("at", "run loss", "run acc", "train loss", "train acc", "val loss", "val acc", "gap")
+ACCURACY_COLUMNS = ("run acc", "train acc", "val acc", "gap")  # not shown for a run without an accuracy
 ROWS_SHOWN = 6  # the newest evaluations; the chart has them all
 COLUMNS_NOTE = ("[dim]at: epoch and batch. run: mean of the training batches since the previous evaluation (weights "
                 "moving{shifted}). train: a fixed subset of {n:,} training images, evaluated like validation; "
@@ -26,6 +28,7 @@ NO_TRAIN_SIDE_NOTE = ("[dim]at: epoch and batch. This run's loop evaluated valid
                       "measured the same way, so no gap.[/]")
 NO_MISTAKES_YET = "Confusion matrix: at the first evaluation (v validates now)."
 NO_MISTAKES = "No confusion matrix: this run's evaluations give loss and accuracy only."
+NOT_CLASSIFYING = "No confusion matrix or worst examples: this run's task is {task}, not classification."
 
 
 def _pct(value: float | None) -> str:
@@ -46,8 +49,7 @@ class DigitGallery(FittedText):
 
 
 class ValidationTab(VerticalScroll):
-    rows: list[tuple[str, ...]]
-
+    rows: tuple[tuple[str, ...], ...] = ()  # the table's rows as shown (the newest evaluations)
     def compose(self) -> ComposeResult:
         yield Static(NO_EVALUATION, id="diagnosis")  # until the first evaluation arrives
         yield Static(TEST_PENDING, id="test-result")
@@ -62,27 +64,30 @@ class ValidationTab(VerticalScroll):
         yield Static(id="gallery-title")
         yield DigitGallery(id="gallery")
 
-    def on_mount(self) -> None:
-        self.rows = []
-
     def show(self, state: RunState, ended: bool = False) -> None:
-        for e in state.evals[len(self.rows):]:
-            gap = "-" if e.gap is None else f"{100 * e.gap:+.2f}"
-            self.rows.append((f"e{e.epoch + 1} b{e.batch}", _num(e.running_loss), _pct(e.running_acc),
-                              _num(e.train_loss), _pct(e.train_acc), _num(e.loss), _pct(e.acc), gap))
-        if self.rows:
-            self.query_one("#eval-table", Static).update(text_table(COLUMNS, self.rows[-ROWS_SHOWN:]))
-            shown = f" ({len(self.rows) - ROWS_SHOWN} earlier rows in the chart)" if len(self.rows) > ROWS_SHOWN else ""
+        if state.evals:
+            columns, self.rows = _table(state)
+            self.query_one("#eval-table", Static).update(text_table(columns, list(self.rows)))
+            earlier = len(state.evals) - ROWS_SHOWN
+            shown = f" ({earlier} earlier rows in the chart)" if earlier > 0 else ""
             shifted = ", images shifted" if state.started and state.started.config.get("shift") else ""
             note = COLUMNS_NOTE.format(n=state.evals[-1].train_size, shifted=shifted) \
                 if state.evals[-1].train_acc is not None else NO_TRAIN_SIDE_NOTE
             self.query_one("#eval-note", Static).update(note + shown)
             if state.mistakes is None and all(e.diagnosis == "" for e in state.evals):  # not our trainer's
                 self.query_one("#mistakes-title", Static).update(NO_MISTAKES)
+        if not state.classifies:
+            self.query_one("#mistakes-title", Static).update(Content(NOT_CLASSIFYING.format(task=state.task)))
+        if not state.has_accuracy:
+            self.query_one("#validation-legend", Static).update(ValidationChart.legend(accuracy=False))
         self.query_one("#diagnosis", Static).update(Content(state.diagnosis()))
         test, best = state.test, state.lowest_val_loss()
-        text = (NO_TEST if ended else TEST_PENDING) if test is None else \
-            f"[b]Test accuracy {100 * test.acc:.2f}%[/b] (loss {test.loss:.4f})"
+        if test is None:
+            text = NO_TEST if ended else TEST_PENDING if state.has_accuracy else TEST_LOSS_PENDING
+        elif test.acc is None:
+            text = f"[b]Test loss {test.loss:.4f}[/b]"
+        else:
+            text = f"[b]Test accuracy {100 * test.acc:.2f}%[/b] (loss {test.loss:.4f})"
         if best is not None:
             text += f" │ lowest val loss {best.loss:.4f} at {state.at(best)}"
         self.query_one("#test-result", Static).update(text)
@@ -105,3 +110,21 @@ class ValidationTab(VerticalScroll):
 
     def focus_main(self) -> None:
         self.focus()
+
+
+def _table(state: RunState) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """The newest evaluations' rows: the accuracy columns only when the run has an accuracy, a
+    column for each other metric, by its name, and no column that no row has a figure in (a loop
+    that evaluates validation only measures no running or training side)."""
+    others = list(dict.fromkeys(name for e in state.evals for name, _ in state.other_metrics(e)))
+    columns = [c for c in COLUMNS if state.has_accuracy or c not in ACCURACY_COLUMNS] + [f"val {n}" for n in others]
+    rows = []
+    for e in state.evals[-ROWS_SHOWN:]:
+        cells = {"at": f"e{e.epoch + 1} b{e.batch}", "run loss": _num(e.running_loss), "run acc": _pct(e.running_acc),
+                 "train loss": _num(e.train_loss), "train acc": _pct(e.train_acc), "val loss": _num(e.loss),
+                 "val acc": _pct(e.acc), "gap": "-" if e.gap is None else f"{100 * e.gap:+.2f}"}
+        figures = dict(state.other_metrics(e))
+        cells |= {f"val {n}": _num(figures.get(n)) for n in others}
+        rows.append([cells[c] for c in columns])
+    kept = [i for i, c in enumerate(columns) if c in ("at", "val loss") or any(row[i] != "-" for row in rows)]
+    return tuple(columns[i] for i in kept), tuple(tuple(row[i] for i in kept) for row in rows)
