@@ -64,7 +64,7 @@ def test_a_run_without_a_metric_shows_no_accuracy_anywhere_in_its_state():
     assert state.acc_history.points() == ([], [])
     words = state.diagnosis() + " ".join(state.log_lines)
     assert "acc" not in words.lower() and "nan" not in words.lower()
-    assert state.diagnosis().startswith("Validation loss 1.2500 at epoch 0")
+    assert state.diagnosis().startswith("Validation loss 1.2500 at epoch 1, batch 1")
 
 
 def test_several_metrics_keep_their_names_and_the_first_accuracy_is_the_apps():
