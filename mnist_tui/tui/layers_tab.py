@@ -40,11 +40,14 @@ def layer_label(row: dict) -> str:
 
 
 def output_shapes_text(row: dict) -> str:
-    """The output shape of each call: once with "×N" when every call gave the same shape."""
+    """The output shape of each call (once with "×N" when every call gave the same shape), and
+    which element of a tuple or dict result was measured ("([0])" for an LSTM's output sequence)."""
     shapes = row.get("output_shapes") or [row["output_shape"]]
     if all(shape == shapes[0] for shape in shapes):
-        return str(shapes[0]) + (f" ×{len(shapes)}" if len(shapes) > 1 else "")
-    return " ".join(str(shape).replace(" ", "") for shape in shapes)
+        text = str(shapes[0]) + (f" ×{len(shapes)}" if len(shapes) > 1 else "")
+    else:
+        text = " ".join(str(shape).replace(" ", "") for shape in shapes)
+    return f"{text} ({row['output_element']})" if row.get("output_element") else text
 
 
 def num(value: float | None, pattern: str = "{:.3g}") -> str:
