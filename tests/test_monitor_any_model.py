@@ -118,6 +118,7 @@ def test_a_failure_inside_the_monitor_is_reported_switched_off_and_training_goes
     state.apply(events)
     assert state.error is None, "no 'training failed' panel: training did not fail"
     assert part in state.last_alert.message and "training goes on" in state.last_alert.message
+    assert "injected failure" in state.monitor_off[part]
 
 
 def test_a_failing_event_log_stops_the_events_not_the_training(tmp_path, monkeypatch):
@@ -332,3 +333,26 @@ def test_a_loss_and_accuracy_of_any_dtype_are_read_as_their_values(tmp_path, dty
     monitor.close()
     (batch,) = of(events_of(monitor.run.path), ev.BatchMetrics)
     assert (batch.loss, batch.acc) == (0.75, 0.5)  # both exact in every one of these dtypes
+
+
+@pytest.mark.anyio
+async def test_the_layers_tab_says_the_statistics_failed_and_are_off(tmp_path, monkeypatch):
+    from textual.widgets import Static
+
+    from mnist_tui.tui.app import MnistApp
+    from mnist_tui.tui.controller import RunController
+    from mnist_tui.tui.run_screen import RunScreen
+
+    monkeypatch.setattr("mnist_tui.engine.probe.LayerProbe.stats", explode)
+    monitor = Monitor.attach(make_net(), runs_dir=tmp_path, epochs=1, steps_per_epoch=5, batch_size=8, stats_every=1)
+    train(monitor.network, monitor, batches=2)
+    monitor.close()
+    app = MnistApp(tmp_path, RunController(monitor.run.path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = next(s for s in app.screen_stack if isinstance(s, RunScreen))
+        await pilot.press("2")
+        deadline = time.monotonic() + 10
+        while "statistics off" not in str(screen.query_one("#taken-at", Static).render()):
+            assert time.monotonic() < deadline, "the Layers tab says the statistics are off"
+            await pilot.pause(0.05)
+        assert "injected failure" in str(screen.query_one("#taken-at", Static).render())

@@ -126,8 +126,11 @@ class LayersTab(VerticalScroll):
         auto = f"auto every {auto_every} batches (a)" if auto_every else "auto off (a)"
         snaps = f"{len(state.snapshots)} snapshot{'s' if len(state.snapshots) != 1 else ''} (o lists)"
         stats = state.layer_stats
+        failed = state.monitor_off.get("statistics")
+        if failed:
+            auto = f"statistics off, they failed: {failed} (traceback in run.log)"
         if stats is None:
-            self.query_one("#taken-at", Static).update(f"No statistics yet (r takes them) │ {auto} │ {snaps}")
+            self.query_one("#taken-at", Static).update(Content(f"No statistics yet (r takes them) │ {auto} │ {snaps}"))
             return
         ranks = state.started.ranks if state.started else 1
         whose = f" on rank 0's share (1 of {ranks} ranks)" if ranks > 1 else ""

@@ -66,6 +66,7 @@ class RunState:
         self.new_snapshot: ev.SnapshotTaken | None = None
         self.checkpoints = 0
         self.error: ev.ErrorRaised | None = None
+        self.monitor_off: dict[str, str] = {}  # the Monitor's parts that failed and are off: part -> error
         self.dirty: set[str] = set()
 
     # ---- derived figures ----
@@ -284,6 +285,8 @@ class RunState:
 
     def _on_ErrorRaised(self, e: ev.ErrorRaised) -> None:
         if e.part:  # a part of the Monitor is off; the training goes on
+            self.monitor_off[e.part] = e.message
+            self.dirty.add("layers")
             self._on_Alert(ev.Alert("error", f"the Monitor's {e.part} failed and is off, training goes on: "
                                              f"{e.message} (traceback in {e.log_path})"))
             return
