@@ -228,3 +228,20 @@ def test_a_run_stopped_and_resumed_on_two_ranks_ends_like_an_uninterrupted_one(t
     assert of(run, "Finished")[-1]["status"] == "done"
     expected = [(e["split"], e["loss"]) for e in of(only_run(tmp_path / "whole"), "EvalResult")]
     assert [(e["split"], e["loss"]) for e in of(run, "EvalResult")] == expected
+
+
+@pytest.mark.parametrize("moment", ["rank 1 starting", "mid-run"])
+def test_the_other_ranks_die_with_rank_0_and_the_run_resumes(tmp_path, moment):
+    """SIGKILL of rank 0 (nothing it can catch): rank 1, started with the signals rank 0 blocks at
+    start-up blocked, used to live on in gloo for good. tests/rank0_kills.py does this at random moments."""
+    from rank0_kills import kill_rank0
+
+    def when(_elapsed, run):
+        if run is None or not (run / "rank-1.log").exists():
+            return False
+        return moment == "rank 1 starting" or len(of(run, "BatchMetrics")) > 3
+
+    outcome = kill_rank0(tmp_path / "runs", when)
+    assert outcome.ranks_seen == 2, outcome
+    assert outcome.left_after_s is not None, f"a rank outlived rank 0 by 30 s: {outcome}"
+    assert outcome.resumed == "done", outcome

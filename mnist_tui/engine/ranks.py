@@ -5,7 +5,8 @@ A process is a rank when its environment says so, as `python -m paddle.distribut
 it (PADDLE_TRAINER_ID, PADDLE_TRAINERS_NUM, PADDLE_MASTER, ...), on one machine or many. For
 `--nproc N` on one machine, the run's own process is rank 0 and starts ranks 1..N-1 with that same
 environment (`start_local_ranks`): rank 0 must be the process that owns the run folder (its lock,
-event log and control channel), which `paddle.distributed.spawn`'s waiting parent is not.
+event log and control channel), which `paddle.distributed.spawn`'s waiting parent is not. Those
+ranks die with rank 0, however it ends (`die_with_parent`): left alone they would wait in gloo.
 
 Each rank takes a fixed share of every global batch (rows [r*B/N, (r+1)*B/N)), so a run with the
 same seed and N repeats bit for bit. Before each batch rank 0 broadcasts one control word over a
@@ -23,8 +24,10 @@ Paddle is imported where it is used: the command line asks `environment()` befor
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -37,6 +40,7 @@ import numpy as np
 STEP, STEP_AND_FETCH, HOLD, FETCH, END = range(5)
 HOLD_EVERY_S = 1.0
 MAX_AUTO_RANKS = 4
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class RankLost(RuntimeError):
@@ -95,7 +99,8 @@ def start_local_ranks(world: int, run_path: Path, gpus: list[int] | None = None)
     os.environ.update(first)
     for rank, env in enumerate(others, start=1):
         with open(run_path / f"rank-{rank}.log", "ab") as log:
-            children.append(subprocess.Popen([sys.executable, "-m", "mnist_tui.engine.ranks", str(run_path)],
+            children.append(subprocess.Popen([sys.executable, "-m", "mnist_tui.engine.ranks", str(run_path),
+                                              str(os.getpid())],
                                              env={**os.environ, **env}, stdin=subprocess.DEVNULL,
                                              stdout=log, stderr=log))
     return children
@@ -198,6 +203,19 @@ class Link:
         return box[0]
 
 
+def die_with_parent(parent: int) -> None:
+    """A rank started by rank 0 (`parent`) ends when that process does, however it ends: the
+    kernel sends SIGKILL (a rank may block SIGTERM) when the thread that started it exits, and
+    rank 0 starts its ranks from the thread that waits for them. A parent gone before this call
+    is seen in our parent pid. Then the signals rank 0 blocked while it started are unblocked."""
+    prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)
+    if prctl is not None:  # Linux
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 def follow(run_path: Path) -> int:
     """A rank other than 0 on this machine: train the run's settings on its share of each batch."""
     from .mnist import load_mnist
@@ -211,8 +229,6 @@ def follow(run_path: Path) -> int:
 
 def follow_settings(cfg, data) -> int:
     """A rank other than 0: its events go nowhere, its decisions come from rank 0."""
-    import signal
-
     from .trainer import Trainer
 
     # A terminal's Ctrl+C or hang-up reaches the whole process group: rank 0 decides, the others follow.
@@ -222,4 +238,5 @@ def follow_settings(cfg, data) -> int:
 
 
 if __name__ == "__main__":
+    die_with_parent(int(sys.argv[2]))
     sys.exit(follow(Path(sys.argv[1])))
