@@ -90,6 +90,19 @@ def test_a_stalled_or_dead_rank_started_here_is_named_by_its_process():
         child.kill()
 
 
+def test_a_rank_killed_just_before_gloo_raises_is_named_in_our_words():
+    """gloo sees a killed rank's sockets close before the rank can be reaped: the message waits for it,
+    and gloo's own text (its paths look like markup) stays out of the alert."""
+    gloo = RuntimeError("[/paddle/third_party/gloo/gloo/transport/tcp/pair.cc:576] Connection closed by peer")
+    child = subprocess.Popen([sys.executable, "-c", "import os, time; time.sleep(0.5); os.kill(os.getpid(), 9)"])
+    try:
+        assert lost_rank_message(gloo, [child]) == "rank 1 is gone (killed by signal 9)"
+    finally:
+        child.kill()
+        child.wait()
+    assert lost_rank_message(gloo, []) == "a rank stopped answering (gloo's message is in run.log)"
+
+
 def test_two_processes_train_and_repeat_bit_for_bit(tmp_path):
     figures = []
     for attempt in ("a", "b"):
@@ -162,7 +175,8 @@ def test_a_killed_rank_ends_the_run_with_a_checkpoint_and_resume_goes_on_with_on
         process.kill()
     assert status == 130
     (alert,) = [e for e in of(run, "Alert") if e["level"] == "error"]
-    assert alert["message"].startswith("rank 1 is gone (killed by signal 9)")
+    assert alert["message"].startswith("rank 1 is gone (killed by signal 9)") and "gloo" not in alert["message"]
+    assert "rank 1 is gone (killed by signal 9); gloo said: " in (run / "run.log").read_text()
     saved = of(run, "CheckpointSaved")[-1]
     assert of(run, "Finished")[-1]["status"] == "stopped"
     resumed = subprocess.run([*CLI, "--headless", "--resume", str(run), "--nproc", "1"], check=False, capture_output=True,

@@ -125,20 +125,28 @@ def to_host(state):
     return state.numpy() if isinstance(state, paddle.Tensor) else state
 
 
-def lost_rank_message(error: BaseException, children: list[subprocess.Popen] | None = None) -> str:
-    """Which rank went away, from gloo's message ("pair_rank = 1") or from the local children."""
-    for rank, child in enumerate(children or [], start=1):
-        code = child.poll()
-        if code is not None:
-            how = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
-            return f"rank {rank} is gone ({how})"
-    for rank, child in enumerate(children or [], start=1):
-        if _process_state(child.pid) == "T":
-            return f"rank {rank} stopped answering (its process is stopped)"
+def lost_rank_message(error: BaseException, children: list[subprocess.Popen] | None = None,
+                      wait_s: float = 3.0) -> str:
+    """Which rank went away, in our words, from the local children or gloo's "pair_rank = 1"; gloo's
+    own text is for run.log. A killed rank's sockets close before its parent can reap it, so gloo
+    may raise first: a child is given `wait_s` to show up as gone."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        for rank, child in enumerate(children or [], start=1):
+            code = child.poll()
+            if code is not None:
+                how = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
+                return f"rank {rank} is gone ({how})"
+        for rank, child in enumerate(children or [], start=1):
+            if _process_state(child.pid) == "T":
+                return f"rank {rank} stopped answering (its process is stopped)"
+        if not children or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
     found = re.search(r"pair_rank = (\d+)", str(error))
     if found:
         return f"rank {found.group(1)} stopped answering"
-    return f"a rank stopped answering ({str(error).strip().splitlines()[0][:120] if str(error).strip() else 'no reason given'})"
+    return "a rank stopped answering (gloo's message is in run.log)"
 
 
 def _process_state(pid: int) -> str:

@@ -12,6 +12,7 @@ validation, one per layer-statistics refresh or snapshot. Everything else stays 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 import traceback
@@ -224,6 +225,7 @@ class Trainer(PauseAndStop):
             self.status = "stopped"
             return
         self.lost_rank = ranks.lost_rank_message(lost.__cause__ or lost, self.children)
+        print(f"{self.lost_rank}; gloo said: {lost.__cause__ or lost}", file=sys.stderr, flush=True)  # run.log
         unsummed = len(self._pending)
         self._fetch_metrics()  # the batches run since the last fetch: their sums over the ranks cannot be made
         partial = f"; the last {unsummed} batches' figures are rank 0's share only" if unsummed else ""
