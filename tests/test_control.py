@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import stat
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from mnist_tui.engine.control import (
     ControlClient,
     ControlError,
     ControlServer,
+    _read_line,
     hold_trainer_lock,
     trainer_alive,
 )
@@ -154,7 +157,78 @@ def test_snapshot_takes_a_layer_name_and_nothing_else_takes_an_argument(tmp_path
     with pytest.raises(ValueError):
         client.send("stop", "now")  # refused before it is sent
     client._sock.sendall(b"stop now\n")  # and by the trainer, if a client sends it anyway
-    assert client._read_line() == "error: unknown command 'stop'"
+    assert _read_line(client._sock) == "error: unknown command 'stop'"
     assert asked == ["", "features.3"]
     client.close()
+    server.close()
+
+
+def test_a_control_sock_leading_to_another_runs_trainer_is_refused(tmp_path):
+    ours = ScriptedTrainer(tmp_path, fixed_events(), name="ours")
+    other = ScriptedTrainer(tmp_path, fixed_events(), name="other")
+    (ours.path / SOCKET).unlink()
+    (ours.path / SOCKET).symlink_to(other.path / SOCKET)  # keys in a viewer of ours would steer the other run
+    with pytest.raises(ControlError, match="control.sock leads to another run's trainer: refused"):
+        ControlClient(ours.path).send("toggle_pause")
+    assert other.commands == []
+    ControlClient(other.path).send("toggle_pause")  # its own viewers still reach it
+    assert other.commands == ["toggle_pause"]
+    ours.exit()
+    other.exit()
+
+
+class Blocking:
+    """A trainer that takes its time over a checkpoint, as one stopped by the OS does over anything."""
+
+    def __init__(self) -> None:
+        self.busy, self.release = threading.Event(), threading.Event()
+        self.done: list[str] = []
+
+    def request_checkpoint(self) -> None:
+        self.busy.set()
+        self.release.wait(20)
+        self.done.append("request_checkpoint")
+
+    def toggle_pause(self) -> None:
+        self.done.append("toggle_pause")
+
+
+def test_a_slow_answer_is_waited_for_and_said_to_be_pending(tmp_path):
+    target = Blocking()
+    lock = hold_trainer_lock(tmp_path)
+    server = ControlServer(tmp_path, target).start()
+    pending, outcome = threading.Event(), []
+    client = ControlClient(tmp_path)
+    sender = threading.Thread(target=lambda: outcome.append(client.send("request_checkpoint", waiting=pending.set)))
+    sender.start()
+    assert pending.wait(10), "the sender is told the answer is late"
+    assert sender.is_alive() and target.done == []
+    target.release.set()
+    sender.join(10)
+    assert outcome == [None] and target.done == ["request_checkpoint"]  # carried out, and the sender knows it
+    client.close()
+    server.close()
+    lock.close()
+
+
+def test_commands_of_a_client_that_hung_up_are_not_carried_out(tmp_path):
+    target = Blocking()
+    server = ControlServer(tmp_path, target).start()
+    quitter = socket.socket(socket.AF_UNIX)
+    quitter.connect(str(tmp_path / SOCKET))
+    assert _read_line(quitter).startswith("hello ")
+    busy = socket.socket(socket.AF_UNIX)
+    busy.connect(str(tmp_path / SOCKET))
+    _read_line(busy)
+    busy.sendall(b"request_checkpoint\n")  # the server is busy with it...
+    assert target.busy.wait(10)
+    quitter.sendall(b"toggle_pause\n")  # ...when this comes, and its sender gives up
+    quitter.close()
+    target.release.set()
+    busy.settimeout(10)
+    assert _read_line(busy) == "ok"
+    busy.sendall(b"toggle_pause\n")
+    assert _read_line(busy) == "ok"
+    assert target.done == ["request_checkpoint", "toggle_pause"]  # the quitter's toggle never happened
+    busy.close()
     server.close()

@@ -6,8 +6,12 @@ ends, so a crashed trainer is told from a live one without trusting a pid) and s
 who owns the run: the socket file is created with mode 0600 (connecting needs write permission on
 it), and the server checks each connection's peer uid (SO_PEERCRED) against its own.
 
-The protocol: on connecting, the server says `hello` (or `error: why` and hangs up); then one
-command name per line, each answered with `ok` or `error: why`.
+The protocol: on connecting, the server says `hello RUN` (or `error: why` and hangs up), RUN naming
+the run folder it serves (`run_identity`), so a viewer whose `control.sock` leads elsewhere (a
+symlink to another run's socket) refuses it; then one command name per line, each answered with
+`ok` or `error: why`. A command is carried out only while its sender waits for the answer: the
+client waits as long as the trainer lives (saying when the answer is slow), and the server drops the
+commands of a client that has hung up.
 A viewer keeps its connection open while it watches: the trainer counts them, so a finished run
 stays up to answer inspection of the final model while someone looks, and ends when nobody does.
 """
@@ -30,6 +34,10 @@ COMMANDS = ("pause", "resume", "toggle_pause", "stop", "request_validation", "re
             "request_snapshot", "request_checkpoint", "toggle_auto_stats")
 TAKES_ARGUMENT = ("request_snapshot",)  # "request_snapshot conv2": that layer (a name has no spaces)
 _MAX_UNIX_PATH = 100  # sun_path holds 108 bytes; longer paths are reached through /proc/self/fd
+CONNECT_TIMEOUT_S = 1.0  # a trainer stopped by the OS (SIGSTOP, swapped out) accepts but never greets
+ANSWER_POLL_S = 0.25  # while an answer is awaited, how often the trainer's lock is looked at
+SLOW_ANSWER_S = 1.0  # an answer later than this is reported as pending
+MAX_LINE = 4096
 
 
 class PauseAndStop:
@@ -89,6 +97,12 @@ def hold_trainer_lock(run_path: str | Path):
     return lock
 
 
+def run_identity(run_path: str | Path) -> str:
+    """The run folder as the kernel knows it (device and inode): the same however its path is written."""
+    found = os.stat(run_path)
+    return f"{found.st_dev}:{found.st_ino}"
+
+
 def trainer_alive(run_path: str | Path) -> bool:
     """True while some process holds the run's trainer lock."""
     path = Path(run_path) / LOCK
@@ -119,6 +133,16 @@ def _socket_address(run_path: Path):
         os.close(fd)
 
 
+def _hung_up(conn: socket.socket) -> bool:
+    """The peer has closed its end (all it sent is read); looked at without waiting or consuming."""
+    try:
+        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
 def peer_uid(conn: socket.socket) -> int:
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     return struct.unpack("3i", creds)[1]
@@ -146,6 +170,7 @@ class ControlServer:
         sock_path = self.run_path / SOCKET
         with contextlib.suppress(FileNotFoundError):
             sock_path.unlink()  # left by a trainer that crashed: we hold the lock, so it is stale
+        self._hello = f"hello {run_identity(self.run_path)}\n".encode()
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old_umask = os.umask(0o177)  # born 0600: no window in which another user could connect
         try:
@@ -181,7 +206,7 @@ class ControlServer:
             conn.close()
             return
         with contextlib.suppress(OSError):
-            conn.sendall(b"hello\n")
+            conn.sendall(self._hello)
         conn.setblocking(False)
         self._buffers[conn] = b""
         self._selector.register(conn, selectors.EVENT_READ)
@@ -198,6 +223,9 @@ class ControlServer:
             return
         lines = (self._buffers[conn] + data).split(b"\n")
         self._buffers[conn] = lines.pop()[-256:]
+        if lines and _hung_up(conn):  # its sender gave up waiting: carrying them out now would surprise it
+            self._drop(conn)
+            return
         for line in lines:
             name, _, argument = line.decode(errors="replace").strip().partition(" ")
             if name not in COMMANDS or (argument and name not in TAKES_ARGUMENT):
@@ -235,7 +263,8 @@ class ControlServer:
 
 
 class ControlClient:
-    """A viewer's connection to a run's trainer; `send` raises ControlError when it cannot act."""
+    """A viewer's connection to a run's trainer; `send` raises ControlError when it cannot act.
+    It blocks while it waits for the trainer: a viewer calls it from a thread of its own."""
 
     def __init__(self, run_path: str | Path) -> None:
         self.run_path = Path(run_path)
@@ -248,33 +277,35 @@ class ControlClient:
 
     def connect(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        # Short: a viewer calls this from its UI thread, and a trainer stopped by the OS (SIGSTOP,
-        # swapped out) accepts connections but answers nothing.
-        sock.settimeout(1.0)
+        sock.settimeout(CONNECT_TIMEOUT_S)
         try:
+            expected = f"hello {run_identity(self.run_path)}"
             with _socket_address(self.run_path) as address:
                 sock.connect(address)
+            greeting = _read_line(sock)
         except OSError as exc:
             sock.close()
             raise ControlError(f"cannot reach the trainer ({exc.strerror or exc})") from None
-        self._sock = sock
-        try:
-            greeting = self._read_line()
-        except OSError as exc:
-            greeting = f"error: {exc.strerror or exc}"
-        if greeting != "hello":
-            self.close()
+        if greeting != expected:
+            sock.close()
+            if greeting.startswith("hello"):
+                raise ControlError("control.sock leads to another run's trainer: refused")
             raise ControlError(greeting.removeprefix("error: ") or "the trainer closed the channel")
+        self._sock = sock
 
-    def send(self, command: str, argument: str = "") -> None:
+    def send(self, command: str, argument: str = "", waiting=None) -> None:
+        """Send a command and wait for its answer. A slow answer (a trainer stopped by the OS) is
+        waited for as long as the trainer lives, `waiting()` being called once it is SLOW_ANSWER_S
+        late: a command the sender was told did not go through is never carried out later."""
         if command not in COMMANDS or (argument and command not in TAKES_ARGUMENT) or "\n" in argument:
             raise ValueError(command)
         with self._lock:
             if self._sock is None:
                 self.connect()
+            sock = self._sock
             try:
-                self._sock.sendall(f"{command} {argument}".strip().encode() + b"\n")
-                reply = self._read_line()
+                sock.sendall(f"{command} {argument}".strip().encode() + b"\n")
+                reply = self._answer(sock, waiting)
             except OSError as exc:
                 self.close()
                 raise ControlError(f"the trainer went away ({exc.strerror or exc})") from None
@@ -283,16 +314,40 @@ class ControlClient:
         if reply != "ok":
             raise ControlError(reply.removeprefix("error: ") or "the trainer closed the channel")
 
-    def _read_line(self) -> str:
+    def _answer(self, sock: socket.socket, waiting) -> str:
+        sent = time.monotonic()
         data = b""
-        while not data.endswith(b"\n"):
-            chunk = self._sock.recv(1)  # byte by byte: never read past the line into the next reply
-            if not chunk:
-                break
-            data += chunk
+        sock.settimeout(ANSWER_POLL_S)
+        try:
+            while not data.endswith(b"\n") and len(data) < MAX_LINE:
+                try:
+                    chunk = sock.recv(1)  # byte by byte: never read past the line into the next reply
+                except TimeoutError:
+                    if not trainer_alive(self.run_path):
+                        raise OSError("it exited before answering") from None
+                    if waiting is not None and time.monotonic() - sent >= SLOW_ANSWER_S:
+                        waiting()
+                        waiting = None
+                    continue
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            sock.settimeout(CONNECT_TIMEOUT_S)
         return data.decode(errors="replace").strip()
 
     def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+
+
+def _read_line(sock: socket.socket) -> str:
+    """One line, within the socket's timeout (TimeoutError past it)."""
+    data = b""
+    while not data.endswith(b"\n") and len(data) < MAX_LINE:
+        chunk = sock.recv(1)  # byte by byte: never read past the line into the next reply
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace").strip()

@@ -1,13 +1,18 @@
 """A viewer's side of one run: its events as the log grows, its status, and its controls.
 
 The one owner of the run's status in a viewer (engine/run_status.py decides it from the log and
-the trainer's lock). No Textual here; the app polls it once a frame.
+the trainer's lock). No Textual here; the app polls it once a frame. The control channel is used
+from a thread of its own (connecting, sending, waiting for answers), never from the caller's: a
+trainer stopped by the OS would otherwise freeze the viewer.
 """
 
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..engine.control import ControlClient, ControlError, trainer_alive
@@ -16,6 +21,9 @@ from ..engine.run_status import RunStatus, status_of
 from ..engine.rundir import CONFIG, EventTail
 
 STARTING_HINT = "Training is starting (loading data and Paddle): try again in a moment."
+RETRY_S, BACK_OFF_S = 0.25, 2.0  # reconnecting: soon after a refusal, later after a trainer that did not greet
+
+Answered = Callable[[str | None], None]  # None: carried out; else why not, for the screen
 
 
 class RunController:
@@ -28,7 +36,11 @@ class RunController:
         self.finished: Finished | None = None
         self.alive = trainer_alive(self.run_path)
         self.stop_sent = False
-        self._next_connect = 0.0
+        self.pending: str | None = None  # a command sent whose answer has not come yet
+        self.refused: str | None = None  # why the channel was refused (it leads to another run's trainer)
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._closed = threading.Event()
+        threading.Thread(target=self._talk, name="mnist-tui-controls", daemon=True).start()
 
     @property
     def name(self) -> str:
@@ -65,49 +77,78 @@ class RunController:
                 self.engine_status = event.status
             elif isinstance(event, Finished):
                 self.finished = event
-        self._stay_connected()
         return events, restarted
 
-    def _stay_connected(self) -> None:
-        """Keep a connection open while the trainer lives: it then knows a viewer is attached."""
-        if not self.alive:
-            self._client.close()
-        elif not self._client.connected and time.monotonic() >= self._next_connect:
-            began = time.monotonic()
-            try:
-                self._client.connect()
-            except ControlError:
-                # Not serving yet (refused at once): try again soon, so the trainer knows a viewer is
-                # there before anything happens. Accepting but not answering: back off, the UI waits.
-                slow = time.monotonic() - began > 0.5
-                self._next_connect = time.monotonic() + (2.0 if slow else 0.25)
-
-    def send(self, command: str, argument: str = "") -> str | None:
-        """Send a control; None when sent, else why it could not act (for the screen)."""
+    def send(self, command: str, argument: str = "", answered: Answered = lambda why: None,
+             waiting: Callable[[], None] = lambda: None) -> str | None:
+        """Send a control without waiting for the trainer: None when it is on its way (then
+        `answered(why)` says how it went and `waiting()` that the answer is late, both from the
+        control thread), else why it cannot go at all."""
         if not self.alive:
             if self.status is RunStatus.CRASHED:
                 return f"The trainer is gone (crashed): nothing can act. Resume with mnist-tui --resume {self.run_path}"
             return "The trainer has exited: this run is read-only."
-        try:
-            self._client.send(command, argument)
-        except ControlError as exc:
-            if self.status is RunStatus.STARTING:
-                return STARTING_HINT
-            return f"The trainer did not take it: {exc}"
-        if command == "stop":
-            self.stop_sent = True
+        if self.pending is not None:
+            return "The trainer has not answered the previous control yet (it is pending): one at a time."
+        self.pending = command
+        self._outbox.put((command, argument, answered, waiting))
         return None
 
-    def stop(self) -> str | None:
-        """Stop the run (the trainer checkpoints first). A trainer this viewer started that cannot
-        be reached yet gets SIGTERM instead, which its headless loop treats the same way."""
-        why = self.send("stop")
-        if why is not None and self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.stop_sent = True
-            return None
-        return why
+    def stop(self, answered: Answered = lambda why: None) -> str | None:
+        """Stop the run (the trainer checkpoints first), as `send`. A trainer this viewer started
+        that cannot be reached gets SIGTERM instead, which its headless loop treats the same way."""
+        def stopped(why: str | None) -> None:
+            if why is not None:
+                self.stop_sent = self._terminate()
+            answered(None if self.stop_sent else why)
+
+        self.stop_sent = True
+        why = self.send("stop", answered=stopped)
+        if why is not None:
+            self.stop_sent = self._terminate()
+        return None if self.stop_sent else why
+
+    def _terminate(self) -> bool:
+        if self.process is None or self.process.poll() is not None:
+            return False
+        self.process.terminate()
+        return True
+
+    def _talk(self) -> None:
+        """The control thread: keep a connection open while the trainer lives (it then knows a
+        viewer is attached), and carry the controls to it one at a time."""
+        next_connect = 0.0
+        while not self._closed.is_set():
+            try:
+                job = self._outbox.get(timeout=RETRY_S)
+            except queue.Empty:
+                job = None
+            if not self.alive:
+                self._client.close()
+            elif not self._client.connected and time.monotonic() >= next_connect:
+                began = time.monotonic()
+                try:
+                    self._client.connect()
+                    self.refused = None
+                except ControlError as exc:
+                    # Not serving yet (refused at once): try again soon. Not greeting: later.
+                    slow = time.monotonic() - began > 0.5
+                    next_connect = time.monotonic() + (BACK_OFF_S if slow else RETRY_S)
+                    if "another run" in str(exc):
+                        self.refused = f"Controls are off: {exc}."
+            if job is not None:
+                self._deliver(*job)
+
+    def _deliver(self, command: str, argument: str, answered: Answered, waiting: Callable[[], None]) -> None:
+        try:
+            self._client.send(command, argument, waiting=waiting)
+            why = None
+        except ControlError as exc:
+            why = STARTING_HINT if self.status is RunStatus.STARTING else f"The trainer did not take it: {exc}"
+        self.pending = None
+        answered(why)
 
     def close(self) -> None:
+        self._closed.set()
         self._client.close()
         self._tail.close()

@@ -2,7 +2,9 @@
 
 It reads the run folder through its RunController once a frame (4 a second), folds new events
 into `RunState` and redraws only what changed, inside one `batch_update`; controls go out through
-the same controller. The plotext charts are rebuilt on a slower timer, and only when visible.
+the same controller's thread: a key is answered "sent" at once, then with the trainer's answer
+(a message from that thread), or shown as pending in the header while the trainer is slow to
+answer. The plotext charts are rebuilt on a slower timer, and only when visible.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static, TabbedContent, TabPane
 
@@ -23,7 +26,7 @@ from ..engine.run_status import RunStatus
 from ..engine.rundir import RunDir
 from .charts import HistoryChart, ValidationChart
 from .controller import STARTING_HINT, RunController
-from .header import fit_header, header_fields
+from .header import Field, fit_header, header_fields
 from .help_screen import HelpScreen
 from .history import SMOOTHING_LEVELS
 from .key_bar import KeyBar
@@ -39,6 +42,26 @@ from .validation_tab import ValidationTab
 FRAME_S = 1 / 4
 CHART_S = 5.0  # plotext rebuilds the whole figure: every 5 s is plenty for a whole-run history
 TABS = ("training", "layers", "validation")
+CONTROL_NAMES = {"toggle_pause": "p (pause/resume)", "request_snapshot": "s (snapshot)", "request_validation":
+                 "v (validate)", "request_layer_stats": "r (statistics)", "request_checkpoint": "c (checkpoint)",
+                 "toggle_auto_stats": "a (automatic statistics)", "stop": "stop"}
+
+
+class ControlAnswered(Message):
+    """The trainer's answer to a control (posted from the controller's thread)."""
+
+    def __init__(self, command: str, why: str | None, done: str = "", then=None) -> None:
+        super().__init__()
+        self.command, self.why, self.done, self.then = command, why, done, then
+
+
+class ControlLate(Message):
+    """A control's answer is late: the trainer is busy or stopped by the OS."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__()
+        self.command = command
+
 
 class RunScreen(Screen):
     BINDINGS: ClassVar = [
@@ -84,6 +107,8 @@ class RunScreen(Screen):
         self._last_tab = "training"
         self._starting_over = False  # a rewritten log is being read again
         self._charts_dirty = {"history-chart", "validation-chart"}
+        self._late: str | None = None  # a control whose answer is late, shown in the header
+        self._shown_refusal: str | None = None
 
     # ---- layout ----
     def compose(self) -> ComposeResult:
@@ -143,6 +168,10 @@ class RunScreen(Screen):
             state.dirty.add("header")
             if self.status is RunStatus.CRASHED:
                 self._show_crash()
+        if self.controller.refused != self._shown_refusal:  # e.g. control.sock leads to another run
+            self._shown_refusal = self.controller.refused
+            if self._shown_refusal:
+                self.app.notify(self._shown_refusal, severity="warning", timeout=8)
         self.app.run_status_changed(self.controller)
         dirty, state.dirty = state.dirty, set()
         if not dirty or not self._header.is_attached:  # nothing new, or the screen is closing
@@ -198,6 +227,9 @@ class RunScreen(Screen):
 
     def _header_text(self) -> Content:
         fields = header_fields(self.state, self.controller, self.status, self.stopping)
+        if self._late:  # never dropped to make room: the user waits for it
+            key = CONTROL_NAMES[self._late].split()[0]
+            fields.insert(3, Field("pending", Content.styled(f"{key} pending", "yellow")))
         return fit_header(fields, self.app.size.width - 2)  # 2: the padding
 
     def _show_error(self) -> None:
@@ -274,19 +306,45 @@ class RunScreen(Screen):
         tabs = self.query_one(TabbedContent)
         tabs.active = TABS[(TABS.index(tabs.active) + delta) % len(TABS)]
 
-    def _control(self, command: str, message: str, after_end: str = "", argument: str = "") -> bool:
-        """Send a control to the trainer, or say on screen why it cannot act. `after_end` names
-        what makes no sense once training has ended (r, s and v still work then)."""
+    def _control(self, command: str, done: str, after_end: str = "", argument: str = "", then=None) -> bool:
+        """Send a control to the trainer (True: sent), or say on screen why it cannot go. `done`: what
+        to say once the trainer took it, `then`: what to do then. `after_end` names what makes no
+        sense once training has ended (r, s and v still work then)."""
         if self.status.ended and after_end and self.controller.alive:
             why = f"Training has ended ({self.status.value}): {after_end}. r, s and v still work on the final model."
         else:
-            why = self.controller.send(command, argument)
-        if why is None:
-            if message:
-                self.app.notify(message, timeout=2)
-            return True
-        self.app.notify(why, severity="warning", timeout=4)
-        return False
+            why = self.controller.send(
+                command, argument, answered=lambda why: self.post_message(ControlAnswered(command, why, done, then)),
+                waiting=lambda: self.post_message(ControlLate(command)))
+        if why is not None:
+            self.app.notify(why, severity="warning", timeout=4)
+            return False
+        self.app.notify(f"Sent {CONTROL_NAMES[command]}…", timeout=2)
+        return True
+
+    @on(ControlAnswered)
+    def _answered(self, answer: ControlAnswered) -> None:
+        if self._late:
+            self._late = None
+            self.state.dirty.add("header")
+        if answer.why is not None:
+            if answer.command == "request_snapshot":
+                self._open_next_snapshot = False
+            elif answer.command == "stop":
+                self.app.leave_when_ended = False
+                self.state.dirty.add("header")
+            self.app.notify(answer.why, severity="warning", timeout=4)
+            return
+        self.app.notify(answer.done or f"The trainer took {CONTROL_NAMES[answer.command]}.", timeout=2)
+        if answer.then is not None:
+            answer.then()
+
+    @on(ControlLate)
+    def _answer_late(self, late: ControlLate) -> None:
+        self._late = late.command
+        self.state.dirty.add("header")
+        self.app.notify(f"No answer from the trainer yet: {CONTROL_NAMES[late.command]} is pending. It is carried out "
+                        "when the trainer answers, and said here then.", severity="warning", timeout=6)
 
     def action_pause(self) -> None:
         self._control("toggle_pause", "", "nothing to pause")
@@ -336,10 +394,13 @@ class RunScreen(Screen):
             return
         every = self.state.started.config.get("stats_every") or AUTO_STATS_EVERY
         on = not self.auto_every
-        if self._control("toggle_auto_stats", f"Automatic layer statistics every {every} batches."
-                         if on else "Automatic layer statistics off."):
+
+        def toggled() -> None:
             self.auto_every = every if on else 0
             self.state.dirty.add("layers")
+
+        self._control("toggle_auto_stats", f"Automatic layer statistics every {every} batches." if on else
+                      "Automatic layer statistics off.", then=toggled)
 
     def action_health_metric(self) -> None:
         label = self.query_one(HealthMap).next_metric()
@@ -396,7 +457,7 @@ class RunScreen(Screen):
         if not (self.controller.alive and not self.status.ended):
             self.app.leave()
             return
-        why = self.controller.stop()
+        why = self.controller.stop(answered=lambda why: self.post_message(ControlAnswered("stop", why)))
         if why is not None:
             self.app.notify(why, severity="warning", timeout=4)
             return
