@@ -318,6 +318,7 @@ class Monitor(Callback, PauseAndStop):
         if self.step == 0:
             with self._part("task inference"):
                 self._settle_task()
+            self.task = self.task or OTHER  # inference failed: no classification views on a guess
             if not self.config.get("batch_size"):  # Model.fit says it only with the first batch
                 self.config["batch_size"] = batch_size
             self._write_config()
