@@ -22,8 +22,8 @@ def hyper_text(hyper: dict) -> str:
     if "in" in hyper and "kernel" in hyper:
         k, s = hyper["kernel"], hyper["stride"]
         return f"{hyper['in']}→{hyper['out']} k{k[0]} s{s[0]} p{hyper['padding']}"
-    if "kernel" in hyper:
-        return f"k{hyper['kernel']} s{hyper['stride']}"
+    if "kernel" in hyper:  # a pooling; without a stride Paddle steps by the kernel's size
+        return f"k{hyper['kernel']} s{hyper.get('stride', hyper['kernel'])}"
     if "in" in hyper:
         return f"{hyper['in']}→{hyper['out']}"
     return "-"
