@@ -109,6 +109,9 @@ def test_the_network_output_is_the_root_layers_result_not_the_last_defined_layer
     dict_probe.look(x)
     output, where = dict_probe.network_output()
     assert where == "['features']" and output.shape == [4, 12]  # a dict: its first entry, and it says so
+    trained = armed_step(TupleNet(), x, lambda out: out[0].mean())
+    output, where = trained.network_output()
+    assert where == "[0]" and output.stop_gradient, "kept without the graph behind it"
     plain = LayerProbe(nn.Sequential(nn.Linear(6, 2)))
     assert plain.network_output() == (None, "")  # nothing caught yet
     plain.look(x)

@@ -77,6 +77,18 @@ def _float32_copy(tensor: paddle.Tensor) -> paddle.Tensor:
     return tensor.clone() if tensor.dtype == paddle.float32 else tensor.astype("float32")
 
 
+def detached(output):
+    """A forward result with every tensor in it detached, same structure."""
+    if isinstance(output, paddle.Tensor):
+        return output.detach()
+    if isinstance(output, dict):
+        return {key: detached(value) for key, value in output.items()}
+    if isinstance(output, (tuple, list)):
+        values = [detached(value) for value in output]
+        return type(output)(*values) if hasattr(output, "_fields") else type(output)(values)  # a namedtuple
+    return output
+
+
 def hyper_params(layer: nn.Layer) -> dict:
     """Kernel, stride, padding and sizes for any convolution, pooling or linear layer."""
     if isinstance(layer, nn.Linear):
@@ -169,8 +181,11 @@ class LayerProbe:
             self.failure = traceback.format_exc()
 
     def _keep_root_output(self, _layer, _inputs, output):
-        if self.root_output is None and not self.failure:
-            self.root_output = output
+        if self.root_output is None:
+            self._safely(self._set_root_output, output)
+
+    def _set_root_output(self, output) -> None:
+        self.root_output = detached(output)  # kept until the next arming: without the graph behind it
 
     def _keep_output(self, name: str):
         def hook(_layer, _inputs, output):
