@@ -178,3 +178,21 @@ async def test_top_k_metrics_show_under_their_names(tmp_path):
     assert "loss is: [1.600000], acc_top1 is [0.500000], acc_top5 is [0.875000]" in log
     assert "val acc_top5" in validation and "0.9375" in validation and "62.50" in validation
     assert "nan" not in (training + validation).lower()
+
+
+@pytest.mark.anyio
+async def test_a_run_that_ended_without_validating_does_not_promise_one(tmp_path):
+    from mnist_tui.tui.app import MnistApp
+    from mnist_tui.tui.controller import RunController
+    from mnist_tui.tui.run_screen import RunScreen
+
+    trainer = ScriptedTrainer(tmp_path, [e for e in loss_only_events() if not isinstance(e, ev.EvalResult)])
+    trainer.finish("done")
+    trainer.exit()
+    app = MnistApp(tmp_path, RunController(trainer.path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = next(s for s in app.screen_stack if isinstance(s, RunScreen))
+        while not screen.status.ended:
+            await pilot.pause(0.05)
+        text = await shown(app, pilot, "3")
+    assert "No evaluation: this run ended without validating." in text and "press v" not in text

@@ -18,6 +18,7 @@ from .state import NO_EVALUATION, RunState, at_done
 TEST_PENDING = "Test accuracy: when training ends"
 TEST_LOSS_PENDING = "Test loss: when training ends"
 NO_TEST = "No test result: this run's loop ran no test."
+NO_EVALUATION_ENDED = "No evaluation: this run ended without validating."
 COLUMNS = ("at", "run loss", "run acc", "train loss", "train acc", "val loss", "val acc", "gap")
 ACCURACY_COLUMNS = ("run acc", "train acc", "val acc", "gap")  # not shown for a run without an accuracy
 ROWS_SHOWN = 6  # the newest evaluations; the chart has them all
@@ -80,7 +81,8 @@ class ValidationTab(VerticalScroll):
             self.query_one("#mistakes-title", Static).update(Content(NOT_CLASSIFYING.format(task=state.task)))
         if not state.has_accuracy:
             self.query_one("#validation-legend", Static).update(ValidationChart.legend(accuracy=False))
-        self.query_one("#diagnosis", Static).update(Content(state.diagnosis()))
+        diagnosis = NO_EVALUATION_ENDED if ended and not state.evals else state.diagnosis()
+        self.query_one("#diagnosis", Static).update(Content(diagnosis))
         test, best = state.test, state.lowest_val_loss()
         if test is None:
             text = NO_TEST if ended else TEST_PENDING if state.has_accuracy else TEST_LOSS_PENDING
