@@ -7,6 +7,7 @@ goes to the run's log file so it never corrupts the terminal.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib.util
 import os
 import sys
@@ -20,6 +21,11 @@ from .errors import UsageError
 
 EXIT_USAGE = 2
 SUBCOMMANDS = ("watch", "runs", "sweep", "export")
+COMMANDS_HELP = """commands (each has its own --help):
+  mnist-tui watch [RUN_DIR]  open a run, live or finished, from any shell (default: the newest)
+  mnist-tui runs             the runs under --runs-dir: sort, open, mark, compare
+  mnist-tui sweep OPTIONS    train each combination of comma-listed settings (--lr 0.01,0.003)
+  mnist-tui export RUN_DIR   write a run's log for TensorBoard or VisualDL"""
 PADDLE_HINT = ("Paddle is not installed: pip install paddlepaddle (CPU) "
                "or paddlepaddle-gpu (NVIDIA GPU), or run `make run`")
 
@@ -126,6 +132,12 @@ def require_terminal() -> None:
                          "and mnist-tui watch opens the run later from a terminal")
 
 
+def unknown_command(word: str) -> str:
+    near = difflib.get_close_matches(word, SUBCOMMANDS, n=1, cutoff=0.5)
+    hint = f"did you mean `mnist-tui {near[0]}`?" if near else f"the commands are {', '.join(SUBCOMMANDS)}"
+    return f"unknown command {word!r}: {hint} (see mnist-tui --help)"
+
+
 def fail(message: str, out=None) -> int:
     print(f"mnist-tui: {message}", file=out or sys.stderr)
     return EXIT_USAGE
@@ -137,7 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         from . import viewers
 
         return getattr(viewers, argv[0])(argv[1:])
-    args = build_parser().parse_args(argv)
+    if argv and not argv[0].startswith("-"):  # no option takes a bare word first: a command, mistyped
+        return fail(unknown_command(argv[0]))
+    parser = build_parser()
+    parser.usage = "mnist-tui [options]\n       mnist-tui {watch,runs,sweep,export} ..."
+    parser.description += "\n\n" + COMMANDS_HELP  # the commands are not options: listed up front
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    args = parser.parse_args(argv)
     if importlib.util.find_spec("paddle") is None:
         return fail(PADDLE_HINT)
     from .engine.control import ControlError, trainer_alive

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from .cli import EXIT_USAGE, build_parser, check_before_the_run_folder, config_from_args, require_terminal
+from .engine.run_status import RunStatus
 from .errors import UsageError
 
 SWEEP = "sweep.json"
@@ -155,7 +156,20 @@ def drive(folder: Path, out=None) -> int:
         time.sleep(0.5)
     if out is not None:
         print(table(folder), file=out, flush=True)
-    return 130 if stopping else 0
+    return sweep_status(folder, bool(stopping))
+
+
+def sweep_status(folder: Path, interrupted: bool) -> int:
+    """The exit status (docs/usage.md): 130 interrupted or a run stopped, else 1 if a run failed
+    or crashed, else 3 if one diverged, else 0."""
+    from .runs_index import list_runs
+
+    statuses = {run.status for run in list_runs(folder)}
+    if interrupted or RunStatus.STOPPED in statuses:
+        return 130
+    if statuses & {RunStatus.ERROR, RunStatus.CRASHED}:
+        return 1
+    return 3 if RunStatus.DIVERGED in statuses else 0
 
 
 def table(folder: Path) -> str:

@@ -85,7 +85,7 @@ async def test_keys_switch_tabs_and_help(tmp_path):
         await pilot.press("escape")
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        assert "Ctrl+C" in text_of(app.screen.query_one(Static))
+        assert "Ctrl+C" in text_of(app.screen.query_one("#help-box Static", Static))
         await pilot.pause()
         box = app.screen.query_one("#help-box").size
         assert box.width >= 70 and box.height >= 15, f"the help is drawn, not an empty box ({box})"
@@ -218,7 +218,7 @@ async def test_q_asks_stop_background_or_cancel(tmp_path):
         assert not isinstance(app.screen, QuitScreen) and app.return_code is None
         await pilot.press("q", "s")
         await wait_for(pilot, lambda: app.return_code is not None, what="left once stopped")
-    assert trainer.commands == ["stop"] and app.return_code == 0
+    assert trainer.commands == ["stop"] and app.return_code == 130  # stopped, as headless says it
     trainer = ScriptedTrainer(tmp_path / "b", fixed_events())
     app = viewer(trainer)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -235,13 +235,13 @@ async def test_ctrl_c_stops_the_run_this_app_started_but_a_watcher_only_leaves(t
         await pilot.press("ctrl+c")
         assert not isinstance(app.screen, QuitScreen), "Ctrl+C does not ask"
         await wait_for(pilot, lambda: app.return_code is not None, what="left once stopped")
-    assert trainer.commands == ["stop"]
+    assert trainer.commands == ["stop"] and app.return_code == 130
     watched = ScriptedTrainer(tmp_path / "b", fixed_events())
     app = viewer(watched)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+c")
         await wait_for(pilot, lambda: app.return_code is not None, what="left")
-    assert watched.commands == []
+    assert watched.commands == [] and app.return_code == 0, "a watcher leaves a training run: 0"
 
 
 @pytest.mark.anyio

@@ -172,3 +172,23 @@ def test_resume_refuses_a_run_whose_trainer_lives(tmp_path, capsys):
     assert exit_status(["--resume", str(run)]) == 2
     assert "its trainer is still running; mnist-tui watch" in capsys.readouterr().err
     lock.close()
+
+
+def test_help_lists_the_commands(capsys):
+    assert exit_status(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ("watch", "runs", "sweep", "export"):
+        assert f"  mnist-tui {command} " in out, command
+
+
+@pytest.mark.parametrize("word, message", [
+    ("wacth", "did you mean `mnist-tui watch`?"),
+    ("exprot", "did you mean `mnist-tui export`?"),
+    ("rnus", "did you mean `mnist-tui runs`?"),
+    ("train", "the commands are watch, runs, sweep, export"),
+])
+def test_a_mistyped_command_suggests_the_nearest(word, message, capsys, tmp_path):
+    assert exit_status([word, "--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"unknown command {word!r}: {message}" in err and err.count("\n") == 1
+    assert not any(tmp_path.iterdir())

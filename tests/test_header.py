@@ -55,11 +55,11 @@ def test_header_says_what_the_run_does_and_fits():
     training = header(state, RunStatus.TRAINING, "running", 80)
     assert "training" in training and "800 img/s" in training and "epoch 1/2" in training
     assert "batch 244/781" in training and "ETA >" in training  # no evaluation timed yet: more than that
-    state.apply([ev.StatusChanged("validating"), ev.EvalProgress("val", 12_000, 20_000, 6.0)])
+    state.apply([ev.StatusChanged("validating"), ev.EvalProgress("val", 12_000, 20_000, 6.0, 81.0)])
     validating = header(state, RunStatus.TRAINING, "validating", 80)
     assert "validating 12,000/20,000" in validating and "img/s" not in validating
     wide = header(state, RunStatus.TRAINING, "validating", 160)
-    assert "elapsed 1:21" in wide  # the trainer's clock at the fetch before, plus the evaluation's 6 s
+    assert "elapsed 1:21" in wide  # the trainer's clock in the evaluation's report
     # training left; the rest of this validation; two more (each epoch's end); the test
     eta_left = (2 * 781 - 244) * 64 / 800 + 8_000 / 2_000 + (2 * 20_000 + 10_000) / 2_000
     state.pace.eta_shown = None

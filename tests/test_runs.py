@@ -115,3 +115,22 @@ def test_headless_sweep_ends_with_a_table_of_both_runs(tmp_path):
     assert json.loads((sweep / "sweep.json").read_text())["runs"][0]["argv"] == ["--epochs", "1", "--optimizer", "sgd",
                                                                                   "--train-limit", "640", "--val-limit",
                                                                                   "200", "--test-limit", "200"]
+
+
+@pytest.mark.parametrize("ends, interrupted, status", [
+    (["done", "done"], False, 0),
+    (["done", "diverged"], False, 3),
+    (["diverged", "error"], False, 1),
+    (["done", None], False, 1),  # a trainer gone without finishing: crashed
+    (["done", "stopped"], False, 130),  # a run stopped from a viewer
+    (["done", "done"], True, 130),  # the sweep itself interrupted
+])
+def test_a_sweeps_exit_status_follows_its_runs(tmp_path, ends, interrupted, status):
+    from mnist_tui.sweep import sweep_status
+
+    for i, end in enumerate(ends):
+        trainer = ScriptedTrainer(tmp_path, fixed_events(), name=f"run-{i}")
+        if end is not None:
+            trainer.finish(end)
+        trainer.exit()
+    assert sweep_status(tmp_path, interrupted) == status

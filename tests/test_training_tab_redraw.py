@@ -181,7 +181,7 @@ def drawn(app: TrainingTabApp, state: RunState) -> bool:
     if not state.log_lines:
         return True
     newest = state.log_lines[-1][:10]
-    return log.line_count == len(state.log_lines) and any(line.startswith(newest) for line in lines[log.region.y:])
+    return len(log.raw_lines) == len(state.log_lines) and any(line.startswith(newest) for line in lines[log.region.y:])
 
 
 @pytest.mark.anyio

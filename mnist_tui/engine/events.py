@@ -95,6 +95,7 @@ class EvalProgress(Event):
     done: int  # images evaluated so far (finished on the device, not only queued)
     total: int
     seconds: float  # since this evaluation began
+    elapsed_s: float = 0.0  # the trainer's clock, as BatchMetrics gives it
 
 
 @dataclass

@@ -513,7 +513,9 @@ class Trainer(PauseAndStop):
         """A progress callback for `evaluate` that emits EvalProgress; `before`: images of the same
         evaluation already done (a validation's training subset comes after its split)."""
         began = time.perf_counter() if began is None else began
-        return lambda done: self.bus.emit(EvalProgress(split, before + done, total, time.perf_counter() - began))
+        t0 = getattr(self, "_t0", began)  # the training clock (none yet: a run resumed at its very end)
+        return lambda done: self.bus.emit(EvalProgress(split, before + done, total, time.perf_counter() - began,
+                                                       time.perf_counter() - t0))
 
     def _validate(self) -> bool:
         """Validate (see _report_validation); False if the metrics fetched first show a divergence."""

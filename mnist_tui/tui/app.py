@@ -30,7 +30,7 @@ class WholeCellScrollBar(ScrollBarRender):
 
     VERTICAL_BARS: ClassVar[list[str]] = [" "] * 8
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DIVERGED, EXIT_STOPPED = 0, 1, 2, 3, 130  # docs/usage.md's table
 
 
 class MnistApp(App):
@@ -147,6 +147,7 @@ class MnistApp(App):
         self.exit(return_code=self.exit_status())
 
     def exit_status(self) -> int:
+        """The shown run's end, as headless gives it (130: stopped); 0 while it still trains."""
         if self.detached or self.controller is None:
             return EXIT_OK
         status = self.controller.status
@@ -154,6 +155,8 @@ class MnistApp(App):
             return EXIT_DIVERGED
         if status in (RunStatus.ERROR, RunStatus.CRASHED):
             return EXIT_ERROR
+        if status is RunStatus.STOPPED:
+            return EXIT_STOPPED
         return EXIT_OK
 
     def action_interrupt(self) -> None:

@@ -89,9 +89,7 @@ def header_fields(state: RunState, controller, status: RunStatus, stopping: bool
     rate = state.rate()
     if status is RunStatus.TRAINING and not evaluating and rate is not None:
         fields.append(Field("rate", Content(f"{rate:,.0f} img/s"), Content(f"{rate:,.0f}/s")))
-    elapsed = state.elapsed_s
-    if evaluating and state.eval_progress is not None:
-        elapsed += state.eval_progress.seconds  # the trainer's clock stood at the fetch just before
+    elapsed = state.elapsed_s  # the trainer's clock at its newest batch or evaluation report
     fields.append(Field("elapsed", Content(f"elapsed {clock(elapsed)}"), Content(clock(elapsed))))
     if status is not RunStatus.PAUSED:
         eta, complete = state.eta()

@@ -10,6 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from .key_bar import KeyBar
+
 KEYS = """\
 [b]Keys everywhere[/b]
   1 2 3       Training, Layers, Validation (also Tab / Shift+Tab)
@@ -54,7 +56,7 @@ Press Esc or ? to close."""
 
 
 class HelpScreen(ModalScreen):
-    BINDINGS: ClassVar = [Binding("escape,question_mark", "app.pop_screen", "Close")]
+    BINDINGS: ClassVar = [Binding("escape,question_mark", "app.pop_screen", "Close", key_display="Esc")]
 
     def __init__(self, auto_every: int) -> None:
         super().__init__()
@@ -63,3 +65,4 @@ class HelpScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
             yield Static(KEYS.format(every=self.auto_every))
+        yield KeyBar()

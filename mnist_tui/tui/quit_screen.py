@@ -10,6 +10,8 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from .key_bar import KeyBar
+
 
 class QuitChoice(Enum):
     STOP = "stop"
@@ -18,18 +20,23 @@ class QuitChoice(Enum):
 
 
 class QuitScreen(ModalScreen[QuitChoice]):
+    """Its own key bar, so the run view's keys (where `s` means snapshot) are not shown under it."""
+
     BINDINGS: ClassVar = [
-        Binding("s", "choose('stop')", "Stop training"),
-        Binding("b,q", "choose('background')", "Leave it training"),
-        Binding("escape,n", "choose('cancel')", "Cancel"),
+        Binding("s", "choose('stop')", "Stop it"),
+        Binding("b,q", "choose('background')", "Leave it training", key_display="b"),
+        Binding("escape,n", "choose('cancel')", "Stay", key_display="Esc"),
     ]
 
     def compose(self) -> ComposeResult:
+        # Lines of at most 44 cells: the box fits a 50x15 terminal.
         yield Static("Training is still running.\n\n"
-                     "[b]s[/b]    stop it: after the current batch, with a checkpoint\n"
+                     "[b]s[/b]    stop it after the current batch,\n"
+                     "     with a checkpoint\n"
                      "[b]b[/b]    leave it training in the background\n"
                      "     (mnist-tui watch opens it again)\n"
-                     "[b]Esc[/b]  cancel", id="confirm-box")
+                     "[b]Esc[/b]  stay", id="confirm-box")
+        yield KeyBar()
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(QuitChoice(choice))

@@ -32,6 +32,7 @@ from .history import SMOOTHING_LEVELS
 from .key_bar import KeyBar
 from .layers_tab import HealthMap, LayersTab
 from .quit_screen import QuitChoice, QuitScreen
+from .run_settings import EXPAND_HINT, all_settings, settings_line
 from .snapshot_screen import LayerPicker, SnapshotPicker, SnapshotScreen
 from .state import RunState
 from .training_tab import TrainingTab
@@ -88,6 +89,7 @@ class RunScreen(Screen):
         Binding("o", "open_snapshot", show=False),
         Binding("m", "health_metric", show=False),
         Binding("x", "hide_error", "Hide error", show=False),
+        Binding("i", "toggle_settings", "Settings", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "request_quit", "Quit"),
     ]
@@ -103,7 +105,7 @@ class RunScreen(Screen):
         self.auto_every: int | None = None  # as the trainer has it: from the run's settings, then `a`
         self._open_next_snapshot = False
         self.snapshot_layer = ""  # picked with S; "": the first two convolutions
-        self._shown_status: RunStatus | None = None
+        self._shown_status: tuple[RunStatus, bool] | None = None
         self._last_tab = "training"
         self._starting_over = False  # a rewritten log is being read again
         self._charts_dirty = {"history-chart", "validation-chart"}
@@ -114,6 +116,7 @@ class RunScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("", id="header")
         with Vertical(id="main"):
+            yield Static(id="settings")
             yield Static(id="error-panel")
             with TabbedContent(id="tabs", initial="training"):
                 with TabPane("1 Training", id="training"):
@@ -129,7 +132,7 @@ class RunScreen(Screen):
 
     def on_mount(self) -> None:
         self._header = self.query_one("#header", Static)
-        self.state.dirty |= {"header", "metrics", "log", "layers", "evals", "mistakes"}
+        self.state.dirty |= {"header", "settings", "metrics", "log", "layers", "evals", "mistakes"}
         self.set_interval(FRAME_S, self._frame)
         self.set_interval(CHART_S, self._replot)
         self._frame()
@@ -163,9 +166,10 @@ class RunScreen(Screen):
             state.apply(events)
         if state.started and self.auto_every is None:
             self.auto_every = state.started.config.get("stats_every", 0)
-        if self.status is not self._shown_status:
-            self._shown_status = self.status
+        if (self.status, self.controller.alive) != self._shown_status:
+            self._shown_status = (self.status, self.controller.alive)
             state.dirty.add("header")
+            self.refresh_bindings()  # the key bar shows the keys that can act in this state
             if self.status is RunStatus.CRASHED:
                 self._show_crash()
         if self.controller.refused != self._shown_refusal:  # e.g. control.sock leads to another run
@@ -177,6 +181,8 @@ class RunScreen(Screen):
         if not dirty or not self._header.is_attached:  # nothing new, or the screen is closing
             return
         with self.app.batch_update():
+            if "settings" in dirty:
+                self._show_settings()
             if "header" in dirty:
                 # Fixed size (one docked line): a repaint is enough, no layout pass for the whole screen.
                 self._header.update(self._header_text(), layout=False)
@@ -207,7 +213,7 @@ class RunScreen(Screen):
         self.state.apply(events)
         await self.recompose()
         self._header = self.query_one("#header", Static)
-        self.state.dirty |= {"header", "metrics", "log", "layers", "evals", "mistakes"}
+        self.state.dirty |= {"header", "settings", "metrics", "log", "layers", "evals", "mistakes"}
         self.state.new_log_lines = list(self.state.log_lines)
         self._charts_dirty |= {"history-chart", "validation-chart"}
         self._shown_status = None
@@ -231,6 +237,19 @@ class RunScreen(Screen):
             key = CONTROL_NAMES[self._late].split()[0]
             fields.insert(3, Field("pending", Content.styled(f"{key} pending", "yellow")))
         return fit_header(fields, self.app.size.width - 2)  # 2: the padding
+
+    def _show_settings(self) -> None:
+        started, panel = self.state.started, self.query_one("#settings", Static)
+        if started is None:
+            panel.update("")
+            return
+        expanded = panel.has_class("-expanded")
+        text = settings_line(started) + (f"\n{all_settings(started)}" if expanded else f" · {EXPAND_HINT}")
+        panel.update(Content(text))  # settings are data, never markup
+
+    def action_toggle_settings(self) -> None:
+        self.query_one("#settings").toggle_class("-expanded")
+        self._show_settings()
 
     def _show_error(self) -> None:
         error = self.state.error
@@ -262,6 +281,18 @@ class RunScreen(Screen):
         self.app.push_screen(SnapshotScreen(self.state.snapshots, index))
 
     # ---- actions ----
+    def key_label(self, action: str, description: str) -> str | None:
+        """The key bar's label for a key now, or None to leave out a key that cannot act (the key
+        itself still answers, saying why)."""
+        status, alive = self.status, self.controller.alive
+        if action == "pause":
+            return None if status.ended or not alive else "Resume" if status is RunStatus.PAUSED else "Pause"
+        if action in ("checkpoint", "t_auto_stats") and (status.ended or not alive):
+            return None
+        if action in ("snapshot", "validate", "t_refresh_stats") and not alive:
+            return None
+        return description
+
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         tab = self.TAB_ACTIONS.get(action)
         return tab is None or (self.app.screen is self and self.query_one(TabbedContent).active == tab)

@@ -41,12 +41,15 @@ def row_cells(run: RunSummary, marked: bool) -> tuple[str, ...]:
 
 class RunsScreen(Screen):
     BINDINGS: ClassVar = [
-        Binding("enter", "open", "Open"),
+        # priority: the table's own Enter and arrows would take them (and hide them from the key bar)
+        Binding("enter", "open", "Open", key_display="Enter", priority=True),
+        Binding("escape", "back", "Run view", key_display="Esc"),
         Binding("space", "mark", "Mark"),
         Binding("c", "compare", "Compare"),
         Binding("s", "sort", "Sort"),
         Binding("d", "reverse", "Reverse"),
-        Binding("escape", "back", "Run view", show=False),
+        Binding("right", "column(1)", "Columns", key_display="←→", priority=True),
+        Binding("left", "column(-1)", show=False, priority=True),
         Binding("q", "quit_app", "Quit"),
     ]
 
@@ -135,6 +138,23 @@ class RunsScreen(Screen):
     def action_reverse(self) -> None:
         self.sort_reverse = not self.sort_reverse
         self.refresh_runs()
+
+    def key_label(self, action: str, description: str) -> str | None:
+        return None if action == "back" and not self.can_go_back else description
+
+    def action_column(self, delta: int) -> None:
+        """Left, Right: scroll the table sideways a whole column at a time."""
+        table = self.query_one(DataTable)
+        edges, x = [], 0
+        for column in table.ordered_columns:
+            edges.append(x)
+            x += column.get_render_width(table)
+        now = round(table.scroll_x)
+        if delta > 0:
+            target = next((edge for edge in edges if edge > now), now)
+        else:
+            target = max((edge for edge in edges if edge < now), default=0)
+        table.scroll_to(x=min(target, table.max_scroll_x), animate=False)
 
     def action_back(self) -> None:
         if not self.can_go_back:

@@ -85,9 +85,10 @@ def output_bars(snap: SnapshotTaken) -> Text:
 
 class SnapshotScreen(Screen):
     BINDINGS: ClassVar = [
-        Binding("escape", "app.pop_screen", "Back"),
-        Binding("left", "browse(-1)", "Older"),
-        Binding("right", "browse(1)", "Newer"),
+        Binding("escape", "app.pop_screen", "Back", key_display="Esc"),
+        # priority: the scrolled body's own left/right would take them (and hide them from the key bar)
+        Binding("left", "browse(-1)", "Older", priority=True),
+        Binding("right", "browse(1)", "Newer", priority=True),
         Binding("h", "toggle_shades", "Colour/shades"),
     ]
 
@@ -152,7 +153,8 @@ class SnapshotScreen(Screen):
 class ListPicker(ModalScreen):
     """A list to choose from with Enter (the screen answers the choice's value) or leave with Esc."""
 
-    BINDINGS: ClassVar = [Binding("escape", "app.pop_screen", "Close")]
+    BINDINGS: ClassVar = [Binding("enter", "choose", "Open", key_display="Enter", priority=True),
+                          Binding("escape", "app.pop_screen", "Close", key_display="Esc")]
 
     def __init__(self, heading: str, choices: list[tuple[str, object]], highlighted: int) -> None:
         super().__init__()
@@ -160,6 +162,7 @@ class ListPicker(ModalScreen):
 
     def compose(self) -> ComposeResult:
         yield OptionList(*(Option(Content(label)) for label, _ in self.choices), id="snapshot-list")
+        yield KeyBar()
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
@@ -169,6 +172,11 @@ class ListPicker(ModalScreen):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(self.choices[event.option_index][1])
+
+    def action_choose(self) -> None:
+        highlighted = self.query_one(OptionList).highlighted
+        if highlighted is not None:
+            self.dismiss(self.choices[highlighted][1])
 
 
 class LayerPicker(ListPicker):

@@ -178,6 +178,7 @@ class RunState:
 
     def _on_RunStarted(self, e: ev.RunStarted) -> None:
         self.started = e
+        self.dirty.add("settings")
         self.epoch, self.steps_done = e.start_epoch, e.start_step
         self.step = max(e.start_step - 1, 0)
         self.dirty |= {"header", "layers"}
@@ -193,9 +194,8 @@ class RunState:
     def _on_BatchMetrics(self, e: ev.BatchMetrics) -> None:
         self.epoch, self.batch, self.step = e.epoch, e.batch, e.step
         self.steps_done = e.step + 1
-        if e.elapsed_s < self.elapsed_s - self._earlier_lives_s:  # a resumed trainer's clock starts again
-            self._earlier_lives_s = self.elapsed_s
-        self.images_per_s, self.elapsed_s = e.images_per_s, self._earlier_lives_s + e.elapsed_s
+        self.images_per_s = e.images_per_s
+        self._trainer_clock(e.elapsed_s)
         self.pace.add_batch(e.images_per_s)
         self._batches_seen = True
         self.loss_window.add(e.loss)
@@ -216,8 +216,16 @@ class RunState:
         if e.batch % log_every(self.bpe or 1) == 0:
             self._log(e.course_line())
 
+    def _trainer_clock(self, elapsed_s: float) -> None:
+        """The run's elapsed time from a trainer's clock; a resumed trainer's starts again from 0."""
+        if elapsed_s < self.elapsed_s - self._earlier_lives_s:
+            self._earlier_lives_s = self.elapsed_s
+        self.elapsed_s = self._earlier_lives_s + elapsed_s
+
     def _on_EvalProgress(self, e: ev.EvalProgress) -> None:
         self.eval_progress = e
+        if e.elapsed_s:
+            self._trainer_clock(e.elapsed_s)
         self.pace.add_eval(e.done, e.seconds)
         self.dirty.add("header")
 

@@ -5,24 +5,24 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Log
 
 from .charts import HistoryChart
 from .live_figures import LiveFigures
 from .state import RunState
+from .wrapped_log import WrappedLog
 
 
 class TrainingTab(Vertical):
     def compose(self) -> ComposeResult:
         yield LiveFigures()
         yield HistoryChart(id="history-chart")
-        yield Log(id="log", max_lines=500)
+        yield WrappedLog(id="log")
 
     def show_metrics(self, state: RunState) -> None:
         self.query_one(LiveFigures).show(state)
 
     def write_log(self, lines: list[str]) -> None:
-        self.query_one(Log).write_lines(lines)
+        self.query_one(WrappedLog).add_lines(lines)
 
     def focus_main(self) -> None:
-        self.query_one(Log).focus()
+        self.query_one(WrappedLog).focus()

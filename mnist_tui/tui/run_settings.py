@@ -1,0 +1,41 @@
+"""The run's settings as the run view shows them: one line of what decides a result (optimiser,
+learning rate and schedule, batch, L2, data), or every setting when expanded (`i`)."""
+
+from __future__ import annotations
+
+from ..engine.events import RunStarted
+
+EXPAND_HINT = "i: all"
+
+
+def _number(value) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+def settings_line(started: RunStarted) -> str:
+    """One line; a run from someone else's loop shows the settings it gave, whatever they are."""
+    c = started.config
+    parts = []
+    if "optimizer" in c:
+        optimizer = c["optimizer"] + (f" {_number(c['momentum'])}" if c["optimizer"] == "momentum" else "")
+        parts.append(f"{optimizer} lr {_number(c.get('lr', '-'))} {c.get('schedule', '')}".strip())
+    if "batch_size" in c:
+        parts.append(f"batch {c['batch_size']}")
+    if "weight_decay" in c or c.get("l2"):
+        l2 = f"L2 {_number(c.get('weight_decay', 0))}"
+        if c.get("l2"):
+            l2 += " + " + ",".join(f"{k}={_number(v)}" for k, v in c["l2"].items())
+        parts.append(l2)
+    if started.train_size:
+        if started.test_size:
+            parts.append(f"train/val/test {started.train_size:,}/{started.val_size:,}/{started.test_size:,}")
+        else:
+            parts.append(f"train/val {started.train_size:,}/{started.val_size:,}")
+    if not parts:  # nothing we know by name: the first few settings as given
+        parts = [f"{k} {_number(v)}" for k, v in list(c.items())[:4]]
+    return " · ".join(parts)
+
+
+def all_settings(started: RunStarted) -> str:
+    """Every setting, `name value`, in the order the run recorded them."""
+    return "  ".join(f"{k} {_number(v) if not isinstance(v, dict) else v}" for k, v in started.config.items())
