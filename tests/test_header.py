@@ -84,3 +84,16 @@ def test_header_drops_fields_whole_never_cuts_one():
         assert "validating" in line and "e1/2" in line or "epoch 1/2" in line
         for part in line.replace(" │ ", "│").split("│"):
             assert part in forms, (width, part)
+
+
+def test_settings_line_says_what_decides_a_result():
+    from mnist_tui.config import TrainConfig
+    from mnist_tui.tui.run_settings import all_settings, settings_line
+
+    config = TrainConfig(optimizer="momentum", lr=0.01, schedule="constant", l2={"fc": 1e-3}, weight_decay=1e-4)
+    started = ev.RunStarted("run", "CPU", config.to_dict(), 5, 781, 50_000, 10_000, [], test_size=10_000)
+    assert settings_line(started) == ("momentum 0.9 lr 0.01 constant · batch 64 · L2 0.0001 + fc=0.001 · "
+                                      "train/val/test 50,000/10,000/10,000")
+    assert "shift 2" in all_settings(started) and "seed 0" in all_settings(started)
+    loop = ev.RunStarted("run", "CPU", {"optimizer": "Adam", "batch_size": 32}, 2, 50, 1600, 0, [])
+    assert settings_line(loop) == "Adam · batch 32 · train 1,600"

@@ -29,6 +29,7 @@ KEYS = """\
   c           save a checkpoint now
   + -         more / less smoothing of the history chart
   l           log scale for the loss
+  i           the run's settings: one line / all of them
   q           quit; while training it asks: s stop (after the
               batch, with a checkpoint), b leave it training in
               the background (mnist-tui watch opens it), Esc stay
@@ -46,7 +47,7 @@ KEYS = """\
               matrix, worst-classified digits
 [b]Runs table (4)[/b]
   Enter open  space mark  c compare marked  s sort column
-  d reverse   1 back to the run
+  d reverse   Left Right  a column sideways  Esc back to the run
 [b]Snapshot view[/b]
   left right  older / newer snapshot
   h           colour / shade characters

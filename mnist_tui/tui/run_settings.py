@@ -18,7 +18,8 @@ def settings_line(started: RunStarted) -> str:
     parts = []
     if "optimizer" in c:
         optimizer = c["optimizer"] + (f" {_number(c['momentum'])}" if c["optimizer"] == "momentum" else "")
-        parts.append(f"{optimizer} lr {_number(c.get('lr', '-'))} {c.get('schedule', '')}".strip())
+        lr = f" lr {_number(c['lr'])} {c.get('schedule', '')}" if "lr" in c else ""
+        parts.append((optimizer + lr).strip())
     if "batch_size" in c:
         parts.append(f"batch {c['batch_size']}")
     if "weight_decay" in c or c.get("l2"):
@@ -26,11 +27,10 @@ def settings_line(started: RunStarted) -> str:
         if c.get("l2"):
             l2 += " + " + ",".join(f"{k}={_number(v)}" for k, v in c["l2"].items())
         parts.append(l2)
-    if started.train_size:
-        if started.test_size:
-            parts.append(f"train/val/test {started.train_size:,}/{started.val_size:,}/{started.test_size:,}")
-        else:
-            parts.append(f"train/val {started.train_size:,}/{started.val_size:,}")
+    sizes = [(name, size) for name, size in (("train", started.train_size), ("val", started.val_size),
+                                             ("test", started.test_size)) if size]
+    if sizes:
+        parts.append("/".join(n for n, _ in sizes) + " " + "/".join(f"{size:,}" for _, size in sizes))
     if not parts:  # nothing we know by name: the first few settings as given
         parts = [f"{k} {_number(v)}" for k, v in list(c.items())[:4]]
     return " · ".join(parts)
