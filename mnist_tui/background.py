@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 
 from .engine.control import hold_trainer_lock
-from .engine.rundir import LOG, RunDir
+from .engine.rundir import LOG, RunDir, open_for_writing
 
 TRAINER_NICENESS = 5
 
@@ -33,7 +33,7 @@ def start(run_path: str | Path, resume: bool = False, paused: bool = False) -> s
     stops = [signal.SIGINT, signal.SIGTERM]
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     try:
-        with open(run_path / LOG, "ab") as log:
+        with os.fdopen(open_for_writing(run_path / LOG), "ab") as log:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                        start_new_session=True, pass_fds=(lock.fileno(),))
     finally:

@@ -17,6 +17,7 @@ from pathlib import Path
 from . import __version__
 from .config import OPTIMIZERS, PRESETS, ConfigError, TrainConfig, parse_l2, validate
 from .engine.mnist import TRAIN_SPLIT, DataError
+from .engine.rundir import open_for_writing
 from .errors import UsageError
 
 EXIT_USAGE = 2
@@ -105,7 +106,7 @@ def route_stderr(log_path: Path):
     """Point fd 2 (Python and C++ writers alike) at the run's log; return a file on the real terminal."""
     sys.stderr.flush()
     terminal = os.fdopen(os.dup(2), "w", buffering=1)
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    log_fd = open_for_writing(log_path)
     os.dup2(log_fd, 2)
     os.close(log_fd)
     return terminal
@@ -136,6 +137,10 @@ def unknown_command(word: str) -> str:
     near = difflib.get_close_matches(word, SUBCOMMANDS, n=1, cutoff=0.5)
     hint = f"did you mean `mnist-tui {near[0]}`?" if near else f"the commands are {', '.join(SUBCOMMANDS)}"
     return f"unknown command {word!r}: {hint} (see mnist-tui --help)"
+
+
+def os_error_line(exc: OSError) -> str:
+    return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
 
 
 def fail(message: str, out=None) -> int:
@@ -187,14 +192,18 @@ def main(argv: list[str] | None = None) -> int:
             require_terminal()
         if args.resume:
             session = Session.resume(args.resume)
+            for note in session.notes if args.headless else ():  # the app shows them from the log
+                print(f"warning: {note}", flush=True)
             if args.nproc is not None:  # a run goes on with any number of processes
                 session.change_settings(nproc=args.nproc)
         else:
             session = Session.new(cfg, args.runs_dir, args.data_dir, data=data,
                                   tensorboard=args.tensorboard and str(Path(args.tensorboard).resolve()))
+        terminal = route_stderr(session.run.log_path)
     except (UsageError, ControlError) as exc:
         return fail(str(exc))
-    terminal = route_stderr(session.run.log_path)
+    except OSError as exc:  # a full disk or a folder that went away while the run was being prepared
+        return fail(os_error_line(exc))
     try:
         if args.headless:
             from .headless import run_headless
@@ -204,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ControlError) as exc:  # ControlError: another trainer took the run meanwhile
         session.close()
         return fail(str(exc), terminal)
+    except OSError as exc:  # the disk filled before training began (writing the settings)
+        session.close()
+        return fail(os_error_line(exc), terminal)
     except KeyboardInterrupt:
         return 130
     finally:

@@ -8,7 +8,9 @@ writes either, from the same events, so an export and a live `--tensorboard DIR`
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -104,17 +106,34 @@ class LogSink:
         self.writer.close()
 
 
-def export(run_dir: str | Path, kind: str, out: str | Path) -> int:
-    """Write the run's log to `out` in TensorBoard's or VisualDL's format; returns events written."""
+def export(events: list[tuple[ev.Event, float | None]], kind: str, out: str | Path) -> int:
+    """Write a run's events (each with its time) to `out` in TensorBoard's or VisualDL's format;
+    returns events written."""
     sink = LogSink(kind, out)
-    count = 0
-    for record in read_events(Path(run_dir) / EVENTS):
-        event = ev.from_json(record)
-        if event is not None:
-            sink(event, record.get("time"))
-            count += 1
+    for event, when in events:
+        sink(event, when)
     sink.close()
-    return count
+    return len(events)
+
+
+def read_run_log(run_dir: str | Path) -> list[tuple[ev.Event, float | None]]:
+    """The run's events with their times. UsageError (one line) when the log is not a file or holds
+    no event; lines that are not events are skipped, each named in a warning on stderr."""
+    path = Path(run_dir) / EVENTS
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        records = read_events(path)
+    events = [(event, _time(record)) for record in records if (event := ev.from_json(record)) is not None]
+    if not events:
+        raise UsageError(f"{path}: holds no event to export")
+    for warning in caught:
+        print(f"mnist-tui: warning: {warning.message}", file=sys.stderr)
+    return events
+
+
+def _time(record: dict) -> float | None:
+    when = record.get("time")
+    return when if isinstance(when, (int, float)) and not isinstance(when, bool) else None
 
 
 def main(argv: list[str]) -> int:
@@ -123,20 +142,21 @@ def main(argv: list[str]) -> int:
     p.add_argument("--tensorboard", metavar="OUT", help="write TensorBoard event files to OUT")
     p.add_argument("--visualdl", metavar="OUT", help="write VisualDL records to OUT")
     args = p.parse_args(argv)
-    if not (Path(args.run_dir) / EVENTS).is_file():
+    if not os.path.lexists(Path(args.run_dir) / EVENTS):
         print(f"mnist-tui: {args.run_dir}: no {EVENTS} there (not a run folder)", file=sys.stderr)
         return 2
     if not (args.tensorboard or args.visualdl):
         print("mnist-tui: export: name --tensorboard OUT and/or --visualdl OUT", file=sys.stderr)
         return 2
-    for kind in ("tensorboard", "visualdl"):
-        out = getattr(args, kind)
-        if out:
-            try:
-                print(f"{kind}: {export(args.run_dir, kind, out)} events written to {out}")
-            except UsageError as exc:
-                print(f"mnist-tui: {exc}", file=sys.stderr)
-                return 2
+    try:
+        events = read_run_log(args.run_dir)  # before any output folder is made
+        for kind in ("tensorboard", "visualdl"):
+            out = getattr(args, kind)
+            if out:
+                print(f"{kind}: {export(events, kind, out)} events written to {out}")
+    except UsageError as exc:
+        print(f"mnist-tui: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

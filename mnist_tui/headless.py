@@ -7,6 +7,7 @@ and steer it (`mnist-tui watch`), and it outlives them all.
 
 from __future__ import annotations
 
+import errno
 import signal
 import sys
 import threading
@@ -169,8 +170,17 @@ def run_headless(session: Session, check_shape: bool = False, err=None, out=None
         if own_lock:
             lock.close()
     if status == "error":
-        print(f"mnist-tui: training failed, traceback in {session.run.log_path}", file=err)
+        print(f"mnist-tui: {why_it_failed(session)}", file=err)
     return {"done": EXIT_OK, "diverged": EXIT_DIVERGED, "stopped": EXIT_INTERRUPTED}.get(status, 1)
+
+
+def why_it_failed(session: Session) -> str:
+    """The one line a failed run ends with on the terminal."""
+    error = getattr(session.trainer, "error", None)
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"the disk is full ({error.strerror}): the run ended as error; free some space, then "
+                f"mnist-tui --resume {session.run.path} goes on from its last checkpoint")
+    return f"training failed, traceback in {session.run.log_path}"
 
 
 def _start_ranks(session: Session) -> list:

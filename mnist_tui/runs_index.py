@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import strict_json
 from .engine.control import trainer_alive
 from .engine.run_status import RunStatus, status_of
-from .engine.rundir import CONFIG, EVENTS
+from .engine.rundir import CONFIG, EVENTS, RunDirError, no_event_in, read_regular
 
 # The figures people compare come right after the name: at 80 columns long (sweep) names push the rest off.
 COLUMNS = ("name", "status", "best val", "test", "optimizer", "lr", "l2", "epochs", "wall", "started")
@@ -39,6 +40,7 @@ class RunSummary:
     test_acc: float | None = None
     wall_s: float | None = None
     started: float | None = None
+    damaged: str | None = None  # why the folder cannot be read as a run (the table says "damaged")
 
     @property
     def optimizer(self) -> str | None:
@@ -74,13 +76,12 @@ def summarise(run_path: str | Path, name: str | None = None) -> RunSummary | Non
     path = Path(run_path)
     if not is_run(path):
         return None
-    config = _read_config(path)
     # The lock before the log, as RunController.poll does: a trainer found gone has written all it
     # ever will, so a run that ends between the two reads is not listed as crashed.
     alive = trainer_alive(path)
-    events, first_batch, last_batches = _scan(path / EVENTS)
+    config, events, first_batch, last_batches, damaged = _read_run(path)
     summary = RunSummary(path, name or path.name, RunStatus.STARTING, config,
-                         epochs_total=_number(config.get("epochs")) or 0)
+                         epochs_total=_number(config.get("epochs")) or 0, damaged=damaged)
     engine_status = finished = finished_test = eval_test = None
     val_accs, val_losses = [], []
     for e in events:
@@ -155,7 +156,7 @@ def sort_runs(runs: list[RunSummary], column: str, reverse: bool = False) -> lis
 def validation_curve(run_path: str | Path) -> list[tuple[int, float | None, float]]:
     """(step, accuracy or None for a run without one, loss) at each validation, for the compare view."""
     curve = []
-    for e in _scan(Path(run_path) / EVENTS)[0]:
+    for e in _read_run(Path(run_path))[1]:
         if e.get("type") == "EvalResult" and e.get("split") == "val" and isinstance(e.get("step"), int):
             acc, loss = _number(e.get("acc")), e.get("loss")
             if isinstance(loss, (int, float)):
@@ -187,10 +188,38 @@ def _subfolders(path: Path) -> list[Path]:
         return []
 
 
-def _read_config(path: Path) -> dict:
+_cache: dict[Path, tuple[tuple, tuple]] = {}  # run folder -> (its files' sizes and times, what _read_run found)
+
+
+def _read_run(path: Path) -> tuple[dict, list[dict], dict | None, list[dict], str | None]:
+    """(settings, milestone events, first batch, each life's last batch, why it is damaged or None).
+    Read again only when config.json or events.jsonl changed size or time: the table refreshes
+    every few seconds and a long run's log is tens of megabytes."""
+    key = tuple(_identity(path / name) for name in (CONFIG, EVENTS))
+    cached = _cache.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
     try:
-        config = strict_json.loads((path / CONFIG).read_text(encoding="utf-8")).get("config")
-    except (OSError, ValueError, AttributeError):
+        found = (_read_config(path), *_scan(path / EVENTS), None)
+    except RunDirError as exc:
+        found = ({}, [], None, [], str(exc))
+    _cache[path] = (key, found)
+    return found
+
+
+def _identity(path: Path) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_mode
+
+
+def _read_config(path: Path) -> dict:
+    """The run's settings; {} when config.json is missing or torn (RunDirError when it is no file)."""
+    try:
+        config = strict_json.loads(read_regular(path / CONFIG)).get("config")
+    except (ValueError, TypeError, LookupError, AttributeError):
         return {}
     return config if isinstance(config, dict) else {}
 
@@ -205,10 +234,10 @@ def _mtime(path: Path) -> float | None:
 def _scan(path: Path) -> tuple[list[dict], dict | None, list[dict]]:
     """An event log read in one go: the events that matter, parsed; the first batch; and the last
     batch of each trainer's life (a resumed run's next life begins at its next RunStarted)."""
-    try:
-        lines = path.read_bytes().split(b"\n")
-    except OSError:
-        return [], None, []
+    data = read_regular(path)
+    if (why := no_event_in(data)) is not None:
+        raise RunDirError(f"{path}: {why}")
+    lines = data.split(b"\n")
     events, first, lives = [], None, [[0, None]]  # a life: [its first line, its newest batch line]
     for i, line in enumerate(lines):
         if line.startswith(_BATCH):

@@ -6,10 +6,11 @@ its trainer, if one lives, through the folder's control channel.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from .cli import EXIT_USAGE, OneLineParser, require_terminal
-from .engine.rundir import CONFIG
+from .engine.rundir import CONFIG, check_event_log, read_regular
 from .errors import UsageError
 
 
@@ -38,9 +39,15 @@ def watch(argv: list[str]) -> int:
         sweep = not is_run(path)
         if sweep and not any(sub.is_dir() and is_run(sub) for sub in path.iterdir()):
             raise UsageError(f"{path}: not a run folder (no {CONFIG}) nor a sweep folder")
+        if not sweep:  # a damaged folder is said here in one line, not found out by the views
+            read_regular(path / CONFIG)
+            check_event_log(path)
         require_terminal()
     except UsageError as exc:
-        print(f"mnist-tui: {exc}")
+        print(f"mnist-tui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # an unreadable folder
+        print(f"mnist-tui: {exc.filename or path}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     if sweep:
         return run_app(MnistApp(path, show_runs=True, compare=[path]))
@@ -54,7 +61,7 @@ def runs(argv: list[str]) -> int:
     try:
         require_terminal()
     except UsageError as exc:
-        print(f"mnist-tui: {exc}")
+        print(f"mnist-tui: {exc}", file=sys.stderr)
         return EXIT_USAGE
     from .tui.app import MnistApp, run_app
 

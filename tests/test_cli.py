@@ -160,7 +160,7 @@ def test_watch_says_what_it_cannot_open(args, message, capsys, tmp_path):
     (tmp_path / "empty").mkdir()
     args = [a.replace("{tmp}", str(tmp_path / "empty")) for a in args]
     assert exit_status([*args, "--runs-dir", str(tmp_path / "runs")]) == 2
-    assert message in capsys.readouterr().out
+    assert message in capsys.readouterr().err  # errors go to stderr, as every other command's
 
 
 def test_resume_refuses_a_run_whose_trainer_lives(tmp_path, capsys):

@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from .rundir import RunDir, RunDirError, atomic_write_text
+from .rundir import RunDir, RunDirError, atomic_write_text, read_regular
 
 STATES = (".pdparams", ".pdopt")
 
@@ -68,8 +68,8 @@ def complete(run: RunDir) -> list[dict]:
     for meta_path in sorted(run.checkpoints.glob("step-*.json"), reverse=True):
         base = meta_path.with_suffix("")
         try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, ValueError):
+            meta = json.loads(read_regular(meta_path))
+        except (RunDirError, ValueError):
             continue
         if not isinstance(meta, dict) or not isinstance(meta.get("step"), int):
             continue

@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+from .rundir import open_for_writing
+
 SOCKET = "control.sock"
 LOCK = "trainer.lock"
 COMMANDS = ("pause", "resume", "toggle_pause", "stop", "request_validation", "request_layer_stats",
@@ -79,7 +81,7 @@ class ControlError(OSError):
 
 def hold_trainer_lock(run_path: str | Path):
     """Take the run's trainer lock for this process's lifetime; returns the open file (keep it)."""
-    lock = open(Path(run_path) / LOCK, "a+")  # noqa: SIM115 - held until the process ends
+    lock = os.fdopen(open_for_writing(Path(run_path) / LOCK), "a+")  # held until the process ends; never through a link
     deadline = time.monotonic() + 0.5  # a viewer's liveness probe holds a shared lock for a moment
     while True:
         try:
@@ -107,7 +109,7 @@ def trainer_alive(run_path: str | Path) -> bool:
     """True while some process holds the run's trainer lock."""
     path = Path(run_path) / LOCK
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO put there does not hang a viewer
     except OSError:
         return False
     try:

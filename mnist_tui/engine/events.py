@@ -250,7 +250,10 @@ def from_json(record: dict) -> Event | None:
                   "train_loss": None, "train_acc": None}
     if cls in (BatchMetrics, EvalResult) and "metrics" not in record and not _finite(record.get("acc")):
         record = {**record, "acc": None}  # written before metrics had names: a NaN accuracy meant none
-    return cls(**{k: v for k, v in record.items() if k in cls.__dataclass_fields__})
+    try:
+        return cls(**{k: v for k, v in record.items() if k in cls.__dataclass_fields__})
+    except TypeError:  # a damaged or hand-made record without the fields its type needs
+        return None
 
 
 def _finite(value) -> bool:

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .rundir import open_for_writing
+
 # Control words, rank 0 to the others, one or more before each batch.
 STEP, STEP_AND_FETCH, HOLD, FETCH, END = range(5)
 HOLD_EVERY_S = 1.0
@@ -98,7 +100,7 @@ def start_local_ranks(world: int, run_path: Path, gpus: list[int] | None = None)
     children = []
     os.environ.update(first)
     for rank, env in enumerate(others, start=1):
-        with open(run_path / f"rank-{rank}.log", "ab") as log:
+        with os.fdopen(open_for_writing(run_path / f"rank-{rank}.log"), "ab") as log:
             children.append(subprocess.Popen([sys.executable, "-m", "mnist_tui.engine.ranks", str(run_path),
                                               str(os.getpid())],
                                              env={**os.environ, **env}, stdin=subprocess.DEVNULL,

@@ -5,6 +5,7 @@ Everything that must survive a crash is written to a temporary name and renamed 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -31,6 +32,7 @@ CONFIG = "config.json"
 EVENTS = "events.jsonl"
 LOG = "run.log"
 MODEL = "model.pdparams"
+RESERVE = ".space-reserve"  # the event log's reserve for its last lines when the disk fills
 
 
 class RunDirError(UsageError):
@@ -101,9 +103,12 @@ class RunDir:
 
     def read_config(self) -> dict:
         try:
-            return strict_json.loads((self.path / CONFIG).read_text())
-        except (OSError, ValueError) as exc:
+            saved = strict_json.loads(read_regular(self.path / CONFIG) or b"missing")
+        except (ValueError, TypeError, LookupError) as exc:
             raise RunDirError(f"{self.path}: not a run folder ({CONFIG} unreadable: {exc})") from None
+        if not isinstance(saved, dict):
+            raise RunDirError(f"{self.path}: not a run folder ({CONFIG} holds no settings)")
+        return saved
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -141,6 +146,18 @@ def refuse_symlinks(run_path: Path) -> None:
                                   "(remove the link)")
 
 
+def open_regular(path: Path):
+    """`path` opened for reading (binary) if it is a regular file, else None; never blocks (a FIFO)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "rb")
+
+
 def read_regular(path: Path) -> bytes:
     """A regular file's bytes, as many as it holds now (b"" when it is missing). Anything else (a
     FIFO, a device, a directory) is a RunDirError: opened non-blocking and checked before a byte is
@@ -163,6 +180,24 @@ def read_regular(path: Path) -> bytes:
         os.close(fd)
 
 
+def no_event_in(data: bytes) -> str | None:
+    """Why a log's bytes hold no event at all, or None (they hold one, or no whole line yet: a run
+    that is starting). A few damaged lines among events are no reason: readers skip them."""
+    start = 0
+    while (end := data.find(b"\n", start)) != -1:
+        if parse_event_line(data[start:end]) is not None:
+            return None
+        start = end + 1
+    return None if start == 0 else "holds no event (its lines are junk, not JSON objects with a type)"
+
+
+def check_event_log(run_path: Path) -> None:
+    """RunDirError (one line) unless the run's event log is missing, or a file that holds events."""
+    path = run_path / EVENTS
+    if (why := no_event_in(read_regular(path))) is not None:
+        raise RunDirError(f"{path}: {why}")
+
+
 def _kind(mode: int) -> str:
     for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
                        (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
@@ -182,42 +217,91 @@ def parse_event_line(line: bytes | str) -> dict | None:
 
 class EventLog:
     """Appends every event as one JSON line, handed to the OS at once (viewers tail the file);
-    synced to disk at milestones and at least once a second."""
+    synced to disk at milestones and at least once a second.
+
+    A write that fails (a full disk) raises once, so the trainer ends the run as an error. The
+    log keeps a little space in reserve next to it and gives it back then, so that the ending
+    (ErrorRaised, Finished) still fits; later failures are dropped, never raised again."""
 
     SYNC_ON = (EvalResult, Mistakes, LayerStats, SnapshotTaken, CheckpointSaved, Finished, StatusChanged)
+    RESERVE_BYTES = 64 * 1024
 
     def __init__(self, path: Path) -> None:
-        self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - line-buffered, for the run's lifetime
+        self.path = Path(path)
+        self._fd: int | None = open_for_writing(self.path)
         self._last_sync = time.monotonic()
+        self._torn = False  # a failed write may have left part of a line: the next one starts afresh
+        self.failure: OSError | None = None
+        self._reserve = self.path.with_name(RESERVE)
+        try:
+            fd = open_for_writing(self._reserve, os.O_TRUNC)
+            try:
+                os.posix_fallocate(fd, 0, self.RESERVE_BYTES)
+            finally:
+                os.close(fd)
+        except OSError:
+            self._give_back_reserve()  # no room even for that: the ending may not fit either
 
     def __call__(self, event: Event) -> None:
-        if self._file.closed:
+        if self._fd is None:
             return
-        self._file.write(strict_json.dumps(event.to_json(), default=float) + "\n")
-        if isinstance(event, self.SYNC_ON) or time.monotonic() - self._last_sync >= 1.0:
-            self.flush()
+        data = (strict_json.dumps(event.to_json(), default=float) + "\n").encode()
+        try:
+            self._write(b"\n" + data if self._torn else data)
+            if isinstance(event, self.SYNC_ON) or time.monotonic() - self._last_sync >= 1.0:
+                self.flush()
+        except OSError as exc:
+            self._failed(exc)
+
+    def _write(self, data: bytes) -> None:
+        written = 0
+        try:
+            while written < len(data):
+                written += os.write(self._fd, data[written:])
+        except OSError:
+            self._torn = self._torn or written > 0
+            raise
+        self._torn = False
+
+    def _failed(self, exc: OSError) -> None:
+        if self.failure is not None:
+            return  # told once; what follows (the run's ending) is tried and dropped
+        self.failure = exc
+        self._give_back_reserve()
+        raise exc
+
+    def _give_back_reserve(self) -> None:
+        with contextlib.suppress(OSError):
+            self._reserve.unlink()
 
     def flush(self) -> None:
-        if not self._file.closed:
-            self._file.flush()
-            os.fsync(self._file.fileno())
+        if self._fd is not None:
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                self._failed(exc)
             self._last_sync = time.monotonic()
 
     def close(self) -> None:
-        self.flush()
-        self._file.close()
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):  # told once already, or the ending could not be synced
+            self.flush()
+        os.close(self._fd)
+        self._fd = None
+        self._give_back_reserve()
 
 
 def read_events(path: str | Path) -> list[dict]:
     """Parse events.jsonl; a line that is not an event (torn by a crash, damaged) is skipped with
     a warning naming it. RunDirError when the file is not a regular file."""
     events, damaged = [], []
-    for number, line in enumerate(read_regular(Path(path)).splitlines(), start=1):
+    for number, line in enumerate(read_regular(Path(path)).split(b"\n"), start=1):
         record = parse_event_line(line)
-        if record is None:
-            damaged.append(number)
-        else:
+        if record is not None:
             events.append(record)
+        elif line:  # not the empty rest after the last newline
+            damaged.append(number)
     if damaged:
         warnings.warn(f"{path}: skipped {line_numbers(damaged)}: not events (torn or damaged)", stacklevel=2)
     return events
@@ -252,22 +336,23 @@ class EventTail:
             self.close()
             restarted = True
         if self._file is None:
-            self._file = open(self.path, "rb")  # noqa: SIM115 - kept open between reads
+            self._file = open_regular(self.path)
+            if self._file is None:
+                return [], restarted  # not a file (a FIFO, a device): nothing to read, nothing to wait on
             self._inode, self._partial = inode, b""
             self.first_time = self.last_time = None
-        data = self._partial + self._file.read()
+        data = self._partial + self._file.read(max(0, os.fstat(self._file.fileno()).st_size - self._file.tell()))
         lines = data.split(b"\n")
         self._partial = lines.pop()
         events = []
         for line in lines:
-            try:
-                record = strict_json.loads(line)
-                event = from_json(record)
-            except ValueError:
-                continue  # a line torn by a crash, followed by a restart's lines
+            record = parse_event_line(line)  # None: a line torn by a crash (then a restart's), or damaged
+            if record is None:
+                continue
             if isinstance(record.get("time"), (int, float)):
                 self.first_time = record["time"] if self.first_time is None else self.first_time
                 self.last_time = record["time"]
+            event = from_json(record)
             if event is not None:
                 events.append(event)
         return events, restarted

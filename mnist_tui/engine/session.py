@@ -7,11 +7,13 @@ whichever process trains (headless, or the app's background trainer).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import strict_json
 from ..config import TrainConfig, validate
 from . import checkpoint
 from .events import Alert, ErrorRaised, EventBus, StatusChanged
@@ -23,6 +25,8 @@ from .rundir import (
     RunDirError,
     atomic_write_text,
     line_numbers,
+    no_event_in,
+    open_for_writing,
     parse_event_line,
     read_regular,
     refuse_symlinks,
@@ -44,11 +48,12 @@ class Session:
     def __post_init__(self) -> None:
         self.event_log: EventLog | None = None  # opened by the process that trains
         self.trainer = None
-        self.notes: list[str] = []  # what a resume left out or skipped, said in the log as warnings
+        self.notes: list[str] = []  # what a resume left out or passed over (also in the log, as warnings)
 
     def _log_errors(self, event) -> None:
         if isinstance(event, ErrorRaised):
-            with open(self.run.log_path, "a", encoding="utf-8") as log:
+            # A full disk: the event log and the terminal say it.
+            with contextlib.suppress(OSError, RunDirError), os.fdopen(open_for_writing(self.run.log_path), "a") as log:
                 log.write(f"mnist-tui: {event.message}\n{event.traceback}\n")
 
     @classmethod
@@ -80,7 +85,12 @@ class Session:
         if saved.get("source"):
             raise RunDirError(f"{run.path}: trained by your own code ({saved['source']}); resume it there")
         cfg = saved_config(run, saved)
-        lines = read_regular(run.events_path).splitlines(keepends=True)
+        data = read_regular(run.events_path)
+        if (why := no_event_in(data)) is not None:
+            raise RunDirError(f"{run.events_path}: {why}; move it away to start the run again from its settings")
+        lines = [line + b"\n" for line in data.split(b"\n")]
+        lines[-1] = lines[-1][:-1]  # after the last newline: b"", or a line torn by a kill
+        lines = lines if lines[-1] else lines[:-1]
         meta, keep, notes = plan_resume(lines, checkpoint.complete(run))
         if meta is None and any(b'"type": "Finished"' in line for line in lines):
             raise RunDirError(f"{run.path}: the run has ended and has no checkpoint to go on from")
@@ -88,7 +98,10 @@ class Session:
             raise RunDirError(f"{run.path}: no intact checkpoint to go on from ({notes[0]}); to start it again "
                               f"from its settings, move {run.checkpoints} away")
         run.check_writable()
-        atomic_write_text(run.events_path, b"".join(line if line.endswith(b"\n") else line + b"\n" for line in keep)
+        # The warnings go in the log itself: whichever process trains next (the app's is another), a
+        # viewer shows them.
+        said = [strict_json.dumps(Alert("warning", note).to_json()).encode() for note in notes]
+        atomic_write_text(run.events_path, b"".join(line.rstrip(b"\n") + b"\n" for line in keep + said)
                           .decode("utf-8", "replace"))
         session = cls(cfg, run, saved.get("data_dir"), meta, data=data, restarted=meta is None,
                       tensorboard=saved.get("tensorboard"))
@@ -106,6 +119,7 @@ class Session:
         """Load the data and build the trainer (imports Paddle: call it off the UI thread)."""
         from .trainer import Trainer
 
+        self.run.check_writable()  # a read-only checkpoints/ is found now, not at the first checkpoint
         data = self.data or load_mnist(self.data_dir)
         validate(self.cfg, train_size=len(data.train.head(self.cfg.train_limit)))
         if self.resume_meta:
@@ -119,13 +133,12 @@ class Session:
             self.bus.emit(StatusChanged("resumed", f"from checkpoint at step {self.resume_meta['step']}"))
         elif self.restarted:
             self.bus.emit(StatusChanged("resumed", "no checkpoint to resume from: started again from its saved settings"))
-        for note in self.notes:
-            self.bus.emit(Alert("warning", note))
         return self.trainer
 
     def run_trainer(self) -> str:
         status = self.trainer.run(self.resume_meta)
-        self.event_log.flush()
+        with contextlib.suppress(OSError):  # a full disk: the trainer has ended the run as an error already
+            self.event_log.flush()
         return status
 
     def write_config(self, data_source: str) -> None:

@@ -8,6 +8,7 @@ any convolution or linear layer instead (the second map is then the next convolu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from pathlib import Path
@@ -83,6 +84,8 @@ class Snapshots:
         self.count += 1
         path = self.folder / f"snapshot-{self.count:03d}-step{step:07d}.npz"
         tmp = path.with_name(path.stem + ".tmp.npz")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)  # a link planted there is removed, not written through
         np.savez(tmp, epoch=epoch, batch=batch, step=step, **arrays)
         os.replace(tmp, path)
         (n1, k1, c1, m1), (n2, k2, c2, m2) = maps

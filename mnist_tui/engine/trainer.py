@@ -11,6 +11,7 @@ validation, one per layer-statistics refresh or snapshot. Everything else stays 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -89,6 +90,7 @@ class Trainer(PauseAndStop):
         self.batch = 0  # next batch to run within the epoch
         self.step = 0  # batches done in all
         self.status = "starting"
+        self.error: Exception | None = None  # what ended the run as "error"
         self.diverged = False
         self.last_finite_loss: float | None = None
         self.stats_every = cfg.stats_every  # 0: only on request, at the first batch and at evaluations
@@ -181,6 +183,8 @@ class Trainer(PauseAndStop):
                 self.bus.emit(EvalResult("test", self.epoch, self.batch, self.step, test.loss, test.acc,
                                          size=len(self.test_split)))
                 final = str(self.run_dir.path / MODEL)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(final + ".tmp")  # a link planted there is removed, not written through
                 paddle.save(self.model.state_dict(), final + ".tmp")
                 os.replace(final + ".tmp", final)
                 self._set_status("done")
@@ -188,7 +192,7 @@ class Trainer(PauseAndStop):
             else:
                 self.bus.emit(Finished(self.status))
         except Exception as exc:  # noqa: BLE001 - reported as an event, the caller decides
-            self.status = "error"
+            self.status, self.error = "error", exc
             log = str(self.run_dir.log_path) if self.run_dir is not None else "this rank's output"
             self.bus.emit(ErrorRaised(f"{type(exc).__name__}: {exc}", traceback.format_exc(), log))
             self.bus.emit(Finished("error"))

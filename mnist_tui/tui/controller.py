@@ -18,7 +18,7 @@ from pathlib import Path
 from ..engine.control import ControlClient, ControlError, trainer_alive
 from ..engine.events import Event, Finished, StatusChanged
 from ..engine.run_status import RunStatus, status_of
-from ..engine.rundir import CONFIG, EventTail
+from ..engine.rundir import CONFIG, EventTail, RunDirError, read_regular
 
 STARTING_HINT = "Training is starting (loading data and Paddle): try again in a moment."
 RETRY_S, BACK_OFF_S = 0.25, 2.0  # reconnecting: soon after a refusal, later after a trainer that did not greet
@@ -50,8 +50,8 @@ class RunController:
     def resumable(self) -> bool:
         """`mnist-tui --resume` can go on with it: our trainer's run, not a Monitor's."""
         try:
-            return "source" not in json.loads((self.run_path / CONFIG).read_text())
-        except (OSError, ValueError):
+            return "source" not in json.loads(read_regular(self.run_path / CONFIG))
+        except (RunDirError, ValueError, TypeError):
             return True
 
     @property
