@@ -85,10 +85,10 @@ class Session:
         if saved.get("source"):
             raise RunDirError(f"{run.path}: trained by your own code ({saved['source']}); resume it there")
         cfg = saved_config(run, saved)
-        data = read_regular(run.events_path)
-        if (why := no_event_in(data)) is not None:
+        log = read_regular(run.events_path)
+        if (why := no_event_in(log)) is not None:
             raise RunDirError(f"{run.events_path}: {why}; move it away to start the run again from its settings")
-        lines = [line + b"\n" for line in data.split(b"\n")]
+        lines = [line + b"\n" for line in log.split(b"\n")]
         lines[-1] = lines[-1][:-1]  # after the last newline: b"", or a line torn by a kill
         lines = lines if lines[-1] else lines[:-1]
         meta, keep, notes = plan_resume(lines, checkpoint.complete(run))
