@@ -262,8 +262,11 @@ def test_resume_keeps_every_intact_line_and_names_the_damaged_one(tmp_path):
     session = Session.resume(run.path)
     assert session.resume_meta["step"] == 20
     record_20 = lines.index(next(line for line in lines if '"CheckpointSaved"' in line and '"step": 20' in line))
-    assert run.events_path.read_text().splitlines() == lines[:7] + lines[8:record_20 + 1]
+    kept = run.events_path.read_text().splitlines()
+    assert kept[:-1] == lines[:7] + lines[8:record_20 + 1]
     assert any("line 8 damaged" in note for note in session.notes), session.notes
+    said = json.loads(kept[-1])  # in the log too, for whichever process trains next and its viewers
+    assert said["type"] == "Alert" and said["level"] == "warning" and "line 8 damaged" in said["message"]
 
 
 @pytest.mark.parametrize("non_event", ["42", "[]", '"text"', "{}"])
@@ -284,7 +287,7 @@ def test_a_corrupt_newest_checkpoint_is_passed_over_for_the_previous_one(tmp_pat
     pdopt.write_bytes(bytes(data))
     session = Session.resume(run.path)
     assert session.resume_meta["step"] == 10
-    kept = run.events_path.read_text().splitlines()
+    kept = [line for line in run.events_path.read_text().splitlines() if '"Alert"' not in line]
     assert json.loads(kept[-1]) == {"type": "CheckpointSaved", "time": 1.0, "path": "", "epoch": 0, "batch": 10,
                                     "step": 10}
     assert any("step-0000020.pdopt does not match its checksum" in note for note in session.notes)
