@@ -130,7 +130,8 @@ class LayersTab(VerticalScroll):
         if failed:
             auto = f"statistics off, they failed: {failed} (traceback in run.log)"
         if stats is None:
-            self.query_one("#taken-at", Static).update(Content(f"No statistics yet (r takes them) │ {auto} │ {snaps}"))
+            none = "No statistics" if failed else "No statistics yet (r takes them)"
+            self.query_one("#taken-at", Static).update(Content(f"{none} │ {auto} │ {snaps}"))
             return
         ranks = state.started.ranks if state.started else 1
         whose = f" on rank 0's share (1 of {ranks} ranks)" if ranks > 1 else ""
