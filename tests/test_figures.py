@@ -142,19 +142,23 @@ async def test_a_loss_only_run_shows_no_accuracy_word_on_any_view(tmp_path):
     from mnist_tui.tui.controller import RunController
 
     trainer = ScriptedTrainer(tmp_path, loss_only_events())
+    ScriptedTrainer(tmp_path, loss_only_events(), name="second", serve=False)  # two runs to compare
     app = MnistApp(tmp_path, RunController(trainer.path))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause(0.5)
         text = await shown(app, pilot, "13")
         mistakes = str(app.screen.query_one("#mistakes-title").render())
         text += await shown(app, pilot, "4")
-        await pilot.press("space", "c")  # the compare view of that run
-        await pilot.pause(0.5)
+        await pilot.press("space", "space", "c")  # the compare view of the two
+        while type(app.screen).__name__ != "CompareScreen":
+            await pilot.pause(0.05)
+        await pilot.pause()
         text += screen_text(app)
     assert "loss 3.125" in text and "val loss" in text and "Validation loss 3.1250" in text
     assert mistakes == "No confusion matrix or worst examples: this run's task is regression, not classification."
     assert "nan" not in text.lower() and "Traceback" not in text
-    assert "acc" not in text.replace("validation accuracy", ""), "only the compare view's empty chart names it"
+    assert "acc" not in text, "no accuracy word on any view, the compare view included"
+    assert "validation loss" in text and "loss 3.125" in text
 
 
 @pytest.mark.anyio
@@ -196,3 +200,61 @@ async def test_a_run_that_ended_without_validating_does_not_promise_one(tmp_path
             await pilot.pause(0.05)
         text = await shown(app, pilot, "3")
     assert "No evaluation: this run ended without validating." in text and "press v" not in text
+
+
+class MeanScore(paddle.metric.Metric):
+    """A metric of one's own: the mean top score, named by `name()`."""
+
+    def __init__(self):
+        super().__init__()
+        self.reset()
+
+    def reset(self):
+        self.total, self.count = 0.0, 0
+
+    def update(self, scores, *_labels):
+        scores = np.asarray(scores)
+        self.total += float(scores.max(axis=1).sum())
+        self.count += len(scores)
+
+    def accumulate(self):
+        return self.total / max(self.count, 1)
+
+    def name(self):
+        return "mean_score"
+
+
+def test_a_custom_metric_keeps_its_name_beside_accuracy(tmp_path):
+    from mnist_tui import Monitor
+    from mnist_tui.engine.rundir import EventTail
+
+    class Logged(paddle.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.batches = []
+
+        def on_train_batch_end(self, step, logs=None):
+            self.batches.append(dict(logs))
+
+    paddle.seed(0)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((96, 8)).astype("float32"), rng.integers(0, 3, (96, 1)).astype("int64")
+    data = paddle.io.TensorDataset([paddle.to_tensor(x), paddle.to_tensor(y)])
+    model = paddle.Model(paddle.nn.Sequential(paddle.nn.Linear(8, 3), paddle.nn.Softmax()))
+    model.prepare(paddle.optimizer.SGD(parameters=model.parameters()), paddle.nn.CrossEntropyLoss(use_softmax=False),
+                  [paddle.metric.Accuracy(), MeanScore()])
+    logged = Logged()
+    model.fit(data, data, batch_size=32, epochs=1, verbose=0, callbacks=[Monitor(tmp_path, hold_for_viewers=False), logged])
+    (run,) = tmp_path.iterdir()
+    events = EventTail(run / "events.jsonl").read()[0]
+    first = next(e for e in events if isinstance(e, ev.RunStarted))
+    assert (first.metrics, first.accuracy, first.task) == (["acc", "mean_score"], "acc", ev.CLASSIFICATION)
+    batches = [e for e in events if isinstance(e, ev.BatchMetrics)]
+    assert [b.metrics["mean_score"] for b in batches] == pytest.approx([b["mean_score"] for b in logged.batches])
+    assert [b.acc for b in batches] == pytest.approx([b["acc"] for b in logged.batches])
+    (val,) = [e for e in events if isinstance(e, ev.EvalResult)]
+    again = model.evaluate(data, batch_size=32, verbose=0)
+    assert val.metrics == pytest.approx({"acc": again["acc"], "mean_score": again["mean_score"]})
+    state = RunState()
+    state.apply(events)
+    assert list(state.metric_windows) == ["mean_score"]

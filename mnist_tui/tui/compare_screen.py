@@ -46,7 +46,7 @@ def compare_table(runs: list[RunSummary], curves: list[list]) -> Content:
     for i, (run, curve) in enumerate(zip(runs, curves)):
         last = curve[-1] if curve else None
         rows.append([MARKERS[i % len(MARKERS)], run.name, run.status.value,
-                     _pct(run.best_val_acc), _pct(last[1] if last else None),
+                     _best(run), _pct(last[1] if last else None),
                      f"{last[2]:.4f}" if last else "-", _pct(run.test_acc),
                      *(str(run.config.get(key, "-")) for key in differ)])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
@@ -57,6 +57,13 @@ def compare_table(runs: list[RunSummary], curves: list[list]) -> Content:
         lines.append(line.rstrip().stylize("bold") if i == 0 else line.rstrip())
     note = f"They differ in: {', '.join(differ)}" if differ else "Their settings are the same."
     return Content("\n").join([*lines, Content(note)])
+
+
+def _best(run: RunSummary) -> str:
+    """The best validation accuracy, or for a run with none its lowest validation loss."""
+    if run.best_val_acc is None and run.best_val_loss is not None:
+        return f"loss {run.best_val_loss:.4g}"
+    return _pct(run.best_val_acc)
 
 
 def _pct(value: float | None) -> str:
@@ -97,6 +104,8 @@ class CompareScreen(Screen):
         where = f"sweep {self.paths[0]}" if self.live else f"{len(runs)} runs"
         self.query_one("#compare-title", Static).update(Content.from_markup(
             "[b]Compare: $where[/b] · validation curves below, one marker per run · Esc back", where=where))
+        accuracy = any(point[1] is not None for _, curve in curves for point in curve)
+        self.query_one("#compare-acc", CompareChart).display = accuracy  # runs with no accuracy: loss alone
         self.query_one("#compare-acc", CompareChart).replot(curves, 1, "validation accuracy")
         self.query_one("#compare-loss", CompareChart).replot(curves, 2, "validation loss")
         self.query_one("#compare-table", Static).update(
