@@ -71,7 +71,7 @@ def test_compressed_map_shows_first_and_last_refresh():
     assert row[0] == row[-1] == RAMP[-1]
     assert set(row[1:-1]) == {RAMP[0]}
     axis = text.plain.splitlines()[len(NAMES)]
-    assert axis.split()[:2] == ["ep", "0"] and axis.endswith("ep 29 b 900")
+    assert axis.split()[:2] == ["ep", "1"] and axis.endswith("ep 30 b 901")  # counted from 1, as the header does
 
 
 @pytest.mark.parametrize("width", [20, 33, 80, 200])

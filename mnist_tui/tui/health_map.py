@@ -63,7 +63,7 @@ def _scale_end(value: float, metric: str) -> str:
 
 def _axis(first, last, indent: int, cells: int) -> Text:
     """Epoch of the first column at its left, of the last column ending under the last cell."""
-    left, right = f"ep {first.epoch}", f"ep {last.epoch} b {last.batch}"
+    left, right = f"ep {first.epoch + 1}", f"ep {last.epoch + 1} b {last.batch + 1}"  # counted from 1, as elsewhere
     if first is last:
         line = right
     elif len(left) + 1 + len(right) <= cells:
