@@ -381,7 +381,7 @@ class Monitor(Callback, PauseAndStop):
 
     def _snapshot(self) -> None:
         self._write(self.snapshots.take(self.probe, self.probe.outputs, (self.epoch, self.batch_index, self.step),
-                                        self._snapshot_layer))
+                                        self._snapshot_layer, task=self.task))
 
     def _checkpoint(self) -> None:
         stem = checkpoint.stem(self.run.checkpoints, self.step)

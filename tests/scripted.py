@@ -68,10 +68,14 @@ def fixed_events() -> list[ev.Event]:
     grid = lambda size: [[math.sin(r / 3) * math.cos(c / 4) for c in range(size)] for r in range(size)]
     softmax = [0.01] * 10
     softmax[7] = 0.91
-    out.append(ev.SnapshotTaken(1, 40, 140, "runs/fixed/snapshots/snapshot-001-step0000140.npz",
-                                [[0.1 * (r - c) for c in range(5)] for r in range(5)],
-                                [[0.01 * (r + c) for c in range(5)] for r in range(5)],
-                                3, grid(28), 5, grid(14), [0.5 * i - 2 for i in range(10)], softmax, 7))
+    logits = [0.5 * i - 2 for i in range(10)]
+    out.append(ev.SnapshotTaken(1, 40, 140, "runs/fixed/snapshots/snapshot-001-step0000140.npz", [
+        {"kind": "kernel", "layer": "conv1", "index": "[0][0]", "array": [[0.1 * (r - c) for c in range(5)] for r in range(5)]},
+        {"kind": "feature_map", "layer": "conv1", "channel": 3, "index": "", "array": grid(28)},
+        {"kind": "kernel", "layer": "conv2", "index": "[0][0]", "array": [[0.01 * (r + c) for c in range(5)] for r in range(5)]},
+        {"kind": "feature_map", "layer": "conv2", "channel": 5, "index": "", "array": grid(14)},
+        {"kind": "output", "layer": "", "element": "", "shape": [10], "size": 10, "array": logits,
+         "classification": True, "probabilities": False, "softmax": softmax, "predicted": 7}], 7))
     out.append(ev.StatusChanged("paused"))
     return out
 
@@ -131,9 +135,10 @@ class ScriptedTrainer:
             self.emit(ev.LayerStats(1, 41, 141, layer_stats(dead=0.0)))
         elif name == "request_snapshot" and layer == "fc":  # a linear layer: its outputs and weights
             snap = next(e for e in fixed_events() if isinstance(e, ev.SnapshotTaken))
-            self.emit(dataclasses.replace(snap, conv1_name=ev.NO_LAYER, conv2_name=ev.NO_LAYER, picked="fc",
-                                          vector=[0.25 * i - 1 for i in range(10)],
-                                          matrix=[[math.sin(r + c / 8) for c in range(49)] for r in range(10)]))
+            linear = [{"kind": "vector", "layer": "fc", "size": 10, "array": [0.25 * i - 1 for i in range(10)]},
+                      {"kind": "matrix", "layer": "fc", "shape": [980, 10],
+                       "array": [[math.sin(r + c / 8) for c in range(49)] for r in range(10)]}]
+            self.emit(dataclasses.replace(snap, picked="fc", panels=linear + snap.of_kind("output")))
         elif name == "request_snapshot":
             self.emit(next(e for e in fixed_events() if isinstance(e, ev.SnapshotTaken)))
         elif name == "request_validation":
@@ -178,8 +183,9 @@ def markup_like_events() -> list[ev.Event]:
         elif isinstance(event, ev.EvalResult):
             event = dataclasses.replace(event, diagnosis=f"Fine {text}")
         elif isinstance(event, ev.SnapshotTaken):
-            event = dataclasses.replace(event, path="runs/x/snapshots/snap-[bold].npz", conv1_name="conv[/x]",
-                                        conv2_name="conv2[bold]", picked=MARKED)
+            names = {"conv1": "conv[/x]", "conv2": "conv2[bold]"}
+            event = dataclasses.replace(event, path="runs/x/snapshots/snap-[bold].npz", picked=MARKED,
+                                        panels=[{**p, "layer": names.get(p["layer"], p["layer"])} for p in event.panels])
         elif isinstance(event, ev.StatusChanged) and event.status == "paused":
             out.append(ev.StatusChanged("running", detail=text))
         out.append(event)

@@ -121,15 +121,19 @@ def test_snapshot_equals_the_live_model(mnist, tmp_path):
     saved = np.load(snap.path)
     model = trainer.model
     np.testing.assert_array_equal(saved["conv1.weight"], model.conv1.weight.numpy())
-    np.testing.assert_array_equal(np.array(snap.conv1_kernel, np.float32), model.conv1.weight.numpy()[0, 0])
-    np.testing.assert_array_equal(np.array(snap.conv2_kernel, np.float32), model.conv2.weight.numpy()[0, 0])
+    kernels, maps = snap.of_kind("kernel"), snap.of_kind("feature_map")
+    assert [p["layer"] for p in kernels] == [p["layer"] for p in maps] == ["conv1", "conv2"]
+    np.testing.assert_array_equal(np.array(kernels[0]["array"], np.float32), model.conv1.weight.numpy()[0, 0])
+    np.testing.assert_array_equal(np.array(kernels[1]["array"], np.float32), model.conv2.weight.numpy()[0, 0])
     x, y = trainer._last_batch
     with paddle.no_grad():
         outputs = dict(stage_outputs(model, x[:1]))
-    np.testing.assert_allclose(saved["logits"], outputs["fc"].numpy()[0], rtol=1e-6)
-    np.testing.assert_allclose(np.array(snap.conv1_map), outputs["conv1"].numpy()[0, snap.conv1_channel], rtol=1e-6)
+    np.testing.assert_allclose(saved["output"], outputs["fc"].numpy()[0], rtol=1e-6)
+    np.testing.assert_allclose(np.array(maps[0]["array"]), outputs["conv1"].numpy()[0, maps[0]["channel"]], rtol=1e-6)
     assert snap.label == int(y.numpy()[0, 0])
-    assert abs(sum(snap.softmax) - 1) < 1e-5
+    (output,) = snap.of_kind("output")
+    assert output["classification"] and not output["probabilities"] and abs(sum(output["softmax"]) - 1) < 1e-5
+    assert output["predicted"] == int(outputs["fc"].numpy()[0].argmax())
     trainer.stop()
     thread.join(30)
 
@@ -144,13 +148,16 @@ def test_snapshot_of_a_picked_layer(mnist, tmp_path):
     conv2, fc = rec.of(ev.SnapshotTaken)
     x, _ = trainer._last_batch
     outputs = dict(stage_outputs(trainer.model, x[:1]))
-    assert (conv2.conv1_name, conv2.conv2_name) == ("conv2", ev.NO_LAYER)
-    np.testing.assert_allclose(np.array(conv2.conv1_map), outputs["conv2"].numpy()[0, conv2.conv1_channel], rtol=1e-6)
-    assert fc.conv1_name == ev.NO_LAYER
-    np.testing.assert_allclose(fc.vector, outputs["fc"].numpy()[0], rtol=1e-6)
+    assert [(p["kind"], p["layer"]) for p in conv2.panels] == [("kernel", "conv2"), ("feature_map", "conv2"),
+                                                                ("output", "")]
+    (conv2_map,) = conv2.of_kind("feature_map")
+    np.testing.assert_allclose(np.array(conv2_map["array"]), outputs["conv2"].numpy()[0, conv2_map["channel"]], rtol=1e-6)
+    assert [p["kind"] for p in fc.panels] == ["vector", "matrix", "output"]
+    (vector,), (matrix,) = fc.of_kind("vector"), fc.of_kind("matrix")
+    np.testing.assert_allclose(vector["array"], outputs["fc"].numpy()[0], rtol=1e-6)
     weight = trainer.model.fc.weight.numpy()  # [980, 10]: 10 rows of 980, shrunk by blocks of 25
-    assert np.array(fc.matrix).shape == (10, 39)
-    np.testing.assert_allclose(fc.matrix[3][0], weight[:25, 3].mean(), rtol=1e-5)
+    assert np.array(matrix["array"]).shape == (10, 39)
+    np.testing.assert_allclose(matrix["array"][3][0], weight[:25, 3].mean(), rtol=1e-5)
     np.testing.assert_array_equal(np.load(fc.path)["fc.weight"], weight)
     with pytest.raises(ValueError, match="relu1"):
         trainer.request_snapshot("relu1")

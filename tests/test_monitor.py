@@ -101,12 +101,14 @@ def test_viewer_controls_reach_model_fit_at_batch_ends(tmp_path):
         client.send("request_snapshot")
         wait(lambda: any(isinstance(e, ev.SnapshotTaken) for e in events_of(monitor.run.path)), "a snapshot")
         snap = next(e for e in events_of(monitor.run.path) if isinstance(e, ev.SnapshotTaken))
-        assert (snap.conv1_name, snap.conv2_name) == ("features.0", "features.3")
-        assert np.array(snap.conv1_kernel).shape == (3, 3) and Path(snap.path).is_file()
+        assert [p["layer"] for p in snap.of_kind("kernel")] == ["features.0", "features.3"]
+        assert np.array(snap.of_kind("kernel")[0]["array"]).shape == (3, 3) and Path(snap.path).is_file()
         client.send("request_snapshot", "fc.1")  # LeNet's middle linear layer, picked
         wait(lambda: sum(isinstance(e, ev.SnapshotTaken) for e in events_of(monitor.run.path)) == 2, "a picked one")
         picked = [e for e in events_of(monitor.run.path) if isinstance(e, ev.SnapshotTaken)][-1]
-        assert picked.picked == "fc.1" and len(picked.vector) == 84 and np.array(picked.matrix).shape == (28, 40)
+        (vector,), (matrix,) = picked.of_kind("vector"), picked.of_kind("matrix")
+        assert picked.picked == "fc.1" and vector["size"] == len(vector["array"]) == 84
+        assert np.array(matrix["array"]).shape == (28, 40)
         with pytest.raises(ControlError, match="no convolution or linear layer named 'features.1'"):
             client.send("request_snapshot", "features.1")  # a ReLU
         client.send("toggle_pause")
@@ -209,11 +211,11 @@ async def test_a_model_without_convolutions_snapshots_without_maps(tmp_path):
         monitor.batch(0.5, 0.1)
     monitor.close()
     snap = next(e for e in events_of(monitor.run.path) if isinstance(e, ev.SnapshotTaken))
-    assert snap.conv1_name == ev.NO_LAYER and len(snap.logits) == 10
+    assert [p["kind"] for p in snap.panels] == ["output"] and len(snap.panels[0]["array"]) == 10
     app = MnistApp(tmp_path, RunController(monitor.run.path))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause(0.3)
         app.push_screen(SnapshotScreen([snap], 0))
         await pilot.pause(0.2)
-        assert "(no convolution)" in str(app.screen.query_one("#conv1-map", Static).render())
+        assert "(no convolution)" in str(app.screen.query_one("#map-0", Static).render())
         assert "predicted" in str(app.screen.query_one("#output-bars", Static).render())

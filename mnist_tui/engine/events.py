@@ -163,29 +163,46 @@ class LayerStats(Event):
     layers: list[dict]
 
 
-NO_LAYER = "-"  # SnapshotTaken's layer name for a slot the model has no convolution for
+NO_LAYER = "-"  # the layer name old logs' SnapshotTaken gave a slot the model had no convolution for
 
 
 @dataclass
 class SnapshotTaken(Event):
+    """Layer contents for sample 0 of one batch, as panels (engine/snapshot.py names the kinds):
+    each a dict with `kind`, `layer` and a 2-D or 1-D `array`, and what that kind needs
+    (`channel`, `size`, `classification`, `softmax`, `predicted`, ...)."""
+
     epoch: int
     batch: int
     step: int
     path: str
-    conv1_kernel: list[list[float]]  # conv1.weight[0][0], 5x5
-    conv2_kernel: list[list[float]]
-    conv1_channel: int
-    conv1_map: list[list[float]]  # conv1 output, sample 0, that channel, 28x28
-    conv2_channel: int
-    conv2_map: list[list[float]]  # 14x14
-    logits: list[float]
-    softmax: list[float]
-    label: int  # -1 when the loop does not say (a Monitor on someone else's loop)
-    conv1_name: str = "conv1"  # the layers shown, as the model names them
-    conv2_name: str = "conv2"
+    panels: list[dict]
+    label: int = -1  # -1 when the loop does not say (a Monitor on someone else's loop)
     picked: str = ""  # the layer a viewer asked for ("": the first two convolutions)
-    vector: list[float] = field(default_factory=list)  # a picked linear layer's outputs, sample 0
-    matrix: list[list[float]] = field(default_factory=list)  # its weights, one row per output (block means)
+
+    def of_kind(self, *kinds: str) -> list[dict]:
+        return [p for p in self.panels if p.get("kind") in kinds]
+
+
+def panels_of_old_snapshot(record: dict) -> list[dict]:
+    """The panels of a SnapshotTaken written before panels (conv1_*, conv2_*, logits, softmax fields)."""
+    panels = []
+    for slot in ("conv1", "conv2"):
+        name = record.get(f"{slot}_name", slot)
+        if name != NO_LAYER and f"{slot}_kernel" in record:
+            panels.append({"kind": "kernel", "layer": name, "index": "[0][0]", "array": record[f"{slot}_kernel"]})
+            panels.append({"kind": "feature_map", "layer": name, "channel": record.get(f"{slot}_channel", 0),
+                           "index": "", "array": record.get(f"{slot}_map", [[0.0]])})
+    if record.get("matrix"):
+        panels.append({"kind": "vector", "layer": record.get("picked", ""), "size": len(record.get("vector", [])),
+                       "array": record.get("vector", [])})
+        panels.append({"kind": "matrix", "layer": record.get("picked", ""), "array": record["matrix"]})
+    logits, softmax = record.get("logits", []), record.get("softmax", [])
+    if logits:
+        panels.append({"kind": "output", "layer": "", "element": "", "shape": [len(logits)], "size": len(logits),
+                       "array": logits, "classification": True, "probabilities": False, "softmax": softmax,
+                       "predicted": max(range(len(softmax)), key=lambda i: softmax[i]) if softmax else 0})
+    return panels
 
 
 @dataclass
@@ -251,8 +268,10 @@ def from_json(record: dict) -> Event | None:
     if cls in (BatchMetrics, EvalResult) and "metrics" not in record and not _finite(record.get("acc")):
         record = {**record, "acc": None}  # written before metrics had names: a NaN accuracy meant none
     try:
+        if cls is SnapshotTaken and "panels" not in record:
+            record = {**record, "panels": panels_of_old_snapshot(record)}
         return cls(**{k: v for k, v in record.items() if k in cls.__dataclass_fields__})
-    except TypeError:  # a damaged or hand-made record without the fields its type needs
+    except (TypeError, LookupError, ValueError):  # a damaged or hand-made record without the fields its type needs
         return None
 
 

@@ -31,6 +31,7 @@ from .device import choose_device
 from .diagnosis import CollapseWatch, diagnose
 from .evaluation import Evaluation, evaluate, worst_digits
 from .events import (
+    CLASSIFICATION,
     Alert,
     BatchMetrics,
     CheckpointSaved,
@@ -586,7 +587,7 @@ class Trainer(PauseAndStop):
     def _take_snapshot(self, x, y) -> None:
         outputs = self.probe.look(x[:1])
         self.bus.emit(self.snapshots.take(self.probe, outputs, self._position(), self._snapshot_layer,
-                                          label=int(y[0, 0].numpy()), image=x[0, 0].numpy()))
+                                          label=int(y[0, 0].numpy()), image=x[0, 0].numpy(), task=CLASSIFICATION))
 
     # ---- checkpoints ----
     def save_checkpoint(self) -> Path | None:

@@ -1,4 +1,6 @@
-"""The snapshot view: kernels as numbers, feature maps as heat maps, sample 0's logits and softmax.
+"""The snapshot view: whatever panels a snapshot has (engine/snapshot.py): kernels and a linear
+layer's outputs as numbers, feature maps and weight matrices as heat maps, and the network's
+output for sample 0 (softmax and the predicted class for a classification only).
 
 Heat maps pack two pixel rows into one cell with '▀' (top pixel as foreground colour, bottom as
 background). Without colour (NO_COLOR, or `h`) they use shade characters, so they stay readable.
@@ -19,7 +21,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..engine.events import NO_LAYER, SnapshotTaken
+from ..engine.events import SnapshotTaken
 from .key_bar import KeyBar
 from .state import at_index
 
@@ -62,23 +64,39 @@ def kernel_text(title: str, kernel: list[list[float]]) -> str:
     return title + "\n" + "\n".join(" ".join(f"{v:+.3f}" for v in row) for row in kernel)
 
 
-def vector_text(title: str, values: list[float], shown: int = 16) -> str:
-    """The first `shown` values, eight to a line."""
+def vector_text(title: str, values: list[float], size: int | None = None, shown: int = 16) -> str:
+    """The first `shown` values, eight to a line; `size`: how many there are in all."""
+    size = len(values) if size is None else size
     cells = [f"{v:+.3f}" for v in values[:shown]]
-    more = f"\n… {len(values) - shown} more in the .npz" if len(values) > shown else ""
+    more = f"\n… {size - len(cells)} more in the .npz" if size > len(cells) else ""
     return title + "\n" + "\n".join(" ".join(cells[i : i + 8]) for i in range(0, len(cells), 8)) + more
 
 
-def output_bars(snap: SnapshotTaken) -> Text:
-    predicted = max(range(len(snap.softmax)), key=lambda i: snap.softmax[i])
-    label = f"label {snap.label} ◀, " if snap.label >= 0 else ""  # -1: the loop did not say
-    text = Text(f"sample 0: {label}predicted {predicted}\n  logit    softmax\n")
-    for i, (logit, prob) in enumerate(zip(snap.logits, snap.softmax)):
-        cells = prob * BAR_WIDTH
+def output_text(panel: dict, label: int) -> Text:
+    """The network's output for sample 0: scores with softmax and the predicted class for a
+    classification; otherwise the value, or the values."""
+    what = f"output{panel.get('element', '')}"
+    values = panel.get("array", [])
+    if not panel.get("classification"):
+        if panel.get("size", len(values)) == 1 and values:
+            return Text(f"sample 0: {what} {values[0]:.4g}" + (f"\ntarget {label}" if label >= 0 else ""))
+        return Text(vector_text(f"sample 0: {what}, shape {panel.get('shape', [])}", values, panel.get("size")))
+    softmax = panel.get("softmax", [])
+    rows = range(len(softmax))
+    if len(softmax) > 10:  # many classes: the ten most likely
+        rows = sorted(rows, key=lambda i: -softmax[i])[:10]
+    given = f"label {label} ◀, " if label >= 0 else ""  # -1: the loop did not say
+    probabilities = panel.get("probabilities", False)
+    text = Text(f"sample 0: {given}predicted {panel.get('predicted', 0)}\n")
+    text.append(f"  {what} (probabilities)\n" if probabilities else "  logit    softmax\n")
+    for i in rows:
+        prob = softmax[i]
+        cells = prob * BAR_WIDTH if math.isfinite(prob) else 0
         bar = "█" * int(cells) + ("▌" if cells - int(cells) >= 0.5 else "")
-        mark = " ◀" if i == snap.label else ""
-        style = "bold" if i == snap.label else ""
-        text.append(f"{i} {logit:+7.2f} {bar:<{BAR_WIDTH}} {100 * prob:5.1f}%{mark}\n", style=style)
+        mark = " ◀" if i == label else ""
+        style = "bold" if i == label else ""
+        score = "" if probabilities else f" {values[i]:+7.2f}" if i < len(values) else " " * 8
+        text.append(f"{i}{score} {bar:<{BAR_WIDTH}} {100 * prob:5.1f}%{mark}\n", style=style)
     text.rstrip()
     return text
 
@@ -102,11 +120,11 @@ class SnapshotScreen(Screen):
         with VerticalScroll(id="snapshot-body"):
             yield Static(id="snapshot-title")
             with Horizontal(classes="snapshot-row"):
-                yield Static(id="conv1-kernel", classes="kernel")
-                yield Static(id="conv2-kernel", classes="kernel")
+                yield Static(id="numbers-0", classes="kernel")
+                yield Static(id="numbers-1", classes="kernel")
             with Horizontal(classes="snapshot-row"):
-                yield Static(id="conv1-map", classes="heatmap")
-                yield Static(id="conv2-map", classes="heatmap")
+                yield Static(id="map-0", classes="heatmap")
+                yield Static(id="map-1", classes="heatmap")
                 yield Static(id="output-bars")
         yield KeyBar()
 
@@ -123,23 +141,30 @@ class SnapshotScreen(Screen):
             f"[b]Snapshot {self.index + 1}/{len(self.snapshots)}$of[/b]: {at_index(snap.epoch, snap.batch)} "
             f"(step {snap.step}) │ maps: {scale}\nsaved as snapshots/$file in the run folder",
             of=of, file=Path(snap.path).name))
-        for slot, name, kernel, channel, grid in (("conv1", snap.conv1_name, snap.conv1_kernel, snap.conv1_channel,
-                                                    snap.conv1_map),
-                                                   ("conv2", snap.conv2_name, snap.conv2_kernel, snap.conv2_channel,
-                                                    snap.conv2_map)):
-            if name == NO_LAYER:  # no convolution there (a linear layer picked, or fewer convolutions)
-                self.query_one(f"#{slot}-kernel", Static).update("")
-                self.query_one(f"#{slot}-map", Static).update("(no convolution)" if slot == "conv1" else "")
-                continue
-            self.query_one(f"#{slot}-kernel", Static).update(Content(kernel_text(f"{name}.weight[0][0]", kernel)))
-            word = "channel" if slot == "conv1" else "ch"  # the second map is half as wide
-            self.query_one(f"#{slot}-map", Static).update(Text(f"{name} {word} {channel}\n") + heatmap(grid, colour))
-        if snap.matrix:  # a linear layer picked: its outputs as numbers, its weights as a map
-            self.query_one("#conv1-kernel", Static).update(
-                Content(vector_text(f"{snap.picked} outputs, sample 0", snap.vector)))
-            self.query_one("#conv1-map", Static).update(
-                Text(f"{snap.picked}.weight, a row per output\n") + heatmap(snap.matrix, colour))
-        self.query_one("#output-bars", Static).update(output_bars(snap))
+        numbers = [self._numbers(p) for p in snap.of_kind("kernel", "vector")][:2]
+        maps = [self._map(p, slot, colour) for slot, p in enumerate(snap.of_kind("feature_map", "matrix")[:2])]
+        if not snap.of_kind("kernel", "feature_map", "matrix"):
+            maps = maps or [Text("(no convolution)")]
+        for slot in range(2):
+            self.query_one(f"#numbers-{slot}", Static).update(numbers[slot] if slot < len(numbers) else "")
+            self.query_one(f"#map-{slot}", Static).update(maps[slot] if slot < len(maps) else "")
+        outputs = snap.of_kind("output")
+        self.query_one("#output-bars", Static).update(
+            output_text(outputs[0], snap.label) if outputs else Text("(the network gave no tensor)"))
+
+    @staticmethod
+    def _numbers(panel: dict) -> Text:
+        if panel["kind"] == "vector":
+            return Text(vector_text(f"{panel['layer']} outputs, sample 0", panel["array"], panel.get("size")))
+        return Text(kernel_text(f"{panel['layer']}.weight{panel.get('index', '')}", panel["array"]))
+
+    @staticmethod
+    def _map(panel: dict, slot: int, colour: bool) -> Text:
+        if panel["kind"] == "matrix":
+            return Text(f"{panel['layer']}.weight, a row per output\n") + heatmap(panel["array"], colour)
+        word = "channel" if slot == 0 else "ch"  # the second map is half as wide
+        title = f"{panel['layer']} {word} {panel.get('channel', 0)}{panel.get('index', '')}\n"
+        return Text(title) + heatmap(panel["array"], colour)
 
     def action_browse(self, delta: int) -> None:
         self.index = max(0, min(len(self.snapshots) - 1, self.index + delta))
