@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import glob
+import io
+import json
 
+import numpy as np
 import pytest
+from PIL import Image
 from scripted import ScriptedTrainer, fixed_events
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_tui.cli import main
 from mnist_tui.engine import events as ev
+from mnist_tui.engine.rundir import EventLog
 
 
 def finished_run(tmp_path):
@@ -35,7 +40,7 @@ def test_tensorboard_export_has_every_batch_and_evaluation(tmp_path):
     assert [round(s.value, 3) for s in acc.Scalars("eval/gap")] == [0.005, 0.03]
     assert [round(s.value, 2) for s in acc.Scalars("test/acc")] == [0.94]
     assert len(acc.Scalars("layers/relu2/dead_frac")) == 12
-    assert len(acc.Images("snapshot/conv1_kernel")) == 1
+    assert len(acc.Images("snapshot/conv1/kernel")) == 1
     assert [(s.step, round(s.value, 1)) for s in acc.Scalars("ranks/1/allreduce_ms")] == [(150, 4.8)]
     assert [round(s.value, 1) for s in acc.Scalars("ranks/0/step_ms")] == [41.2]
 
@@ -64,3 +69,93 @@ def test_a_training_run_writes_tensorboard_live(tmp_path, capsys):
     acc.Reload()
     assert [s.step for s in acc.Scalars("train/loss")] == list(range(10))
     assert len(acc.Scalars("eval/acc")) == 1 and len(acc.Scalars("test/acc")) == 1
+
+
+TRAINED_AT = 1_700_000_000.0  # the events' times: long before any export
+
+
+def run_with_snapshots(tmp_path, panels_per_snapshot):
+    """A run folder whose log holds a batch and a snapshot (with its .npz) per entry, timed TRAINED_AT + step."""
+    run = tmp_path / "run"
+    (run / "snapshots").mkdir(parents=True)
+    (run / "config.json").write_text('{"config": {"epochs": 1}}')
+    log = EventLog(run / "events.jsonl")
+    for step, panels in enumerate(panels_per_snapshot):
+        path = run / "snapshots" / f"snapshot-{step:03d}.npz"
+        np.savez(path, output=np.arange(10.0) + step)
+        for event in (ev.BatchMetrics(0, step, step, 1.0 / (step + 1), 0.5, 100.0, step),
+                      ev.SnapshotTaken(0, step, step, str(path), panels)):
+            record = {**event.to_json(), "time": TRAINED_AT + step}
+            log._file.write(json.dumps(record) + "\n")
+    log.close()
+    return run
+
+
+def conv_panels(channel):
+    grid = [[float(r * c + channel) for c in range(14)] for r in range(14)]
+    return [{"kind": "kernel", "layer": "conv1", "index": "[0][0]", "array": [[0.1 * (r - c) for c in range(5)] for r in range(5)]},
+            {"kind": "feature_map", "layer": "conv1", "channel": channel, "index": "", "array": grid},
+            {"kind": "output", "layer": "", "element": "", "shape": [10], "size": 10, "array": [0.0] * 10,
+             "classification": True, "probabilities": False, "softmax": [0.1] * 10, "predicted": 0}]
+
+
+def tensorboard_of(out):
+    acc = EventAccumulator(str(out), size_guidance={"scalars": 0, "images": 0, "histograms": 0})
+    acc.Reload()
+    return acc
+
+
+def png(image):
+    return np.asarray(Image.open(io.BytesIO(image.encoded_image_string)).convert("L"))
+
+
+def test_a_model_without_convolutions_exports_no_images(tmp_path):
+    only_output = [conv_panels(0)[-1]]
+    run = run_with_snapshots(tmp_path, [only_output, only_output])
+    assert main(["export", str(run), "--tensorboard", str(tmp_path / "tb")]) == 0
+    acc = tensorboard_of(tmp_path / "tb")
+    assert acc.Tags()["images"] == []
+    assert [h.step for h in acc.Histograms("snapshot/output")] == [0, 1]
+
+
+def test_one_tag_per_figure_the_channel_in_the_caption_and_trainings_times(tmp_path):
+    run = run_with_snapshots(tmp_path, [conv_panels(3), conv_panels(7)])
+    assert main(["export", str(run), "--tensorboard", str(tmp_path / "tb")]) == 0
+    acc = tensorboard_of(tmp_path / "tb")
+    assert sorted(acc.Tags()["images"]) == ["snapshot/conv1/feature_map", "snapshot/conv1/kernel"]
+    maps = acc.Images("snapshot/conv1/feature_map")
+    assert [m.step for m in maps] == [0, 1]
+    assert [m.wall_time for m in maps] == [TRAINED_AT, TRAINED_AT + 1]
+    assert [h.wall_time for h in acc.Histograms("snapshot/output")] == [TRAINED_AT, TRAINED_AT + 1]
+    assert [s.wall_time for s in acc.Scalars("train/loss")] == [TRAINED_AT, TRAINED_AT + 1]
+    first, second = png(maps[0]), png(maps[1])
+    strip = first.shape[0] - 14 * 8  # a 14x14 map is enlarged 8 times, under its caption
+    assert strip > 5 and first[:strip].max() > 200  # the caption is written
+    assert (first[:strip] != second[:strip]).any()  # "conv1 channel 3" and "conv1 channel 7" differ
+    np.testing.assert_array_equal(first[strip:], second[strip:])  # the maps differ by a constant: same picture
+
+
+def test_a_second_export_into_the_same_folder_is_refused_unless_overwrite(tmp_path, capsys):
+    run = finished_run(tmp_path)
+    out = tmp_path / "tb"
+    assert main(["export", str(run), "--tensorboard", str(out)]) == 0
+    files = sorted(out.iterdir())
+    capsys.readouterr()
+    assert main(["export", str(run), "--tensorboard", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "already holds a TensorBoard export" in err and "--overwrite" in err
+    assert sorted(out.iterdir()) == files
+    assert main(["export", str(run), "--tensorboard", str(out), "--overwrite"]) == 0
+    assert len(tensorboard_of(out).Scalars("train/loss")) == 150  # once, not twice
+
+
+def test_visualdl_reads_the_images_under_one_tag_with_trainings_times(tmp_path):
+    from visualdl import LogReader
+
+    run = run_with_snapshots(tmp_path, [conv_panels(3), conv_panels(7)])
+    assert main(["export", str(run), "--visualdl", str(tmp_path / "vdl")]) == 0
+    assert main(["export", str(run), "--visualdl", str(tmp_path / "vdl")]) == 2
+    reader = LogReader(file_path=glob.glob(str(tmp_path / "vdl" / "vdlrecords.*"))[0])
+    maps = reader.get_data("image", "snapshot/conv1/feature_map")
+    assert [m.id for m in maps] == [0, 1]
+    assert [m.timestamp for m in maps] == [1000 * TRAINED_AT, 1000 * (TRAINED_AT + 1)]
