@@ -252,5 +252,7 @@ async def test_a_model_returning_a_tuple(tmp_path):
     batches = [e for e in events if isinstance(e, ev.BatchMetrics)]
     assert [(b.loss, b.acc) for b in batches] == pytest.approx(seen, rel=1e-6)
     snap = next(e for e in events if isinstance(e, ev.SnapshotTaken))
-    assert len(snap.logits) == 10, "the network's output: the tuple's first element, the main head"
+    (output,) = snap.of_kind("output")
+    assert len(output["array"]) == 10 and output["element"] == "[0]", "the network's output: the tuple's first element"
+    assert output["classification"] and len(output["softmax"]) == 10
     check_views(await viewer_text(run), accuracy=True)
