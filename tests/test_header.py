@@ -97,3 +97,7 @@ def test_settings_line_says_what_decides_a_result():
     assert "shift 2" in all_settings(started) and "seed 0" in all_settings(started)
     loop = ev.RunStarted("run", "CPU", {"optimizer": "Adam", "batch_size": 32}, 2, 50, 1600, 0, [])
     assert settings_line(loop) == "Adam · batch 32 · train 1,600"
+    fit = ev.RunStarted("run", "CPU", {"optimizer": "momentum", "lr": 0.1, "batch_size": 32}, 2, 50, 1600, 0, [])
+    assert settings_line(fit) == "momentum lr 0.1 · batch 32 · train 1,600"  # Model.fit with Momentum: no factor known
+    unknown = ev.RunStarted("run", "CPU", {"optimizer": None, "lr": None, "batch_size": 32}, 2, 50, 1600, 0, [])
+    assert settings_line(unknown) == "batch 32 · train 1,600"

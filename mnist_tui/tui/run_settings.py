@@ -16,8 +16,9 @@ def settings_line(started: RunStarted) -> str:
     """One line; a run from someone else's loop shows the settings it gave, whatever they are."""
     c = started.config
     parts = []
-    if "optimizer" in c:
-        optimizer = c["optimizer"] + (f" {_number(c['momentum'])}" if c["optimizer"] == "momentum" else "")
+    if c.get("optimizer"):  # a Monitor's loop may give no momentum, or no optimiser at all (None)
+        momentum = c["optimizer"] == "momentum" and "momentum" in c
+        optimizer = str(c["optimizer"]) + (f" {_number(c['momentum'])}" if momentum else "")
         lr = f" lr {_number(c['lr'])} {c.get('schedule', '')}" if "lr" in c else ""
         parts.append((optimizer + lr).strip())
     if "batch_size" in c:
