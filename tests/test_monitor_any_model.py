@@ -356,3 +356,30 @@ async def test_the_layers_tab_says_the_statistics_failed_and_are_off(tmp_path, m
             assert time.monotonic() < deadline, "the Layers tab says the statistics are off"
             await pilot.pause(0.05)
         assert "injected failure" in str(screen.query_one("#taken-at", Static).render())
+
+
+@pytest.mark.parametrize("failing", [False, True], ids=["statistics every batch", "statistics failing"])
+def test_model_fit_under_the_monitor_gives_bit_identical_weights(tmp_path, monkeypatch, failing):
+    x = np.random.default_rng(0).standard_normal((48, 6)).astype("float32")
+    y = np.random.default_rng(1).integers(0, 3, (48, 1))
+    data = paddle.io.TensorDataset([paddle.to_tensor(x), paddle.to_tensor(y)])
+
+    def fit(callbacks) -> list[np.ndarray]:
+        paddle.seed(0)
+        net = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 3))  # Dropout draws from Paddle's RNG
+        model = paddle.Model(net)
+        model.prepare(paddle.optimizer.Adam(learning_rate=0.01, parameters=net.parameters()), nn.CrossEntropyLoss(),
+                      paddle.metric.Accuracy())
+        model.fit(data, data, epochs=2, batch_size=8, shuffle=False, verbose=0, callbacks=callbacks)
+        return [p.numpy() for p in net.parameters()]
+
+    alone = fit([])
+    if failing:
+        monkeypatch.setattr("mnist_tui.engine.layer_stats.call_moments", explode)
+    monitor = Monitor(runs_dir=tmp_path, stats_every=1)
+    for mine, theirs in zip(fit([monitor]), alone):
+        np.testing.assert_array_equal(mine, theirs)
+    events = events_of(monitor.run.path)
+    assert len(of(events, ev.BatchMetrics)) == 12 and events[-1].status == "done"
+    assert len(of(events, ev.LayerStats)) == (0 if failing else 12)
+    assert [e.part for e in of(events, ev.ErrorRaised)] == (["statistics"] if failing else [])
