@@ -258,3 +258,14 @@ def test_a_custom_metric_keeps_its_name_beside_accuracy(tmp_path):
     state = RunState()
     state.apply(events)
     assert list(state.metric_windows) == ["mean_score"]
+
+
+def test_the_settings_line_takes_a_monitor_runs_config_as_it_is():
+    from mnist_tui.tui.run_settings import settings_line
+
+    momentum = started()
+    momentum.config = {"optimizer": "momentum", "lr": 0.05, "batch_size": 32}  # Model.fit's: no momentum value
+    assert settings_line(momentum).startswith("momentum lr 0.05")
+    nothing = started()
+    nothing.config = {"optimizer": None, "lr": None, "batch_size": 8}
+    assert settings_line(nothing).startswith("batch 8")

@@ -19,7 +19,7 @@ def settings_line(started: RunStarted) -> str:
     if c.get("optimizer"):  # a Monitor's loop may give no momentum, or no optimiser at all (None)
         momentum = c["optimizer"] == "momentum" and "momentum" in c
         optimizer = str(c["optimizer"]) + (f" {_number(c['momentum'])}" if momentum else "")
-        lr = f" lr {_number(c['lr'])} {c.get('schedule', '')}" if "lr" in c else ""
+        lr = f" lr {_number(c['lr'])} {c.get('schedule', '')}" if c.get("lr") is not None else ""
         parts.append((optimizer + lr).strip())
     if "batch_size" in c:
         parts.append(f"batch {c['batch_size']}")
