@@ -383,3 +383,40 @@ def test_model_fit_under_the_monitor_gives_bit_identical_weights(tmp_path, monke
     assert len(of(events, ev.BatchMetrics)) == 12 and events[-1].status == "done"
     assert len(of(events, ev.LayerStats)) == (0 if failing else 12)
     assert [e.part for e in of(events, ev.ErrorRaised)] == (["statistics"] if failing else [])
+
+
+def test_the_final_models_of_several_networks_answer_a_viewer_each_on_its_last_input(tmp_path):
+    import threading
+
+    from mnist_tui.engine.control import ControlClient
+
+    paddle.seed(0)
+    gen, disc = Generator(), Discriminator()
+    monitor = Monitor.attach({"gen": gen, "disc": disc}, runs_dir=tmp_path, steps_per_epoch=2, batch_size=4,
+                             stats_every=0)
+    for _ in range(2):
+        disc(gen(paddle.randn([4, 4])))
+        disc(paddle.randn([5, 6]))  # the discriminator's last input: 5 real samples
+        monitor.batch(0.5)
+    viewer = ControlClient(monitor.run.path)
+    viewer.connect()
+    closing = threading.Thread(target=monitor.close)
+    closing.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not of(events_of(monitor.run.path), ev.Finished):
+            assert time.monotonic() < deadline, "finished"
+            time.sleep(0.05)
+        before = len(of(events_of(monitor.run.path), ev.LayerStats))  # the first batch's
+        viewer.send("request_layer_stats")
+        while len(of(events_of(monitor.run.path), ev.LayerStats)) == before:
+            assert time.monotonic() < deadline, "statistics of the final model"
+            time.sleep(0.05)
+    finally:
+        viewer.close()
+        closing.join(10)
+    rows = {row["name"]: row for row in of(events_of(monitor.run.path), ev.LayerStats)[-1].layers}
+    assert set(rows) == {"gen.fc", "disc.fc1", "disc.act", "disc.fc2"}
+    assert rows["disc.fc1"]["calls"] == 1  # each network once, on its own last input
+    assert rows["disc.fc1"]["update_ratio_log10"] is None and "update_ratio_note" not in rows["disc.fc1"]  # no step
+    assert not closing.is_alive()
