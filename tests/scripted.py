@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from mnist_tui import strict_json
 from mnist_tui.engine import events as ev
 from mnist_tui.engine.control import COMMANDS, ControlServer, hold_trainer_lock
 from mnist_tui.engine.rundir import CONFIG, EventLog, RunDir
@@ -95,6 +96,39 @@ def loss_only_events() -> list[ev.Event]:
                                    900.0, step / 20))
     out += [ev.EvalResult("val", 0, 49, 49, 4.75, None, size=400), ev.EvalResult("val", 1, 29, 79, 3.125, None, size=400)]
     return out
+
+
+def spike_events(batches: int = 100_000, spike_at: int = 70_000, per_epoch: int = 1000) -> list[ev.Event]:
+    """A long run whose loss is flat and low but for one batch: what bucketing must not hide."""
+    out: list[ev.Event] = [ev.RunStarted("runs/long", "CPU", {"batch_size": 64}, batches // per_epoch, per_epoch,
+                                         64 * per_epoch, 1000, []), ev.StatusChanged("running")]
+    for step in range(batches):
+        loss = 4.0 if step == spike_at else 0.1 + 0.02 * math.sin(step / 7)
+        out.append(ev.BatchMetrics(step // per_epoch, step % per_epoch, step, loss, 0.97, 600.0, step / 100))
+    return [*out, ev.Finished("done")]
+
+
+def evaluations_events(count: int = 24, per_epoch: int = 100) -> list[ev.Event]:
+    """A run validated `count` times, four times an epoch, accuracy rising from 96.7 % to 99.1 %."""
+    out: list[ev.Event] = [ev.RunStarted("runs/evals", "CPU", {"batch_size": 64}, count // 4, per_epoch,
+                                         64 * per_epoch, 10_000, []), ev.StatusChanged("running")]
+    for i in range(count):
+        step = (i + 1) * per_epoch // 4 - 1
+        rise = 1 - math.exp(-i / 6)
+        val_acc, train_acc = 0.967 + 0.024 * rise, 0.965 + 0.029 * rise
+        val_loss, train_loss = 0.11 - 0.08 * rise, 0.115 - 0.095 * rise
+        out.append(ev.BatchMetrics(step // per_epoch, step % per_epoch, step, train_loss, train_acc, 600.0, step / 10))
+        out.append(ev.EvalResult("val", step // per_epoch, step % per_epoch, step, val_loss, val_acc, train_loss,
+                                 train_acc, train_loss, train_acc, 10_000, 10_000, "fine", "Fine."))
+    return [*out, ev.Finished("done")]
+
+
+def write_run(root, name: str, events: list[ev.Event]):
+    """A run folder whose trainer has ended, its log written in one go (a long one in a second)."""
+    run = RunDir.create(root, name)
+    run.write_json(CONFIG, {"config": events[0].config if isinstance(events[0], ev.RunStarted) else {}})
+    run.events_path.write_text("".join(strict_json.dumps(e.to_json()) + "\n" for e in events), encoding="utf-8")
+    return run.path
 
 
 class ScriptedTrainer:

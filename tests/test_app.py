@@ -20,7 +20,7 @@ from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.controller import RunController
 from mnist_tui.tui.header import clock
 from mnist_tui.tui.help_screen import HelpScreen
-from mnist_tui.tui.history import History, Window, smooth
+from mnist_tui.tui.history import Window
 from mnist_tui.tui.key_bar import KeyBar
 from mnist_tui.tui.layers_tab import LayersTab
 from mnist_tui.tui.live_figures import LiveFigures, bar_levels, bar_rows
@@ -383,31 +383,6 @@ def test_app_modules_do_not_import_paddle():
 
 
 # ---- pure logic ----
-def test_history_stays_bounded_and_keeps_the_shape():
-    history = History(max_points=100)
-    for i in range(100_000):
-        history.add(i, float(i))
-    xs, ys = history.points()
-    assert 50 <= len(xs) <= 101 and history.count == 100_000
-    assert xs[0] < 1000 and xs[-1] > 99_000  # still spans the whole run
-    assert all(abs(x - y) < 1e-6 for x, y in zip(xs, ys))  # means of x and y move together
-
-
-def test_history_marks_non_finite_points_apart():
-    history = History(max_points=10)
-    for i, v in enumerate([1.0, float("nan"), 2.0, float("inf")]):
-        history.add(i, v)
-    assert list(history.nonfinite_xs) == [1, 3]
-    assert history.points()[1] == [1.0, 2.0]
-
-
-def test_smoothing_is_debiased():
-    assert smooth([5.0] * 20, 0.9) == pytest.approx([5.0] * 20)  # no pull towards 0 at the start
-    assert smooth([1.0, 3.0], 0.0) == [1.0, 3.0]
-    smoothed = smooth([0.0] * 10 + [10.0] * 10, 0.5)
-    assert smoothed[9] == 0 and 5 <= smoothed[10] <= 10 and smoothed[-1] > 9.9
-
-
 def test_window_figures_skip_non_finite():
     window = Window(3)
     for v in (4.0, float("nan"), 1.0, 2.0):
@@ -463,7 +438,7 @@ def test_state_keeps_course_log_lines_and_bounded_memory():
     state = RunState(window=50, history_points=100)
     state.apply([started()])
     state.apply([ev.BatchMetrics(0, i % 10, i, 1.0 / (i + 1), 0.5, 600.0, i / 10) for i in range(20_000)])
-    assert len(state.loss_window.values) == 50 and len(state.loss_history.xs) <= 100
+    assert len(state.loss_window.values) == 50 and len(state.loss_history.buckets) <= 100
     assert len(state.log_lines) == 500  # bounded: the oldest lines went
     assert state.log_lines[-1] == "epoch: 0, batch: 8, loss is: [0.000050], acc is [0.500000]"  # step 19998
 
@@ -528,5 +503,7 @@ async def test_a_loop_that_validates_only_says_so_on_the_validation_tab(tmp_path
         assert "validation only" in text_of(screen.query_one("#eval-note"))
         assert "No confusion matrix" in text_of(screen.query_one("#mistakes-title"))
         await pilot.pause()
-        chart = screen.query_one(ValidationTab).query_one("#validation-chart")
-        assert any("x" in chart.render_line(y).text for y in range(chart.size.height)), "val acc drawn (x)"
+        screen._replot()
+        await pilot.pause()
+        chart = screen.query_one(ValidationTab).query_one("#accuracy-chart")
+        assert any("95.00" in chart.render_line(y).text for y in range(chart.size.height)), "newest val acc labelled"

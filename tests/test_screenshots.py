@@ -14,8 +14,8 @@ def test_the_screenshot_script_draws_each_view(tmp_path):
     assert set(texts) == {"training", "layers", "validation", "runs", "snapshot"}
     assert all(t.startswith("<svg") for t in texts.values())
     # Each picture shows its own view, not the one before it.
-    assert "smoothing" in texts["training"]
+    assert "min-max band" in texts["training"]
     assert "log10 upd/w" in texts["layers"]
-    assert "val loss" in texts["validation"]
+    assert "Accuracy %" in texts["validation"]
     assert "sweep-demo/optimizer=adam" in texts["runs"]
     assert "conv1.weight[0][0]" in texts["snapshot"]

@@ -24,7 +24,7 @@ from ..config import AUTO_STATS_EVERY
 from ..engine import checkpoint
 from ..engine.run_status import RunStatus
 from ..engine.rundir import RunDir
-from .charts import HistoryChart, ValidationChart
+from .charts import EvalChart, HistoryChart
 from .controller import STARTING_HINT, RunController
 from .header import Field, fit_header, header_fields
 from .help_screen import HelpScreen
@@ -228,7 +228,8 @@ class RunScreen(Screen):
             self.query_one(HistoryChart).replot(self.state, SMOOTHING_LEVELS[self.smoothing], self.log_loss)
             self._charts_dirty.discard("history-chart")
         if active == "validation" and "validation-chart" in self._charts_dirty:
-            self.query_one(ValidationChart).replot(self.state)
+            for chart in self.query(EvalChart):
+                chart.replot(self.state)
             self._charts_dirty.discard("validation-chart")
 
     def _header_text(self) -> Content:

@@ -1,15 +1,17 @@
-"""Tab 3: the engine's diagnosis, one row per evaluation with the honest gap, a chart, and what the
-network gets wrong (confusion matrix, most confused pairs, worst-classified digits). It scrolls."""
+"""Tab 3: the engine's diagnosis, one row per evaluation with the honest gap, accuracy, gap and
+loss charts, and what the network gets wrong (confusion matrix, most confused pairs, worst-classified
+digits). It scrolls."""
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from .charts import ValidationChart
+from .charts import AccuracyChart, GapChart, LossChart
 from .fitted_text import FittedText
 from .layers_tab import text_table
 from .mistakes_view import confusion_table, digit_gallery, pairs_text
@@ -56,8 +58,13 @@ class ValidationTab(VerticalScroll):
         yield Static(TEST_PENDING, id="test-result")
         yield Static(id="eval-table", classes="text-table")
         yield Static(id="eval-note")
-        yield ValidationChart(id="validation-chart")
-        yield Static(ValidationChart.legend(), id="validation-legend")
+        yield Static(AccuracyChart.LEGEND.format(words="Accuracy"), id="accuracy-legend",
+                     classes="chart-legend accuracy-panel")
+        yield AccuracyChart(id="accuracy-chart", classes="eval-chart accuracy-panel")
+        yield Static(GapChart.LEGEND, classes="chart-legend accuracy-panel")
+        yield GapChart(id="gap-chart", classes="eval-chart accuracy-panel")
+        yield Static(LossChart.LEGEND, classes="chart-legend")
+        yield LossChart(id="loss-chart", classes="eval-chart")
         yield Static(NO_MISTAKES_YET, id="mistakes-title")
         with Horizontal(id="mistakes"):
             yield Static(id="confusion", classes="text-table")
@@ -79,8 +86,11 @@ class ValidationTab(VerticalScroll):
                 self.query_one("#mistakes-title", Static).update(NO_MISTAKES)
         if not state.classifies:
             self.query_one("#mistakes-title", Static).update(Content(NOT_CLASSIFYING.format(task=state.task)))
-        if not state.has_accuracy:
-            self.query_one("#validation-legend", Static).update(ValidationChart.legend(accuracy=False))
+        for panel in self.query(".accuracy-panel"):
+            panel.display = state.has_accuracy
+        if state.has_accuracy:
+            words = escape(state.accuracy_words)  # the metric's name comes from the run's own code: data
+            self.query_one("#accuracy-legend", Static).update(AccuracyChart.LEGEND.format(words=words[0].upper() + words[1:]))
         diagnosis = NO_EVALUATION_ENDED if ended and not state.evals else state.diagnosis()
         self.query_one("#diagnosis", Static).update(Content(diagnosis))
         test, best = state.test, state.lowest_val_loss()
