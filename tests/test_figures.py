@@ -61,7 +61,7 @@ def test_a_run_without_a_metric_shows_no_accuracy_anywhere_in_its_state():
                  ev.BatchMetrics(0, 0, 0, 2.5, None, 10.0, 0.1),
                  ev.EvalResult("val", 0, 1, 1, 1.25, None, size=64)])
     assert not state.has_accuracy and not state.classifies and state.best_acc is None
-    assert state.acc_history.points() == ([], [])
+    assert state.acc_history.all_buckets() == []
     words = state.diagnosis() + " ".join(state.log_lines)
     assert "acc" not in words.lower() and "nan" not in words.lower()
     assert state.diagnosis().startswith("Validation loss 1.2500 at epoch 1, batch 1")

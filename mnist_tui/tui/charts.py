@@ -206,7 +206,7 @@ class AccuracyChart(EvalChart):
     LEGEND = "[b]{words} %[/b]  [cyan]⣿[/] validation  [green]•[/] train  [dim](x: epochs)[/]"
 
     def series(self, evals: list, bpe: int) -> list[Series]:
-        val = _kept(evals, bpe, lambda e: 100 * e.acc)
+        val = _kept(evals, bpe, lambda e: None if e.acc is None else 100 * e.acc)
         train = _kept(evals, bpe, lambda e: None if e.train_acc is None else 100 * e.train_acc)
         return [Series("•", "green", *train, f"{train[1][-1]:.2f}" if train[1] else ""),
                 Series("braille", "cyan", *val, f"{val[1][-1]:.2f}" if val[1] else "")]
