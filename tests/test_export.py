@@ -14,7 +14,6 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from mnist_tui.cli import main
 from mnist_tui.engine import events as ev
-from mnist_tui.engine.rundir import EventLog
 
 
 def finished_run(tmp_path):
@@ -79,15 +78,14 @@ def run_with_snapshots(tmp_path, panels_per_snapshot):
     run = tmp_path / "run"
     (run / "snapshots").mkdir(parents=True)
     (run / "config.json").write_text('{"config": {"epochs": 1}}')
-    log = EventLog(run / "events.jsonl")
+    lines = []
     for step, panels in enumerate(panels_per_snapshot):
         path = run / "snapshots" / f"snapshot-{step:03d}.npz"
         np.savez(path, output=np.arange(10.0) + step)
         for event in (ev.BatchMetrics(0, step, step, 1.0 / (step + 1), 0.5, 100.0, step),
                       ev.SnapshotTaken(0, step, step, str(path), panels)):
-            record = {**event.to_json(), "time": TRAINED_AT + step}
-            log._file.write(json.dumps(record) + "\n")
-    log.close()
+            lines.append(json.dumps({**event.to_json(), "time": TRAINED_AT + step}) + "\n")
+    (run / "events.jsonl").write_text("".join(lines))
     return run
 
 
