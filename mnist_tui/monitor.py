@@ -151,7 +151,7 @@ class Monitor(Callback, PauseAndStop):
         self.network = None
         self.epoch = self.step = self.batch_index = 0  # batch_index: within the epoch
         self.roots: dict[str, nn.Layer] = {}
-        self.run = None
+        self.run = self.log = self._trainer_lock = self._server = None
         self.off: set[str] = set()  # the parts that failed and are switched off
 
     # ---- the run folder ----
@@ -201,14 +201,15 @@ class Monitor(Callback, PauseAndStop):
         try:
             with open(self.run.log_path, "a", encoding="utf-8") as log:
                 log.write(f"mnist_tui.Monitor: the {part} failed and is off; training goes on.\n{trace}\n")
-        except OSError:
+        except (OSError, AttributeError):  # AttributeError: no run folder
             print(f"mnist_tui.Monitor: the {part} failed and is off; training goes on.\n{trace}", file=sys.stderr)
         if part == "statistics" and self.probe is not None:
             self.probe.disarm()
-        self._write(ErrorRaised(message, trace, str(self.run.log_path), part=part))
+        if self.run is not None:
+            self._write(ErrorRaised(message, trace, str(self.run.log_path), part=part))
 
     def _write(self, event) -> None:
-        if "event log" in self.off or "monitor" in self.off:
+        if self.log is None or "event log" in self.off:
             return
         try:
             self.log(event)
@@ -246,20 +247,22 @@ class Monitor(Callback, PauseAndStop):
         self._task_hooks, self._seen_output, self._seen_labels = [], None, None
 
     def _close(self, status: str) -> None:
-        if "monitor" in self.off:
+        """The run ends as it does (even after a part failed), its lock and channel released."""
+        if self._trainer_lock is None:  # no run folder was made
             return
         for hook in self._input_hooks:
             hook.remove()
         self._write(Finished(status))
         if self._server is not None and self._on("control"):
             with self._part("control"):
-                if self.hold_for_viewers and self._server.viewers and self._last_inputs:
+                if self.hold_for_viewers and self._server.viewers and self._last_inputs and self._on("monitor"):
                     self._serve_final_model()
                 self._server.close()
         if self.probe is not None:
             self.probe.disarm()
-        with self._part("event log"):
-            self.log.close()
+        if self.log is not None:
+            with self._part("event log"):
+                self.log.close()
         self._trainer_lock.close()
 
     # ---- controls (the control channel's thread calls these; pause, resume, stop: PauseAndStop) ----

@@ -420,3 +420,25 @@ def test_the_final_models_of_several_networks_answer_a_viewer_each_on_its_last_i
     assert rows["disc.fc1"]["calls"] == 1  # each network once, on its own last input
     assert rows["disc.fc1"]["update_ratio_log10"] is None and "update_ratio_note" not in rows["disc.fc1"]  # no step
     assert not closing.is_alive()
+
+
+def test_a_failure_anywhere_in_a_batch_end_switches_the_monitor_off_and_the_run_still_ends(tmp_path, monkeypatch):
+    from mnist_tui.engine.run_status import RunStatus
+    from mnist_tui.runs_index import summarise
+
+    paddle.seed(0)
+    alone = make_net()
+    train(alone, None)
+    paddle.seed(0)
+    net = make_net()
+    monkeypatch.setattr("mnist_tui.monitor.Monitor._record_batch", explode)
+    monitor = Monitor.attach(net, runs_dir=tmp_path, epochs=1, steps_per_epoch=5, batch_size=8)
+    train(net, monitor)
+    monitor.evaluated(0.5, 0.5)
+    monitor.close()
+    for mine, theirs in zip(net.parameters(), alone.parameters()):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    events = events_of(monitor.run.path)
+    assert [e.part for e in of(events, ev.ErrorRaised)] == ["monitor"]  # once, then off
+    assert isinstance(events[-1], ev.Finished) and events[-1].status == "done"
+    assert summarise(monitor.run.path).status == RunStatus.FINISHED  # its lock released, not "crashed"
