@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from scripted import ScriptedTrainer, fixed_events
+from scripted import ScriptedTrainer, fixed_events, loss_only_events
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_tui.cli import main
@@ -157,3 +157,30 @@ def test_visualdl_reads_the_images_under_one_tag_with_trainings_times(tmp_path):
     maps = reader.get_data("image", "snapshot/conv1/feature_map")
     assert [m.id for m in maps] == [0, 1]
     assert [m.timestamp for m in maps] == [1000 * TRAINED_AT, 1000 * (TRAINED_AT + 1)]
+
+
+def test_export_names_each_metric_as_the_training_code_did(tmp_path):
+    """A Monitor run with top-k accuracy: `train/acc_top1`, `train/acc_top5`, `eval/acc_top5`; a run
+    with no metric: loss curves and no accuracy tag."""
+    started = ev.RunStarted("r", "cpu", {"batch_size": 8}, 1, 3, 24, 0, [], accuracy="acc_top1",
+                            metrics=["acc_top1", "acc_top5"])
+    batches = [ev.BatchMetrics(0, s, s, 1.0 - s / 10, 0.5, 10.0, 0.1, {"acc_top1": 0.5, "acc_top5": 0.75 + s / 100})
+               for s in range(3)]
+    val = ev.EvalResult("val", 0, 3, 3, 0.5, 0.6, size=24, metrics={"acc_top1": 0.6, "acc_top5": 0.9})
+    trainer = ScriptedTrainer(tmp_path / "runs", [started, *batches, val], name="topk", serve=False)
+    trainer.finish("done")
+    trainer.exit()
+    loss_only = ScriptedTrainer(tmp_path / "runs", loss_only_events(), name="loss-only", serve=False)
+    loss_only.finish("done")
+    loss_only.exit()
+    for run, out in ((trainer.path, "tb-topk"), (loss_only.path, "tb-loss")):
+        assert main(["export", str(run), "--tensorboard", str(tmp_path / out)]) == 0
+    topk = EventAccumulator(str(tmp_path / "tb-topk"), size_guidance={"scalars": 0})
+    topk.Reload()
+    assert [round(s.value, 2) for s in topk.Scalars("train/acc_top5")] == [0.75, 0.76, 0.77]
+    assert [round(s.value, 2) for s in topk.Scalars("eval/acc_top5")] == [0.9]
+    assert "train/acc" not in topk.Tags()["scalars"]
+    plain = EventAccumulator(str(tmp_path / "tb-loss"), size_guidance={"scalars": 0})
+    plain.Reload()
+    tags = plain.Tags()["scalars"]
+    assert "train/loss" in tags and "eval/loss" in tags and not [t for t in tags if "acc" in t]
