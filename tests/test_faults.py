@@ -3,6 +3,7 @@ resumed run continues the same history to the same result."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -342,3 +343,82 @@ def test_a_resumed_run_goes_on_past_a_damaged_line_and_a_corrupt_checkpoint(mnis
     assert any("line 5 damaged" in w for w in warnings_)
     assert any(f"{checkpoint.stem(run.checkpoints, newest['step']).name}.pdopt does not match" in w for w in warnings_)
     assert [e["step"] for e in logged if e["type"] == "CheckpointSaved"][:2] == [10, 20]
+
+
+class FillingDisk:
+    """The event log's writes fail with ENOSPC from the `after`-th on, as on a disk that fills up,
+    and succeed again once the log gives back its reserve (the space it kept for the run's ending)."""
+
+    def __init__(self, monkeypatch, after: int) -> None:
+        from mnist_tui.engine import rundir
+
+        self.writes, self.after, self.full = 0, after, False
+        real_write, real_give_back = rundir.EventLog._write, rundir.EventLog._give_back_reserve
+
+        def write(log, data):
+            self.writes += 1
+            if self.writes >= self.after and not self.full and not getattr(self, "freed", False):
+                self.full = True
+            if self.full:
+                os.write(log._fd, data[: len(data) // 2])  # part of the line got out, as happens
+                log._torn = True
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            real_write(log, data)
+
+        def give_back(log):
+            real_give_back(log)
+            if self.full:
+                self.full, self.freed = False, True
+
+        monkeypatch.setattr(rundir.EventLog, "_write", write)
+        monkeypatch.setattr(rundir.EventLog, "_give_back_reserve", give_back)
+
+
+def test_a_full_disk_ends_the_run_as_error_in_one_line_and_it_resumes(mnist, tmp_path, monkeypatch):
+    import io
+
+    from mnist_tui.headless import run_headless
+    from mnist_tui.runs_index import summarise
+
+    cfg = TrainConfig(epochs=2, train_limit=640, val_limit=64, test_limit=64, metrics_interval_s=0.0, nproc=1)
+    session = Session.new(cfg, tmp_path, data=mnist)
+    disk = FillingDisk(monkeypatch, after=25)  # past the first batches, before the end
+    err, out = io.StringIO(), io.StringIO()
+    assert run_headless(session, err=err, out=out) == 1
+    assert disk.freed
+    lines = err.getvalue().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mnist-tui: the disk is full"), err.getvalue()
+    assert f"mnist-tui --resume {session.run.path}" in lines[0]
+    assert "Traceback" not in err.getvalue() + out.getvalue()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the torn line the full disk left
+        logged = read_events(session.run.events_path)
+    assert logged[-1] == {**logged[-1], "type": "Finished", "status": "error"}
+    assert logged[-2]["type"] == "ErrorRaised" and "No space left on device" in logged[-2]["message"]
+    assert summarise(session.run.path).status.value == "error"
+    monkeypatch.undo()  # space freed
+    resumed, _ = run_to_end(Session.resume(session.run.path, data=mnist))
+    assert resumed.status == "done"
+
+
+def test_a_checkpoint_that_does_not_fit_leaves_no_temporary_file_and_the_run_ends_as_error(mnist, tmp_path,
+                                                                                             monkeypatch):
+    import io
+
+    from mnist_tui.headless import run_headless
+
+    real_save = paddle.save
+
+    def save_until_full(state, path, *args, **kwargs):
+        real_save(state, path, *args, **kwargs)
+        if str(path).endswith(".pdopt.tmp"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(paddle, "save", save_until_full)
+    cfg = TrainConfig(epochs=1, train_limit=320, val_limit=64, test_limit=64, nproc=1)
+    session = Session.new(cfg, tmp_path, data=mnist)
+    err = io.StringIO()
+    assert run_headless(session, err=err, out=io.StringIO()) == 1
+    assert err.getvalue().startswith("mnist-tui: the disk is full") and len(err.getvalue().splitlines()) == 1
+    assert not list(session.run.checkpoints.glob("*.tmp"))
+    assert read_events(session.run.events_path)[-1]["status"] == "error"
