@@ -420,5 +420,5 @@ def test_a_checkpoint_that_does_not_fit_leaves_no_temporary_file_and_the_run_end
     err = io.StringIO()
     assert run_headless(session, err=err, out=io.StringIO()) == 1
     assert err.getvalue().startswith("mnist-tui: the disk is full") and len(err.getvalue().splitlines()) == 1
-    assert not list(session.run.checkpoints.glob("*.tmp"))
+    assert not list(session.run.checkpoints.glob("*")), "no temporary file, no part of the checkpoint left"
     assert read_events(session.run.events_path)[-1]["status"] == "error"

@@ -166,21 +166,32 @@ def test_writers_never_follow_a_link(tmp_path):
     assert not (tmp_path / "settings.json").exists()
 
 
-def test_resume_of_a_read_only_folder_is_one_line(tmp_path):
-    """chmod, or for root (who writes anywhere) a read-only bind mount in a mount namespace of its own."""
-    run = make_run(tmp_path)
-    command = [sys.executable, "-m", "mnist_tui", "--headless", "--resume", str(run.path)]
+def run_with_read_only(folder, command: list[str]) -> subprocess.CompletedProcess:
+    """`command` with `folder` read-only: by chmod, or for root (who writes anywhere) by a read-only
+    bind mount in a mount namespace of its own."""
     if os.geteuid() == 0:
         if subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False).returncode != 0:
             pytest.skip("root, and no mount namespace to make a read-only folder in")
         quoted = " ".join(f"'{part}'" for part in command)
-        command = ["unshare", "-m", "sh", "-c", (f"mount --bind '{run.path}' '{run.path}' && "
-                   f"mount -o remount,ro,bind '{run.path}' && exec {quoted}")]
+        command = ["unshare", "-m", "sh", "-c", (f"mount --bind '{folder}' '{folder}' && "
+                   f"mount -o remount,ro,bind '{folder}' && exec {quoted}")]
     else:
-        os.chmod(run.path, 0o555)
+        os.chmod(folder, 0o555)
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
-    os.chmod(run.path, 0o755)
+    try:
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
+    finally:
+        os.chmod(folder, 0o755)
+
+
+@pytest.mark.parametrize("read_only", [".", "checkpoints"])
+def test_resume_of_a_read_only_folder_is_one_line_before_training(tmp_path, read_only):
+    run = make_run(tmp_path)
+    before = run.events_path.read_text()
+    result = run_with_read_only(run.path / read_only,
+                                [sys.executable, "-m", "mnist_tui", "--headless", "--resume", str(run.path)])
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "cannot be written" in result.stderr and "Traceback" not in result.stderr
+    assert f"{(run.path / read_only).resolve()}: cannot be written" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert run.events_path.read_text() == before, "nothing trained, nothing rewritten"

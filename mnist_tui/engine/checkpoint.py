@@ -30,20 +30,17 @@ def save(folder: Path, model, optimizer, position: dict) -> Path:
 
     base = stem(folder, position["step"])
     sums = {}
-    for suffix, state in zip(STATES, (model.state_dict(), optimizer.state_dict())):
-        tmp = str(base) + suffix + ".tmp"
-        _remove(tmp)  # a link planted under the temporary name is removed, not written through
-        try:
+    try:
+        for suffix, state in zip(STATES, (model.state_dict(), optimizer.state_dict())):
+            tmp = str(base) + suffix + ".tmp"
+            _remove(tmp)  # a link planted under the temporary name is removed, not written through
             paddle.save(state, tmp)
             sums[suffix] = sha256(tmp)
             os.replace(tmp, str(base) + suffix)
-        except BaseException:
-            _remove(tmp)
-            raise
-    try:
         atomic_write_text(Path(str(base) + ".json"), json.dumps({**position, "time": time.time(), "sha256": sums}))
     except BaseException:
-        _remove(str(base) + ".json.tmp")
+        for leftover in (*(str(base) + suffix for suffix in sums), *(str(base) + s + ".tmp" for s in (*STATES, ".json"))):
+            _remove(leftover)  # an incomplete checkpoint counts for nothing: its space goes back
         raise
     return base
 
