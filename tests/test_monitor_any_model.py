@@ -301,6 +301,7 @@ async def test_the_layers_tab_shows_every_network_call_and_recurrent_layer_at_80
         assert tab.cell("stats", "head.relu", "layer") == "head.relu ×2"
         assert tab.cell("structure", "enc.lstm", "output shape") == "[6, 5, 12] ([0])"  # of (output, (h, c))
         assert tab.cell("structure", "enc.lstm", "type") == "LSTM"
+        assert tab.cell("structure", "enc.lstm", "hyper") == "8→12"
         lstm = [tab.cell("stats", "enc.lstm", column) for column in ("mean", "std", "grad norm", "log10 upd/w")]
         assert "-" not in lstm, lstm
         ratio = float(tab.cell("stats", "head.bn", "log10 upd/w"))  # BatchNorm's constant γ: a real ratio

@@ -227,3 +227,24 @@ def test_no_update_ratio_where_there_is_no_scale_or_no_update_and_the_reason_giv
     assert rows["0"]["update_ratio_log10"] is None  # its gradient is zero: Adam leaves it unchanged
     assert rows["0"]["update_ratio_note"] == "not updated in this step"
     assert rows["1"]["grad_norm"] is None and rows["1"]["update_ratio_log10"] is None  # frozen: nothing to show
+
+
+class Sized(nn.Layer):
+    """A custom layer with an `input_size` attribute and no hidden size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.input_size = 4
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def test_hyper_parameters_of_recurrent_and_custom_layers_are_shown_only_when_complete():
+    from mnist_tui.engine.probe import hyper_params
+    from mnist_tui.tui.layers_tab import hyper_text
+
+    assert hyper_text(hyper_params(nn.GRU(3, 5))) == "3→5"
+    assert hyper_text(hyper_params(nn.LSTMCell(3, 5))) == "3→5"
+    assert hyper_params(Sized()) == {"in": 4} and hyper_text(hyper_params(Sized())) == "-"

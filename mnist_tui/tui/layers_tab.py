@@ -24,7 +24,7 @@ def hyper_text(hyper: dict) -> str:
         return f"{hyper['in']}→{hyper['out']} k{k[0]} s{s[0]} p{hyper['padding']}"
     if "kernel" in hyper:  # a pooling; without a stride Paddle steps by the kernel's size
         return f"k{hyper['kernel']} s{hyper.get('stride', hyper['kernel'])}"
-    if "in" in hyper:
+    if "in" in hyper and "out" in hyper:  # linear and recurrent layers: input → hidden size
         return f"{hyper['in']}→{hyper['out']}"
     return "-"
 
