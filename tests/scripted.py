@@ -237,3 +237,24 @@ def markup_like_events() -> list[ev.Event]:
 def screen_text(app) -> str:
     """What the terminal shows now, as plain lines."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+STATES = ("training", "validating", "paused", "finished", "crashed")
+
+
+def events_in_state(state: str) -> list[ev.Event]:
+    """`fixed_events` (a 2-epoch run of 100 batches, at batch 50 of epoch 2) left in one state. Its
+    RunStarted sizes the evaluations, so the ETA counts them. "crashed": the trainer must exit
+    without finishing (ScriptedTrainer.exit)."""
+    events = fixed_events()[:-1]  # without the final pause
+    events[0] = dataclasses.replace(events[0], train_eval_size=6400, test_size=1000)
+    if state == "validating":
+        return [*events, ev.StatusChanged("validating"), ev.EvalProgress("val", 3000, 7400, 1.5, 16.5)]
+    if state == "paused":
+        return [*events, ev.StatusChanged("paused")]
+    if state == "finished":
+        rest = [ev.BatchMetrics(1, step % 100, step, 0.05, 0.98, 600.0, step / 10) for step in range(150, 200)]
+        return [*events, *rest, ev.EvalResult("val", 1, 100, 200, 0.12, 0.96, 0.1, 0.97, 0.07, 0.98, 1000, 6400),
+                ev.StatusChanged("testing"), ev.EvalResult("test", 2, 0, 200, 0.11, 0.965, size=1000),
+                ev.StatusChanged("done"), ev.Finished("done", 0.965, 0.11)]
+    return events  # training, crashed

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from scripted import ScriptedTrainer, fixed_events
+from scripted import STATES, ScriptedTrainer, events_in_state, fixed_events, screen_text
 from textual.widgets import Log, OptionList, Static, TabbedContent
 
 from mnist_tui.engine import events as ev
@@ -507,3 +507,78 @@ async def test_a_loop_that_validates_only_says_so_on_the_validation_tab(tmp_path
         await pilot.pause()
         chart = screen.query_one(ValidationTab).query_one("#accuracy-chart")
         assert any("95.00" in chart.render_line(y).text for y in range(chart.size.height)), "newest val acc labelled"
+
+
+def key_bar_text(app: MnistApp) -> str:
+    return text_of(app.screen.query_one(KeyBar))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("state", STATES)
+async def test_no_header_or_key_bar_is_cut_at_80x24(tmp_path, state):
+    """In every state, tab and dialog: the header fits whole, and the key bar fits and ends with
+    the screen's way out; keys that cannot act are not offered."""
+    trainer = ScriptedTrainer(tmp_path, events_in_state(state))
+    if state == "crashed":
+        trainer.exit()
+    app = viewer(trainer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = run_screen(app)
+        await wait_for(pilot, lambda: screen.state.started is not None and screen._shown_status is not None
+                       and screen.status.value == {"validating": "training"}.get(state, state), what="the state")
+        await pilot.pause(0.3)
+        for tab in ("1", "2", "3"):
+            await pilot.press(tab)
+            await pilot.pause(0.1)
+            header, keys = screen._header_text().plain, key_bar_text(app)
+            assert len(header) <= 78 and len(keys) <= 80, (state, tab, header, keys)
+            assert keys.endswith("q Quit"), (state, tab, keys)
+            assert ("p Resume" in keys) == (state == "paused")
+            assert ("p Pause" in keys) == (state in ("training", "validating"))
+            assert ("c Checkpoint" in keys) == (state in ("training", "validating", "paused"))
+            assert ("s Snapshot" in keys) == (state != "crashed")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen) and key_bar_text(app) == " Esc Close"
+        await pilot.press("escape")
+        if state in ("training", "validating", "paused"):
+            await pilot.press("q")
+            assert isinstance(app.screen, QuitScreen)
+            assert key_bar_text(app) == " s Stop it b Leave it training Esc Stay", "the dialog's own keys"
+            await pilot.press("escape")
+
+
+@pytest.mark.anyio
+async def test_the_quit_dialog_fits_50x15(tmp_path):
+    app = viewer(ScriptedTrainer(tmp_path, fixed_events()))
+    async with app.run_test(size=(50, 15)) as pilot:
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.pause(0.1)
+        box = app.screen.query_one("#confirm-box", Static)
+        longest = max(len(line) for line in text_of(box).splitlines())
+        assert box.region.x >= 0 and box.region.right <= 50 and box.region.bottom <= 15
+        assert box.content_region.width >= longest and box.content_region.height >= len(text_of(box).splitlines())
+
+
+@pytest.mark.anyio
+async def test_the_log_wraps_and_follows_after_a_resize(tmp_path):
+    events = fixed_events()[:-1]
+    trainer = ScriptedTrainer(tmp_path, events)
+    app = viewer(trainer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = run_screen(app)
+        log = screen.query_one(Log)
+        await wait_for(pilot, lambda: screen.state.started is not None and log.line_count > 3, what="the log")
+        long = "[diagnosis] " + "word " * 40
+        trainer.emit(ev.StatusChanged("running", long))
+        await wait_for(pilot, lambda: any("word word" in line for line in log.lines[-3:]), what="a long line")
+        assert all(len(line) <= log.scrollable_content_region.width for line in log.lines), "wrapped, not cut"
+        for size in ((200, 60), (80, 24)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.3)
+        for step in range(150, 200):  # the next epoch's lines arrive after the resizes
+            trainer.emit(ev.BatchMetrics(1, step % 100, step, 0.1, 0.9, 600.0, step / 10))
+        newest = "epoch: 1, batch: 75"
+        await wait_for(pilot, lambda: any(newest in line for line in log.lines), what="the newest line")
+        await pilot.pause(0.3)
+        assert log.scroll_y == log.max_scroll_y and newest in screen_text(app), "the log still follows its end"

@@ -3,7 +3,8 @@ so the pictures are stable). Update with `pytest tests/test_app_snapshots.py --s
 
 from __future__ import annotations
 
-from scripted import ScriptedTrainer, fixed_events, loss_only_events
+import pytest
+from scripted import STATES, ScriptedTrainer, events_in_state, fixed_events, loss_only_events
 
 from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.controller import RunController
@@ -96,3 +97,17 @@ def test_a_loss_only_run_validation_tab(snap_compare, tmp_path):
 
     app = MnistApp(tmp_path, RunController(ScriptedTrainer(tmp_path, loss_only_events()).path))
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def app_in_state(tmp_path, state: str) -> MnistApp:
+    trainer = ScriptedTrainer(tmp_path, events_in_state(state))
+    if state == "crashed":
+        trainer.exit()  # gone without a Finished event
+    return MnistApp(tmp_path, RunController(trainer.path))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
+@pytest.mark.parametrize("state", STATES)
+def test_run_view_in_each_state(snap_compare, tmp_path, state, size):
+    """The header (status, progress, rate or wall time), settings line and key bar of each state."""
+    assert snap_compare(app_in_state(tmp_path, state), terminal_size=size, run_before=settle)

@@ -134,3 +134,27 @@ def test_a_sweeps_exit_status_follows_its_runs(tmp_path, ends, interrupted, stat
             trainer.finish(end)
         trainer.exit()
     assert sweep_status(tmp_path, interrupted) == status
+
+
+@pytest.mark.anyio
+async def test_runs_table_scrolls_a_whole_column_at_a_time(tmp_path):
+    finished_run(tmp_path, "optimizer=momentum,lr=0.003,weight_decay=0.0001,seed=3", 0.97)
+    app = MnistApp(tmp_path, show_runs=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.screen.query_one(DataTable)
+        await pilot.pause(0.1)
+        assert table.max_scroll_x > 0, "wider than 80 columns"
+        edges = [0]
+        for column in table.ordered_columns:
+            edges.append(edges[-1] + column.get_render_width(table))
+        seen = [table.scroll_x]
+        while table.scroll_x < table.max_scroll_x:
+            await pilot.press("right")
+            await pilot.pause(0.05)
+            seen.append(table.scroll_x)
+        assert all(x in edges for x in seen[:-1]) and seen == sorted(set(seen)), seen  # column starts, one by one
+        await pilot.press("left")
+        await pilot.pause(0.05)
+        assert table.scroll_x in edges and table.scroll_x < seen[-1]
+        assert "←→ Columns" in str(app.screen.query_one("KeyBar").render())
+        assert "Esc Run view" not in str(app.screen.query_one("KeyBar").render()), "no run to go back to"
