@@ -23,18 +23,23 @@ MARKERS = "ox+*#@%&"
 
 
 class CompareChart(CachedPlot):
+    """One figure of the marked runs' validation curves, a marker and colour per run."""
+
+    _lines: tuple = ()
+    _title = ""
+
     def replot(self, curves: list[tuple[str, list]], which: int, title: str) -> None:
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        for i, (_name, curve) in enumerate(curves):
-            points = [(p[0], p[which]) for p in curve if p[which] is not None]  # a run with no accuracy: loss only
-            if points:
-                plt.plot([x for x, _ in points], [y for _, y in points], marker=MARKERS[i % len(MARKERS)],
-                         color=COLOURS[i % len(COLOURS)])
-        plt.title(title)
-        plt.xlabel("epoch")
+        self._lines = tuple([(p[0], p[which]) for p in curve if p[which] is not None]  # no accuracy: loss only
+                            for _name, curve in curves)
+        self._title = title
         self.redraw()
+
+    def draw(self) -> None:
+        for i, points in enumerate(self._lines):
+            if points:
+                self.plt.plot([x for x, _ in points], [y for _, y in points], marker=MARKERS[i % len(MARKERS)],
+                              color=COLOURS[i % len(COLOURS)])
+        self.plt.title(self._title)
 
 
 def compare_table(runs: list[RunSummary], curves: list[list]) -> Content:
