@@ -125,6 +125,17 @@ def check_before_the_run_folder(cfg: TrainConfig, data) -> None:
         choose_device(cfg.device, cfg.amp)
 
 
+def check_output_folder(flag: str, path: Path) -> None:
+    """UsageError unless `path` is, or can be made as, a folder we can write (nothing is made here)."""
+    for existing in (path, *path.parents):
+        if existing.exists():
+            if not existing.is_dir():
+                raise UsageError(f"{flag} {path}: {existing} is a file, not a folder")
+            if not os.access(existing, os.W_OK):
+                raise UsageError(f"{flag} {path}: {existing} cannot be written")
+            return
+
+
 def require_terminal() -> None:
     """The app draws on a terminal and reads its keys from it; started without one (a script, nohup,
     stdin from /dev/null) Textual would spin on the empty input forever, so it is refused instead."""
@@ -186,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
             check_before_the_run_folder(cfg, data)
         if args.tensorboard and importlib.util.find_spec("tensorboardX") is None:
             raise UsageError("--tensorboard needs tensorboardX: pip install 'mnist-tui[export]'")
+        if args.tensorboard:
+            check_output_folder("--tensorboard", Path(args.tensorboard))
         if args.resume and trainer_alive(args.resume):
             raise UsageError(f"{args.resume}: its trainer is still running; mnist-tui watch {args.resume} shows it")
         if not args.headless:

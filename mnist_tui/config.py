@@ -122,6 +122,11 @@ def validate(cfg: TrainConfig, train_size: int | None = None) -> TrainConfig:
         raise ConfigError(f"--nproc: must be >= 0, got {cfg.nproc}")
     if cfg.gpus and not all(part.strip().isdigit() for part in cfg.gpus.split(",")):
         raise ConfigError(f"--gpus: '{cfg.gpus}' is not a list of GPU numbers such as 0,1")
+    if cfg.gpus and cfg.device == "cpu":
+        raise ConfigError(f"--gpus {cfg.gpus} with --device cpu: the CPU trains and no GPU is used; drop one of them")
+    if cfg.nproc > cfg.batch_size:
+        raise ConfigError(f"--batch-size: {cfg.batch_size} images cannot be shared by --nproc {cfg.nproc} processes "
+                          "(each needs one at least)")
     if cfg.threads < 0:
         raise ConfigError(f"--threads: must be >= 0, got {cfg.threads}")
     if cfg.stats_every < 0:

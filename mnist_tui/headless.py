@@ -193,7 +193,7 @@ def _start_ranks(session: Session) -> list:
         return []
     cfg = session.cfg
     device, _ = choose_device(cfg.device, cfg.amp)
-    world = cfg.nproc or ranks.auto_nproc(device)
+    world = cfg.nproc or min(ranks.auto_nproc(device), cfg.batch_size)  # each rank needs a row of the batch
     if world < 2:
         return []
     gpus = None

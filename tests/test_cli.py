@@ -47,6 +47,10 @@ def exit_status(args) -> int:
         (["--headless", "--device", "gpu:7"], "--device gpu:7"),
         (["--amp"], "--amp: mixed precision needs a GPU"),
         (["--checkpoint-every", "-1"], "--checkpoint-every: must be >= 0 minutes"),
+        (["--headless", "--batch-size", "3", "--nproc", "4"], "--batch-size: 3 images cannot be shared by --nproc 4"),
+        (["--batch-size", "3", "--nproc", "4"], "--batch-size: 3 images cannot be shared by --nproc 4"),
+        (["--headless", "--gpus", "0", "--device", "cpu"], "--gpus 0 with --device cpu"),
+        (["--gpus", "0", "--device", "cpu"], "--gpus 0 with --device cpu"),
         (["sweep", "--optimizer", "sgd,rmsprop"], "unknown 'rmsprop'"),
         (["sweep", "--parallel", "0"], "--parallel: must be >= 1"),
     ],
@@ -192,3 +196,34 @@ def test_a_mistyped_command_suggests_the_nearest(word, message, capsys, tmp_path
     err = capsys.readouterr().err
     assert f"unknown command {word!r}: {message}" in err and err.count("\n") == 1
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("under", ["file", "file/deeper"])
+def test_tensorboard_under_a_file_is_refused_before_any_folder_is_made(tmp_path, capsys, under):
+    pytest.importorskip("tensorboardX")
+    (tmp_path / "file").write_text("not a folder")
+    status = exit_status(["--headless", "--tensorboard", str(tmp_path / under), "--runs-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert f"{tmp_path / 'file'} is a file, not a folder" in err
+    assert sorted(os.listdir(tmp_path)) == ["file"]
+
+
+@pytest.mark.parametrize("log", ["", "\n\n", '{"no": "type"}\n'])
+def test_export_of_a_log_without_events_is_refused_before_any_folder_is_made(tmp_path, capsys, log):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "events.jsonl").write_text(log)
+    assert exit_status(["export", str(run), "--tensorboard", str(tmp_path / "tb")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"mnist-tui: {run / 'events.jsonl'}: holds no event to export"
+    assert not (tmp_path / "tb").exists()
+
+
+def test_resume_with_more_processes_than_the_batch_has_images(tmp_path, capsys):
+    from mnist_tui.config import TrainConfig
+    from mnist_tui.engine.session import Session
+
+    run = Session.new(TrainConfig(batch_size=3), tmp_path).run
+    assert exit_status(["--headless", "--resume", str(run.path), "--nproc", "4"]) == 2
+    assert "--batch-size: 3 images cannot be shared by --nproc 4" in capsys.readouterr().err
