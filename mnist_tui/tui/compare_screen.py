@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import HorizontalScroll, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
@@ -76,7 +76,12 @@ def _pct(value: float | None) -> str:
 
 
 class CompareScreen(Screen):
-    BINDINGS: ClassVar = [Binding("escape,q", "back", "Back")]
+    BINDINGS: ClassVar = [
+        Binding("escape,q", "back", "Back", key_display="Esc"),
+        # priority: the scrolled body's own Left and Right would take them
+        Binding("right", "column(1)", "Columns", key_display="←→", priority=True),
+        Binding("left", "column(-1)", show=False, priority=True),
+    ]
 
     def __init__(self, paths: list[Path], live: bool = False) -> None:
         """`paths`: runs to compare; with `live`, one sweep folder whose runs all show as they appear."""
@@ -87,7 +92,8 @@ class CompareScreen(Screen):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="compare-body"):
             yield Static("", id="compare-title")
-            yield Static("", id="compare-table")
+            with HorizontalScroll(id="compare-table-box"):  # wider than the terminal: Left, Right
+                yield Static("", id="compare-table")
             yield CompareChart(id="compare-acc", classes="compare-chart")
             yield CompareChart(id="compare-loss", classes="compare-chart")
         yield KeyBar()
@@ -115,6 +121,18 @@ class CompareScreen(Screen):
         self.query_one("#compare-loss", CompareChart).replot(curves, 2, "validation loss")
         self.query_one("#compare-table", Static).update(
             compare_table(runs, [curve for _, curve in curves]) if runs else "No runs yet.")
+
+    def action_column(self, delta: int) -> None:
+        """Left, Right: scroll the table sideways a whole column at a time (columns are two spaces apart)."""
+        box, table = self.query_one("#compare-table-box"), self.query_one("#compare-table", Static)
+        header = str(table.render()).split("\n", 1)[0]
+        edges = [0] + [i for i in range(2, len(header)) if header[i] != " " and header[i - 2 : i] == "  "]
+        now = round(box.scroll_x)
+        if delta > 0:
+            target = next((edge for edge in edges if edge > now), now)
+        else:
+            target = max((edge for edge in edges if edge < now), default=0)
+        box.scroll_to(x=min(target, box.max_scroll_x), animate=False)
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 2:
