@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from scripted import ScriptedTrainer, fixed_events
+from scripted import ScriptedTrainer, fixed_events, screen_text
 from textual.widgets import DataTable, Static
 
 from mnist_tui.engine import events as ev
@@ -158,3 +158,28 @@ async def test_runs_table_scrolls_a_whole_column_at_a_time(tmp_path):
         assert table.scroll_x in edges and table.scroll_x < seen[-1]
         assert "←→ Columns" in str(app.screen.query_one("KeyBar").render())
         assert "Esc Run view" not in str(app.screen.query_one("KeyBar").render()), "no run to go back to"
+
+
+@pytest.mark.anyio
+async def test_compare_table_scrolls_a_whole_column_at_a_time(tmp_path):
+    finished_run(tmp_path, "optimizer=momentum,lr=0.003,weight_decay=0.0001,seed=3", 0.97, optimizer="momentum")
+    finished_run(tmp_path, "optimizer=adam,lr=0.003,weight_decay=0.001,seed=3", 0.98)
+    app = MnistApp(tmp_path, compare=[tmp_path])  # the folder's runs, as a sweep's
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert isinstance(app.screen, CompareScreen)
+        await pilot.pause(0.2)
+        box = app.screen.query_one("#compare-table-box")
+        header = str(app.screen.query_one("#compare-table", Static).render()).splitlines()[0]
+        assert box.max_scroll_x > 0 and header.rstrip().endswith("optimizer"), "the differing setting is off screen"
+        starts = [i for i in range(2, len(header)) if header[i] != " " and header[i - 2:i] == "  "]
+        await pilot.press("right")
+        await pilot.pause(0.05)
+        assert box.scroll_x == starts[0], "to the next column, not a cell"
+        while box.scroll_x < box.max_scroll_x:
+            await pilot.press("right")
+            await pilot.pause(0.05)
+        shown = screen_text(app)
+        assert "optimizer" in shown and "momentum" in shown
+        await pilot.press("left")
+        await pilot.pause(0.05)
+        assert box.scroll_x in starts and box.scroll_x < box.max_scroll_x
