@@ -39,7 +39,11 @@ def script(name: str):
 
 
 def events_of(run: Path) -> list[ev.Event]:
-    return EventTail(run / "events.jsonl").read()[0]
+    """The run's events, after checking the Monitor itself never failed and the run finished."""
+    events = EventTail(run / "events.jsonl").read()[0]
+    assert not [e.message for e in events if isinstance(e, ev.ErrorRaised)], "no part of the Monitor failed"
+    assert isinstance(events[-1], ev.Finished) and events[-1].status == "done"
+    return events
 
 
 def strict_json(run: Path) -> None:
