@@ -259,3 +259,26 @@ def test_the_other_ranks_die_with_rank_0_and_the_run_resumes(tmp_path, moment):
     assert outcome.ranks_seen == 2, outcome
     assert outcome.left_after_s is not None, f"a rank outlived rank 0 by 30 s: {outcome}"
     assert outcome.resumed == "done", outcome
+
+
+def test_a_rank_killed_while_the_ranks_start_ends_rank_0_in_our_words_and_resume_starts_again(tmp_path):
+    """gloo's rendezvous waits for every rank with no end: rank 0 used to wait for good."""
+    process = subprocess.Popen([*CLI, "--headless", "--runs-dir", str(tmp_path), *SMALL, "--nproc", "2"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait(lambda: list(tmp_path.glob("*/rank-1.log")), what="rank 1 started")
+        run = only_run(tmp_path)
+        (rank1,) = _children(process.pid)
+        os.kill(rank1, signal.SIGKILL)  # long before it has loaded Paddle and joined the others
+        status = process.wait(120)
+    finally:
+        process.kill()
+    assert status == 1
+    (alert,) = of(run, "Alert")
+    assert alert["message"].startswith("rank 1 is gone (killed by signal 9) while the ranks were starting")
+    assert not of(run, "Finished")  # no checkpoint yet: --resume starts it again
+    assert "rank 1 is gone (killed by signal 9) while the ranks were starting" in (run / "run.log").read_text()
+    resumed = subprocess.run([*CLI, "--headless", "--resume", str(run), "--nproc", "1"], check=False,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert of(run, "Finished")[-1]["status"] == "done"

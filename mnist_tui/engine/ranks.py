@@ -27,6 +27,7 @@ from __future__ import annotations
 import ctypes
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -47,6 +48,10 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 class RankLost(RuntimeError):
     """A collective failed: a rank died or stopped answering."""
+
+
+class RanksDidNotStart(RuntimeError):
+    """A rank died before the ranks were linked; the message names it in our words."""
 
 
 def environment() -> tuple[int, int]:
@@ -95,17 +100,41 @@ def local_environments(world: int, gpus: list[int] | None = None) -> list[dict[s
 
 def start_local_ranks(world: int, run_path: Path, gpus: list[int] | None = None) -> list[subprocess.Popen]:
     """Make this process rank 0 of `world` and start ranks 1..world-1 (`python -m mnist_tui.engine.ranks
-    RUN_DIR`, reading the run's settings), each logging to `rank-N.log` in the run folder."""
+    RUN_DIR RANK0_PID READY_FD`, reading the run's settings), each logging to `rank-N.log` in the run
+    folder, each with a pipe on which it says it is ready (`ready`, read by `wait_until_ready`)."""
     first, *others = local_environments(world, gpus)
     children = []
     os.environ.update(first)
     for rank, env in enumerate(others, start=1):
+        ready, tell_ready = os.pipe()
         with os.fdopen(open_for_writing(run_path / f"rank-{rank}.log"), "ab") as log:
-            children.append(subprocess.Popen([sys.executable, "-m", "mnist_tui.engine.ranks", str(run_path),
-                                              str(os.getpid())],
-                                             env={**os.environ, **env}, stdin=subprocess.DEVNULL,
-                                             stdout=log, stderr=log))
+            child = subprocess.Popen([sys.executable, "-m", "mnist_tui.engine.ranks", str(run_path), str(os.getpid()),
+                                      str(tell_ready)], env={**os.environ, **env}, stdin=subprocess.DEVNULL,
+                                     stdout=log, stderr=log, pass_fds=(tell_ready,))
+        os.close(tell_ready)
+        child.ready = ready  # read end: a byte, or end of file when the rank is gone
+        children.append(child)
     return children
+
+
+def wait_until_ready(children: list[subprocess.Popen]) -> None:
+    """Rank 0, before the rendezvous: wait until every rank started here is about to join it.
+    Paddle's rendezvous (TCPStore::waitWorkers) waits for every rank with no end and without
+    letting any other Python thread run, so a rank that died loading would leave rank 0 there
+    for good; here a dead rank raises RanksDidNotStart instead."""
+    waiting = {child.ready: child for child in children if getattr(child, "ready", None) is not None}
+    while waiting:
+        readable, _, _ = select.select(list(waiting), [], [], 0.5)
+        for fd in readable:
+            said = os.read(fd, 1)
+            os.close(fd)
+            child = waiting.pop(fd)
+            child.ready = None
+            if not said:  # end of file: it died before saying so
+                raise RanksDidNotStart(child_lost(children, wait_s=3.0) or "a rank is gone")
+        lost = child_lost(children)
+        if lost:
+            raise RanksDidNotStart(lost)
 
 
 def leave_ranks() -> None:
@@ -132,23 +161,31 @@ def lost_rank_message(error: BaseException, children: list[subprocess.Popen] | N
     """Which rank went away, in our words, from the local children or gloo's "pair_rank = 1"; gloo's
     own text is for run.log. A killed rank's sockets close before its parent can reap it, so gloo
     may raise first: a child is given `wait_s` to show up as gone."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        for rank, child in enumerate(children or [], start=1):
-            code = child.poll()
-            if code is not None:
-                how = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
-                return f"rank {rank} is gone ({how})"
-        for rank, child in enumerate(children or [], start=1):
-            if _process_state(child.pid) == "T":
-                return f"rank {rank} stopped answering (its process is stopped)"
-        if not children or time.monotonic() >= deadline:
-            break
-        time.sleep(0.05)
+    found = child_lost(children or [], wait_s)
+    if found:
+        return found
     found = re.search(r"pair_rank = (\d+)", str(error))
     if found:
         return f"rank {found.group(1)} stopped answering"
     return "a rank stopped answering (gloo's message is in run.log)"
+
+
+def child_lost(children: list[subprocess.Popen], wait_s: float = 0.0) -> str | None:
+    """"rank N is gone (killed by signal 9)" or "... stopped answering (its process is stopped)" for
+    the first of the ranks started here that is, waiting up to `wait_s` for one; None if none is."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        for rank, child in enumerate(children, start=1):
+            code = child.poll()
+            if code is not None:
+                how = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
+                return f"rank {rank} is gone ({how})"
+        for rank, child in enumerate(children, start=1):
+            if _process_state(child.pid) == "T":
+                return f"rank {rank} stopped answering (its process is stopped)"
+        if not children or time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
 
 
 def _process_state(pid: int) -> str:
@@ -226,7 +263,7 @@ def die_with_parent(parent: int) -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
-def follow(run_path: Path) -> int:
+def follow(run_path: Path, ready_fd: int | None = None) -> int:
     """A rank other than 0 on this machine: train the run's settings on its share of each batch."""
     from .mnist import load_mnist
     from .rundir import RunDir
@@ -234,19 +271,27 @@ def follow(run_path: Path) -> int:
 
     run = RunDir(run_path)
     saved = run.read_config()
-    return follow_settings(saved_config(run, saved), load_mnist(saved.get("data_dir")))
+    return follow_settings(saved_config(run, saved), load_mnist(saved.get("data_dir")), ready_fd)
 
 
-def follow_settings(cfg, data) -> int:
-    """A rank other than 0: its events go nowhere, its decisions come from rank 0."""
+def follow_settings(cfg, data, ready_fd: int | None = None) -> int:
+    """A rank other than 0: its events go nowhere, its decisions come from rank 0. `ready_fd`: the
+    pipe on which a rank started by rank 0 says it is about to join the rendezvous."""
     from .trainer import Trainer
 
     # A terminal's Ctrl+C or hang-up reaches the whole process group: rank 0 decides, the others follow.
     for s in (signal.SIGINT, signal.SIGHUP):
         signal.signal(s, signal.SIG_IGN)
-    return 0 if Trainer(cfg, data, None).run() == "done" else 1
+    trainer = Trainer(cfg, data, None)
+    if ready_fd is not None:
+        def ready() -> None:
+            os.write(ready_fd, b"r")
+            os.close(ready_fd)
+
+        trainer.before_rendezvous = ready
+    return 0 if trainer.run() == "done" else 1
 
 
 if __name__ == "__main__":
     die_with_parent(int(sys.argv[2]))
-    sys.exit(follow(Path(sys.argv[1])))
+    sys.exit(follow(Path(sys.argv[1]), int(sys.argv[3])))

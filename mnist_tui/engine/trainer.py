@@ -106,6 +106,7 @@ class Trainer(PauseAndStop):
         self.link: ranks.Link | None = None
         self.lost_rank = ""  # why the run ended early, when a rank went away
         self.children: list = []  # ranks this process started (headless sets them), to name a lost one
+        self.before_rendezvous = None  # a rank started by rank 0: tells it "ready" (ranks.follow_settings)
         self.rows = ranks.share(cfg.batch_size, self.rank, self.world)  # this rank's rows of each batch
         # Seconds in training steps and in their gradient all-reduce (columns STEP_S, ALLREDUCE_S): this
         # rank's since the last fetch; on rank 0 every rank's, summed at the fetches, until the next report.
@@ -165,7 +166,7 @@ class Trainer(PauseAndStop):
             # Fresh names for parameters and optimizer accumulators (conv2d_0.w_0_moment1_0, ...)
             # whatever this process built before: the optimizer's checkpoint is keyed by them.
             with paddle.utils.unique_name.guard():
-                self._setup(resume_from)
+                self._set_up_ranks_and_model(resume_from)
                 try:
                     self._train()
                     if self.link is not None and self.leader:
@@ -192,6 +193,8 @@ class Trainer(PauseAndStop):
                 self.bus.emit(Finished("done", test.acc, test.loss))
             else:
                 self.bus.emit(Finished(self.status))
+        except ranks.RanksDidNotStart as failed:
+            self._ranks_did_not_start(failed)
         except Exception as exc:  # noqa: BLE001 - reported as an event, the caller decides
             self.status, self.error = "error", exc
             log = str(self.run_dir.log_path) if self.run_dir is not None else "this rank's output"
@@ -205,7 +208,7 @@ class Trainer(PauseAndStop):
     def serve_final_model(self) -> None:
         """After the run, answer statistics, snapshot and validation requests on the final model
         until stopped, so a finished run stays inspectable while someone is looking at it."""
-        if self.status == "error" or not hasattr(self, "model"):
+        if self.status in ("error", "lost") or not hasattr(self, "model"):
             return
         if self._last_batch is None:  # no batch was run (e.g. resumed at the very end): the first one
             n = self.cfg.batch_size
@@ -221,6 +224,30 @@ class Trainer(PauseAndStop):
                 traceback.print_exc()  # fd 2 is the run's log
                 self.bus.emit(Alert("warning", f"inspecting the final model failed: {type(exc).__name__}: {exc} "
                                     f"(traceback in {self.run_dir.log_path})", self.epoch, self.batch))
+
+    def _set_up_ranks_and_model(self, resume_from: dict | None) -> None:
+        """`_setup`; a rank started here that dies before the ranks are linked (gloo raises, or it never
+        reaches the rendezvous: see ranks.wait_until_ready) is named in our words (RanksDidNotStart)."""
+        try:
+            self._setup(resume_from)
+        except ranks.RanksDidNotStart:
+            raise
+        except Exception as exc:
+            lost = ranks.child_lost(self.children, wait_s=3.0) if self.leader else None  # gloo may raise first
+            if lost:
+                raise ranks.RanksDidNotStart(lost) from exc
+            raise
+
+    def _ranks_did_not_start(self, failed: ranks.RanksDidNotStart) -> None:
+        """A rank died while the ranks were starting: said in our words, gloo's in run.log. No
+        Finished event: with no checkpoint yet, `--resume` starts the run again from its settings."""
+        print(f"{failed} while the ranks were starting; gloo said: {failed.__cause__ or 'nothing'}", file=sys.stderr,
+              flush=True)  # run.log
+        self.bus.emit(Alert("error", f"{failed} while the ranks were starting: the run cannot go on; "
+                                     f"mnist-tui --resume {self.run_dir.path} starts it again", 0, 0))
+        for child in self.children:  # the others would wait for it in gloo
+            child.kill()
+        self.status = "lost"
 
     def _on_rank_lost(self, lost: ranks.RankLost) -> None:
         """Another rank died or stalls: rank 0 keeps the last complete step in a checkpoint and
@@ -248,6 +275,10 @@ class Trainer(PauseAndStop):
         if threads and self.device == "cpu":
             paddle.base.core.set_num_threads(threads)
         if self.world > 1:
+            if self.leader:
+                ranks.wait_until_ready(self.children)
+            elif self.before_rendezvous is not None:
+                self.before_rendezvous()
             paddle.distributed.init_parallel_env()
             self.link = ranks.Link(self.rank, self.world, on_gpu=self.device != "cpu")
             # A resumed run's state comes from rank 0 (the only one with the run folder).
