@@ -100,7 +100,7 @@ async def test_markup_like_text_in_every_event_field_shows_literally(tmp_path):
         await wait_for(pilot, lambda: isinstance(app.screen, SnapshotScreen), what="the snapshot")
         await pilot.pause()
         assert f"of {MARKED}" in text_of(app, "#snapshot-title") and "snap-[bold].npz" in text_of(app, "#snapshot-title")
-        assert "conv[/x].weight" in text_of(app, "#conv1-kernel") and "conv2[bold]" in text_of(app, "#conv2-map")
+        assert "conv[/x].weight" in text_of(app, "#numbers-0") and "conv2[bold]" in text_of(app, "#map-1")
 
         await pilot.press("1", "S")
         await wait_for(pilot, lambda: isinstance(app.screen, LayerPicker), what="the layer list")
