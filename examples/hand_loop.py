@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     batch = 64
     steps = len(train) // batch
     monitor = Monitor.attach(net, runs_dir=args.runs_dir, epochs=args.epochs, steps_per_epoch=steps, batch_size=batch,
-                             optimizer="adam", lr=0.001)
+                             optimizer=opt)  # its learning rate is logged with each batch
     for _ in range(args.epochs):
         for i in range(steps):
             x = paddle.to_tensor(train.images[i * batch : (i + 1) * batch])

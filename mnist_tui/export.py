@@ -78,6 +78,7 @@ class LogSink:
         """One event (live: from the bus; export: with the time it was logged at)."""
         if isinstance(event, ev.BatchMetrics):
             self.scalar("train/loss", event.loss, event.step, when)
+            self.scalar("train/lr", event.lr, event.step, when)
             for name, value in _named_metrics(event):
                 self.scalar(f"train/{name}", value, event.step, when)
         elif isinstance(event, ev.EvalResult):

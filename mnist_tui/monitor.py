@@ -149,6 +149,7 @@ class Monitor(Callback, PauseAndStop):
         self._lock = threading.Lock()
         self._want = set()  # "stats", "snapshot", "checkpoint", asked through the control channel
         self.network = None
+        self.optimizer = None  # its get_lr() is logged with each batch (Model.fit's own; a hand loop may pass one)
         self.epoch = self.step = self.batch_index = 0  # batch_index: within the epoch
         self.roots: dict[str, nn.Layer] = {}
         self.run = self.log = self._trainer_lock = self._server = None
@@ -330,7 +331,8 @@ class Monitor(Callback, PauseAndStop):
                                    accuracy=accuracy_name(self.metric_names), metrics=self.metric_names))
         loss = _number(loss)
         self._write(BatchMetrics(self.epoch, self.batch_index, self.step, float("nan") if loss is None else loss,
-                                 metrics.get(accuracy_name(self.metric_names)), rate, now - self._t0, metrics))
+                                 metrics.get(accuracy_name(self.metric_names)), rate, now - self._t0, metrics,
+                                 lr=self._lr()))
         if self.probe is not None and self.probe.armed:
             self._write_stats()
         self._snapshot_pending = False
@@ -429,6 +431,17 @@ class Monitor(Callback, PauseAndStop):
 
     _batches_last_epoch = 0
 
+    def _lr(self) -> float | None:
+        """The optimizer's learning rate now (a Python float in Paddle: no device sync); an
+        optimizer that cannot say is not asked again."""
+        if self.optimizer is None:
+            return None
+        try:
+            return _number(float(self.optimizer.get_lr()))
+        except Exception:  # noqa: BLE001 - the run goes on without its learning rate
+            self.optimizer = None
+            return None
+
     def _metrics(self, logs: dict) -> dict[str, float | None]:
         return {name: _number(logs.get(name)) for name in self.metric_names}
 
@@ -438,7 +451,7 @@ class Monitor(Callback, PauseAndStop):
         config = {"epochs": params.get("epochs"), "batch_size": params.get("batch_size"), "stats_every": self.stats_every,
                   "model": type(self.model.network).__name__}
         try:
-            optimizer = getattr(self.model, "_optimizer", None)
+            optimizer = self.optimizer = getattr(self.model, "_optimizer", None)
             config.update(optimizer=type(optimizer).__name__.lower() if optimizer else None,
                           lr=float(optimizer.get_lr()) if optimizer else None)
         except Exception:  # noqa: BLE001 - an optimiser that does not say: the run goes on without it
@@ -482,16 +495,23 @@ class Monitor(Callback, PauseAndStop):
     @classmethod
     def attach(cls, network, runs_dir: str | Path = "runs", epochs: int = 1, steps_per_epoch: int = 0,
                batch_size: int = 0, name: str | None = None, stats_every: int = AUTO_STATS_EVERY,
-               task: str | None = None, loader=None, **config) -> Monitor:
+               task: str | None = None, loader=None, optimizer=None, **config) -> Monitor:
         """A monitor for a loop of your own: call `batch` after each step, `evaluated` when you
         validate, and `close`. `network`: a layer, or several in a list or a dict of names (a GAN's
         generator and discriminator). Epochs are counted from `steps_per_epoch`, or from `loader`
-        (its length, and its batch size); `epoch_end` marks an epoch's end where neither says."""
+        (its length, and its batch size); `epoch_end` marks an epoch's end where neither says.
+        `optimizer`: a Paddle optimizer, whose learning rate is then logged with each batch (or its
+        name, as a setting)."""
         loader_steps, loader_batch = loader_facts(loader) if loader is not None else (0, 0)
         steps_per_epoch = steps_per_epoch or loader_steps
         batch_size = batch_size or loader_batch or 1
         monitor = cls(runs_dir, name, stats_every, task=task)
         monitor.model = None
+        if hasattr(optimizer, "get_lr"):
+            monitor.optimizer = optimizer
+            config = {"optimizer": type(optimizer).__name__.lower(), "lr": monitor._lr(), **config}
+        elif optimizer is not None:
+            config["optimizer"] = optimizer
         monitor.batch_size = batch_size
         monitor._open(network, {"epochs": epochs, "batch_size": batch_size, "stats_every": monitor.stats_every, **config},
                       epochs, steps_per_epoch)

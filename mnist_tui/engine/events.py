@@ -79,6 +79,7 @@ class BatchMetrics(Event):
     images_per_s: float
     elapsed_s: float
     metrics: dict[str, float] = field(default_factory=dict)  # every metric by its own name, accuracy included
+    lr: float | None = None  # the optimizer's learning rate for this batch; None: not known (a loop without one)
 
     def course_line(self) -> str:
         """The course's batch log line, shared by the headless printer and the app's log."""

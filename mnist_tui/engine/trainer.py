@@ -98,7 +98,7 @@ class Trainer(PauseAndStop):
         self._first_step = None  # the first step this trainer runs (statistics are taken there)
         self._period: list[tuple[float, float]] = []  # (loss, acc) since the previous validation
         self._pending: list = []  # per-batch [loss, acc] tensors not yet fetched
-        self._pending_meta: list[tuple[int, int, int]] = []
+        self._pending_meta: list[tuple[int, int, int, float]] = []  # epoch, batch, step, learning rate
         self._last_batch = None  # (x, y) of the last batch, for requests served while paused
         self.snapshots = Snapshots(run.snapshots, cfg.seed) if run is not None else None
         self.rank, self.world = ranks.environment()
@@ -384,11 +384,12 @@ class Trainer(PauseAndStop):
                 want_stats = self.leader and (due_stats or self._want_stats.is_set())
                 if want_stats:
                     self.probe.keep_weights()  # for this step's update ratio
+                lr = self.optimizer.get_lr()  # this batch's: a Python float, read before the schedule steps
                 begin = time.perf_counter()
                 loss, acc = self.step_fn(x, y)
                 self._own_times[STEP_S] += time.perf_counter() - begin
                 self._pending.append(paddle.stack([loss.detach().reshape([]), acc.reshape([])]))  # detached: frees the graph
-                self._pending_meta.append((self.epoch, self.batch, self.step))
+                self._pending_meta.append((self.epoch, self.batch, self.step, lr))
                 self.batch += 1
                 self.step += 1
                 self._images_since_fetch += cfg.batch_size
@@ -513,9 +514,9 @@ class Trainer(PauseAndStop):
         self._t_fetch, self._images_since_fetch = now, 0
         elapsed = now - self._t0
         first_bad = None
-        for (epoch, batch, step), (loss, acc) in zip(meta, values):
+        for (epoch, batch, step, lr), (loss, acc) in zip(meta, values):
             loss, acc = float(loss), float(acc)
-            self.bus.emit(BatchMetrics(epoch, batch, step, loss, acc, rate, elapsed))
+            self.bus.emit(BatchMetrics(epoch, batch, step, loss, acc, rate, elapsed, lr=float(lr)))
             if first_bad is None and not self.diverged:
                 seen = self.watch.observe(loss, acc, self.last_finite_loss)
                 if seen:

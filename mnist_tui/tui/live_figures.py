@@ -1,6 +1,7 @@
 """The Training tab's live figures: loss and accuracy sparklines with their numbers (and one for
-each other metric the run names, up to two; a run without an accuracy gets loss alone), and the
-epoch and run progress, drawn by one widget through Textual's line API.
+each other metric the run names, up to two; a run without an accuracy gets loss alone), the
+learning rate over the whole run where the run logs it, and the epoch and run progress, drawn by
+one widget through Textual's line API.
 
 They change on every frame while training shares the cores with the UI. Built from Textual's
 widgets (two Sparklines, two Statics, two ProgressBars and their Labels), a frame repainted a
@@ -28,6 +29,7 @@ EXTRA_METRICS_SHOWN = 2  # sparklines for metrics besides loss and accuracy; all
 FIGURES_WIDTH = 42
 PERCENT_WIDTH = 5
 COLOUR_STEPS = 8  # from the min colour (low bars) to the max colour (high bars)
+LR_POINTS = 200  # the learning rate's sparkline draws at most this many of the run's points
 
 
 def bar_levels(data: Sequence[float], width: int, height: int) -> list[int]:
@@ -107,6 +109,10 @@ def sparks(state: RunState) -> tuple[Spark, ...]:
                           _figures(state.acc_window, state.best_acc, "{:.3f}")))
     for name, window in list(state.metric_windows.items())[:EXTRA_METRICS_SHOWN]:
         rows.append(Spark(name, tuple(window.finite()), _figures(window, None, "{:.4g}", with_best=False)))
+    lr = state.lr_history.all_buckets()
+    if lr:  # the whole run so far, not a recent window: a schedule reads over the run
+        shown = lr[:: max(1, len(lr) // LR_POINTS)]
+        rows.append(Spark("lr", tuple(b.last for b in shown), f"now {lr[-1].last:.3g}  start {lr[0].last:.3g}"))
     return tuple(rows)
 
 
@@ -138,7 +144,7 @@ class LiveFigures(Widget):
         shown = Shown(sparks(state), percent(state.batch + 1, state.bpe), percent(state.step + 1, state.total_steps))
         if shown != self.shown:
             if len(shown.sparks) != len(self.shown.sparks):
-                for rows in (3, 4):
+                for rows in (3, 4, 5):
                     self.set_class(len(shown.sparks) == rows, f"-rows-{rows}")
             self.shown = shown
             self.refresh()

@@ -50,6 +50,7 @@ class RunState:
         self.best_loss: float | None = None
         self.best_acc: float | None = None
         self.loss_history, self.acc_history = History(history_points), History(history_points)
+        self.lr_history = History(history_points)  # the learning rate of each batch, where the run logs it
         self.metric_windows: dict[str, Window] = {}  # the figures besides loss and accuracy, by their names
         self._window = window
         self._acc_seen = self._batches_seen = False
@@ -209,6 +210,8 @@ class RunState:
             if math.isfinite(e.acc) and (self.best_acc is None or e.acc > self.best_acc):
                 self.best_acc = e.acc
             self.acc_history.add(x, e.acc)
+        if e.lr is not None:
+            self.lr_history.add(x, e.lr)
         for name, value in e.metrics.items():
             if name != self.accuracy_name and value is not None:
                 self.metric_windows.setdefault(name, Window(self._window)).add(value)
