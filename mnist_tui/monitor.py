@@ -99,6 +99,12 @@ def accuracy_name(names: list[str]) -> str:
     return next((n for n in names if n.lower().startswith("acc") or "accuracy" in n.lower()), "")
 
 
+def _names(metric) -> list[str]:
+    """A paddle.metric.Metric's names as Model.fit logs them (one name, or a list for top-k)."""
+    names = metric.name()
+    return list(names) if isinstance(names, (list, tuple)) else [names]
+
+
 def _first_tensor(value):
     """The first tensor of a forward result or a loss's inputs (a tensor, tuple, list or dict)."""
     while isinstance(value, (list, tuple, dict)):
@@ -137,6 +143,7 @@ class Monitor(Callback, PauseAndStop):
         PauseAndStop.__init__(self)
         self.task = task
         self.metric_names: list[str] = []  # as the training code names them, Model.fit's order
+        self._accuracy: str | None = None  # Model.fit: the first paddle.metric.Accuracy's first name
         self._task_hooks: list = []
         self._seen_output = self._seen_labels = None
         self._eval_loss_sum, self._eval_count = 0.0, 0
@@ -154,6 +161,12 @@ class Monitor(Callback, PauseAndStop):
         self.roots: dict[str, nn.Layer] = {}
         self.run = self.log = self._trainer_lock = self._server = None
         self.off: set[str] = set()  # the parts that failed and are switched off
+
+    @property
+    def accuracy(self) -> str:
+        """The metric the viewer calls accuracy ("" for none): Model.fit's first Accuracy, else
+        the first metric named so."""
+        return self._accuracy or accuracy_name(self.metric_names)
 
     # ---- the run folder ----
     def _open(self, network, config: dict, epochs: int, steps: int | None) -> None:
@@ -242,7 +255,7 @@ class Monitor(Callback, PauseAndStop):
         """At the first batch end: the task, from what the hooks saw, and the hooks go."""
         if self.task is None:
             self.task = infer_task(self._seen_output, self._seen_labels, getattr(self.model, "_loss", None),
-                                   bool(accuracy_name(self.metric_names)))
+                                   bool(self.accuracy))
         for hook in self._task_hooks:
             hook.remove()
         self._task_hooks, self._seen_output, self._seen_labels = [], None, None
@@ -328,10 +341,10 @@ class Monitor(Callback, PauseAndStop):
             self._write_config()
             self._write(RunStarted(str(self.run.path), paddle.get_device(), self.config, self.epochs, self.steps,
                                    self.steps * batch_size, 0, self._facts(), task=self.task,
-                                   accuracy=accuracy_name(self.metric_names), metrics=self.metric_names))
+                                   accuracy=self.accuracy, metrics=self.metric_names))
         loss = _number(loss)
         self._write(BatchMetrics(self.epoch, self.batch_index, self.step, float("nan") if loss is None else loss,
-                                 metrics.get(accuracy_name(self.metric_names)), rate, now - self._t0, metrics,
+                                 metrics.get(self.accuracy), rate, now - self._t0, metrics,
                                  lr=self._lr()))
         if self.probe is not None and self.probe.armed:
             self._write_stats()
@@ -427,7 +440,7 @@ class Monitor(Callback, PauseAndStop):
                 (self.epoch, self.batch_index)
             loss = _number(loss)
             self._write(EvalResult("val", epoch, batch, self.step, float("nan") if loss is None else loss,
-                                   metrics.get(accuracy_name(self.metric_names)), size=size, metrics=metrics))
+                                   metrics.get(self.accuracy), size=size, metrics=metrics))
 
     _batches_last_epoch = 0
 
@@ -457,6 +470,9 @@ class Monitor(Callback, PauseAndStop):
         except Exception:  # noqa: BLE001 - an optimiser that does not say: the run goes on without it
             config.update(optimizer=None, lr=None)
         self.metric_names = [n for n in self.model._metrics_name() if n != "loss"]  # the names Model.fit logs
+        accuracies = [m for m in self.model._metrics if isinstance(m, paddle.metric.Accuracy)]
+        if accuracies:  # whatever it is called (Accuracy(name="top")): Paddle's own accuracy
+            self._accuracy = next(iter(_names(accuracies[0])), None)
         self._open(self.model.network, config, params.get("epochs") or 0, params.get("steps"))
 
     def on_epoch_begin(self, epoch, logs=None) -> None:

@@ -269,3 +269,22 @@ def test_the_settings_line_takes_a_monitor_runs_config_as_it_is():
     nothing = started()
     nothing.config = {"optimizer": None, "lr": None, "batch_size": 8}
     assert settings_line(nothing).startswith("batch 8")
+
+
+def test_paddles_accuracy_is_the_accuracy_whatever_its_name(tmp_path):
+    from mnist_tui import Monitor
+    from mnist_tui.engine.rundir import EventTail
+
+    paddle.seed(0)
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((64, 8)).astype("float32"), rng.integers(0, 3, (64, 1)).astype("int64")
+    data = paddle.io.TensorDataset([paddle.to_tensor(x), paddle.to_tensor(y)])
+    model = paddle.Model(paddle.nn.Linear(8, 3))
+    model.prepare(paddle.optimizer.SGD(parameters=model.parameters()), paddle.nn.CrossEntropyLoss(),
+                  [MeanScore(), paddle.metric.Accuracy(name="hit")])
+    model.fit(data, batch_size=32, epochs=1, verbose=0, callbacks=[Monitor(tmp_path, hold_for_viewers=False)])
+    (run,) = tmp_path.iterdir()
+    events = EventTail(run / "events.jsonl").read()[0]
+    first = next(e for e in events if isinstance(e, ev.RunStarted))
+    assert (first.metrics, first.accuracy) == (["mean_score", "hit"], "hit")
+    assert all(b.acc == b.metrics["hit"] for b in events if isinstance(b, ev.BatchMetrics))
