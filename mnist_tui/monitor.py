@@ -53,6 +53,7 @@ from .engine.events import (
     LayerStats,
     RunStarted,
     StatusChanged,
+    accuracy_like,
 )
 from .engine.probe import LayerProbe
 from .engine.rundir import CONFIG, EventLog, RunDir
@@ -96,7 +97,7 @@ def _number(value) -> float | None:
 def accuracy_name(names: list[str]) -> str:
     """The metric the app calls accuracy: the first whose name says so (`acc`, `acc_top1`,
     `accuracy`); "" when none does."""
-    return next((n for n in names if n.lower().startswith("acc") or "accuracy" in n.lower()), "")
+    return next((n for n in names if accuracy_like(n)), "")
 
 
 def _names(metric) -> list[str]:

@@ -74,7 +74,7 @@ def test_several_metrics_keep_their_names_and_the_first_accuracy_is_the_apps():
                  ev.EvalResult("val", 0, 1, 1, 1.5, 0.6, size=64, metrics={"acc_top1": 0.6, "acc_top5": 0.9})])
     assert state.has_accuracy and state.best_acc == 0.5 and state.accuracy_name == "acc_top1"
     assert list(state.metric_windows) == ["acc_top5"] and state.metric_windows["acc_top5"].current == 0.875
-    assert state.diagnosis().startswith("Validation accuracy (acc_top1) 60.00% (loss 1.5000, acc_top5 0.9000)")
+    assert state.diagnosis().startswith("Validation accuracy (acc_top1) 60.00% (loss 1.5000, acc_top5 90.00%)")
 
 
 def tensor(shape, dtype):
@@ -180,7 +180,7 @@ async def test_top_k_metrics_show_under_their_names(tmp_path):
     assert any(r.startswith("acc_top1") and "now 0.500" in r for r in rows)
     assert any(r.startswith("acc_top5") and "now 0.875" in r for r in rows)
     assert "loss is: [1.600000], acc_top1 is [0.500000], acc_top5 is [0.875000]" in log
-    assert "val acc_top5" in validation and "0.9375" in validation and "62.50" in validation
+    assert "val acc_top5" in validation and "93.75" in validation and "62.50" in validation
     assert "nan" not in (training + validation).lower()
 
 

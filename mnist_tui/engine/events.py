@@ -38,6 +38,11 @@ CLASSIFICATION, REGRESSION, OTHER = "classification", "regression", "other"
 TASKS = (CLASSIFICATION, REGRESSION, OTHER)
 
 
+def accuracy_like(name: str) -> bool:
+    """A metric whose name says it is an accuracy (`acc`, `acc_top5`, `val_accuracy`): a share, shown in %."""
+    return name.lower().startswith("acc") or "accuracy" in name.lower()
+
+
 @dataclass
 class RunStarted(Event):
     """A trainer's start. `task` says what the network does (TASKS above): viewers show the

@@ -19,6 +19,7 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
+from ..engine.events import accuracy_like
 from .history import Window
 from .state import RunState
 
@@ -108,7 +109,8 @@ def sparks(state: RunState) -> tuple[Spark, ...]:
         rows.append(Spark(state.accuracy_name, tuple(state.acc_window.finite()),
                           _figures(state.acc_window, state.best_acc, "{:.3f}")))
     for name, window in list(state.metric_windows.items())[:EXTRA_METRICS_SHOWN]:
-        rows.append(Spark(name, tuple(window.finite()), _figures(window, None, "{:.4g}", with_best=False)))
+        pattern = "{:.3f}" if accuracy_like(name) else "{:.4g}"  # an accuracy-like one as the accuracy is
+        rows.append(Spark(name, tuple(window.finite()), _figures(window, None, pattern, with_best=False)))
     lr = state.lr_history.all_buckets()
     if lr:  # the whole run so far, not a recent window: a schedule reads over the run
         shown = lr[:: max(1, len(lr) // LR_POINTS)]

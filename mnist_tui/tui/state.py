@@ -31,6 +31,11 @@ def at_index(epoch: int, batch: int) -> str:
     return f"epoch {epoch + 1}, batch {batch + 1}"
 
 
+def figure(name: str, value: float) -> str:
+    """A metric's value for people: an accuracy-like one in %, any other with 4 decimals."""
+    return f"{100 * value:.2f}%" if ev.accuracy_like(name) else f"{value:.4f}"
+
+
 def log_every(batches_per_epoch: int) -> int:
     """The course's 200, or less on small subsets so an epoch still shows a few lines."""
     return COURSE_LOG_EVERY if batches_per_epoch >= 4 * COURSE_LOG_EVERY else max(1, batches_per_epoch // 4)
@@ -153,7 +158,7 @@ class RunState:
             return f"{last.diagnosis} ({self.at(last)})"
         if self.evals:  # a loop of someone else's: validation only, no training side measured alike
             e = self.evals[-1]
-            figures = f"loss {e.loss:.4f}" + "".join(f", {name} {value:.4f}" for name, value in self.other_metrics(e))
+            figures = f"loss {e.loss:.4f}" + "".join(f", {name} {figure(name, value)}" for name, value in self.other_metrics(e))
             lead = (f"Validation {self.accuracy_words} {100 * e.acc:.2f}% ({figures})" if e.acc is not None
                     else f"Validation {figures}")
             return (f"{lead} at {self.at(e)}. "

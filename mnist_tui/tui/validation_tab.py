@@ -11,6 +11,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from ..engine.events import accuracy_like
 from .charts import AccuracyChart, GapChart, LossChart
 from .fitted_text import FittedText
 from .layers_tab import text_table
@@ -136,7 +137,7 @@ def _table(state: RunState) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...
                  "train loss": _num(e.train_loss), "train acc": _pct(e.train_acc), "val loss": _num(e.loss),
                  "val acc": _pct(e.acc), "gap": "-" if e.gap is None else f"{100 * e.gap:+.2f}"}
         figures = dict(state.other_metrics(e))
-        cells |= {f"val {n}": _num(figures.get(n)) for n in others}
+        cells |= {f"val {n}": (_pct if accuracy_like(n) else _num)(figures.get(n)) for n in others}
         rows.append([cells[c] for c in columns])
     kept = [i for i, c in enumerate(columns) if c in ("at", "val loss") or any(row[i] != "-" for row in rows)]
     return tuple(columns[i] for i in kept), tuple(tuple(row[i] for i in kept) for row in rows)
