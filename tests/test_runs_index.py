@@ -209,3 +209,21 @@ def test_fifty_full_size_runs_are_listed(tmp_path):
     runs = list_runs(tmp_path)
     assert len(runs) == 50
     assert {(r.status, r.epochs_done, round(r.best_val_acc, 6)) for r in runs} == {(RunStatus.FINISHED, 5, 0.98)}
+
+
+def test_a_log_is_read_again_only_when_it_changed(tmp_path, monkeypatch):
+    """The table refreshes every few seconds: an unchanged log (same size and time) is not read again."""
+    from mnist_tui import runs_index
+
+    run = write_run(tmp_path / "run", training(2, 5, 7, end=None))
+    reads = []
+    real_scan = runs_index._scan
+    monkeypatch.setattr(runs_index, "_scan", lambda path: reads.append(path) or real_scan(path))
+    assert summarise(run).status is RunStatus.CRASHED
+    assert summarise(run).status is RunStatus.CRASHED
+    assert len(reads) == 1
+    with open(run / "events.jsonl", "a") as log:
+        log.writelines(batches(7, 10, 5, T0 + 1) + [line(ev.Finished("stopped"), T0 + 2)])
+    summary = summarise(run)
+    assert len(reads) == 2
+    assert summary.status is RunStatus.STOPPED and summary.epochs_done == 2

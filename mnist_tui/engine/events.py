@@ -265,9 +265,15 @@ class Finished(Event):
 
 def from_json(record: dict) -> Event | None:
     """Rebuild an event from its events.jsonl record (None for unknown types)."""
-    cls = {c.__name__: c for c in Event.__subclasses__()}.get(record.get("type", ""))
+    cls = _TYPES.get(record.get("type", "")) or _types().get(record.get("type", ""))
     if cls is None:
         return None
+    if cls is BatchMetrics and "metrics" in record:  # most of a log: the record as this version writes it
+        try:
+            return BatchMetrics(record["epoch"], record["batch"], record["step"], record["loss"], record["acc"],
+                                record["images_per_s"], record["elapsed_s"], record["metrics"])
+        except KeyError:
+            pass  # a hand-made record: the general way below says what it lacks
     if cls is EvalResult and "running_acc" not in record:  # written before the honest gap: train_* were running means
         record = {**record, "running_loss": record.get("train_loss"), "running_acc": record.get("train_acc"),
                   "train_loss": None, "train_acc": None}
@@ -279,6 +285,15 @@ def from_json(record: dict) -> Event | None:
         return cls(**{k: v for k, v in record.items() if k in cls.__dataclass_fields__})
     except (TypeError, LookupError, ValueError):  # a damaged or hand-made record without the fields its type needs
         return None
+
+
+_TYPES: dict[str, type[Event]] = {}
+
+
+def _types() -> dict[str, type[Event]]:
+    """Event classes by name, found once (a log names one per line)."""
+    _TYPES.update({c.__name__: c for c in Event.__subclasses__()})
+    return _TYPES
 
 
 def _finite(value) -> bool:
