@@ -23,6 +23,7 @@ from .engine.rundir import CONFIG, EVENTS, RunDirError, no_event_in, read_regula
 COLUMNS = ("name", "status", "best val", "test", "optimizer", "lr", "l2", "epochs", "wall", "started")
 _WANTED = tuple(f'{{"type": "{kind}"'.encode() for kind in ("RunStarted", "StatusChanged", "EvalResult", "Finished"))
 _BATCH = b'{"type": "BatchMetrics"'
+SWEEP = "sweep.json"  # a sweep folder's plan: its runs' names and settings, in the order they train
 _STATUS_ORDER = {status: i for i, status in enumerate(RunStatus)}  # live runs first, then ended ones
 
 
@@ -79,7 +80,7 @@ def summarise(run_path: str | Path, name: str | None = None) -> RunSummary | Non
     # The lock before the log, as RunController.poll does: a trainer found gone has written all it
     # ever will, so a run that ends between the two reads is not listed as crashed.
     alive = trainer_alive(path)
-    config, events, first_batch, last_batches, damaged = _read_run(path)
+    config, created, events, first_batch, last_batches, damaged = _read_run(path)
     summary = RunSummary(path, name or path.name, RunStatus.STARTING, config,
                          epochs_total=_number(config.get("epochs")) or 0, damaged=damaged)
     engine_status = finished = finished_test = eval_test = None
@@ -107,19 +108,16 @@ def summarise(run_path: str | Path, name: str | None = None) -> RunSummary | Non
     summary.best_val_acc = max(val_accs) if val_accs else None
     summary.best_val_loss = min(val_losses) if val_losses else None
     _add_progress(summary, events, first_batch, last_batches)
+    summary.wall_s = _wall_s(created, events, last_batches)
+    if created is not None:
+        summary.started = min(created, summary.started or created)
     return summary
 
 
 def _add_progress(summary: RunSummary, events: list[dict], first_batch: dict | None,
                   last_batches: list[dict]) -> None:
-    """Epochs done, wall time and start time. A resumed run's batches count elapsed_s from 0
-    again, so the wall time adds up the last batch of each trainer's life."""
-    walls = [w for w in (_number(b.get("elapsed_s")) for b in last_batches) if w is not None]
+    """Epochs done and start time."""
     times = [t for t in (_number(e.get("time")) for e in events) if t is not None]
-    if walls:
-        summary.wall_s = sum(walls)
-    elif len(times) > 1:
-        summary.wall_s = times[-1] - times[0]
     if last_batches:
         last = last_batches[-1]
         step, epoch = _number(last.get("step")), _number(last.get("epoch")) or 0
@@ -131,6 +129,35 @@ def _add_progress(summary: RunSummary, events: list[dict], first_batch: dict | N
     firsts = [t for t in (times[0] if times else None, first_batch and _number(first_batch.get("time")))
               if t is not None]
     summary.started = min(firsts) if firsts else _mtime(summary.path / CONFIG) or _mtime(summary.path / EVENTS)
+
+
+def _wall_s(created: float | None, events: list[dict], last_batches: list[dict]) -> float | None:
+    """From a run's first event to its last, start-up included (config.json's `created` is written
+    before Paddle loads). A resumed run adds up each trainer's life, not the time between them;
+    inspections of the final model after `Finished` are not counted."""
+    lives: list[list] = []  # [start, end, has its RunStarted, has its Finished]
+    for e in events:
+        t, kind = _number(e.get("time")), e.get("type")
+        if t is None:
+            continue
+        resumed = kind == "StatusChanged" and e.get("status") == "resumed"  # written before the new RunStarted
+        if not lives or resumed or (kind == "RunStarted" and lives[-1][2]):
+            lives.append([t, t, False, False])
+        life = lives[-1]
+        if not life[3]:
+            life[1] = max(life[1], t)
+        life[2] |= kind == "RunStarted"
+        life[3] |= kind == "Finished"
+    for batch in last_batches:  # a run that is still training: its newest batch
+        t = _number(batch.get("time"))
+        life = next((life for life in reversed(lives) if t is not None and life[0] <= t), None)
+        if life is not None and not life[3]:
+            life[1] = max(life[1], t)
+    if not lives:
+        return None
+    if created is not None:
+        lives[0][0] = min(lives[0][0], created)
+    return sum(end - start for start, end, *_ in lives)
 
 
 def list_runs(runs_dir: str | Path) -> list[RunSummary]:
@@ -156,12 +183,21 @@ def sort_runs(runs: list[RunSummary], column: str, reverse: bool = False) -> lis
 def validation_curve(run_path: str | Path) -> list[tuple[int, float | None, float]]:
     """(step, accuracy or None for a run without one, loss) at each validation, for the compare view."""
     curve = []
-    for e in _read_run(Path(run_path))[1]:
+    for e in _read_run(Path(run_path))[2]:
         if e.get("type") == "EvalResult" and e.get("split") == "val" and isinstance(e.get("step"), int):
             acc, loss = _number(e.get("acc")), e.get("loss")
             if isinstance(loss, (int, float)):
                 curve.append((e["step"], acc, loss))  # a non-finite loss stays: the curve shows the divergence
     return curve
+
+
+def planned_runs(folder: Path) -> list[str]:
+    """A sweep's runs by name, in the order it trains them; [] for a folder that is no sweep."""
+    try:
+        plan = json.loads((folder / SWEEP).read_text(encoding="utf-8"))
+        return [r["name"] for r in plan["runs"] if isinstance(r.get("name"), str)]
+    except (OSError, ValueError, TypeError, LookupError, AttributeError):
+        return []
 
 
 def differing_settings(runs: list[RunSummary]) -> list[str]:
@@ -191,8 +227,9 @@ def _subfolders(path: Path) -> list[Path]:
 _cache: dict[Path, tuple[tuple, tuple]] = {}  # run folder -> (its files' sizes and times, what _read_run found)
 
 
-def _read_run(path: Path) -> tuple[dict, list[dict], dict | None, list[dict], str | None]:
-    """(settings, milestone events, first batch, each life's last batch, why it is damaged or None).
+def _read_run(path: Path) -> tuple[dict, float | None, list[dict], dict | None, list[dict], str | None]:
+    """(settings, when the folder was made, milestone events, first batch, each life's last batch,
+    why it is damaged or None).
     Read again only when config.json or events.jsonl changed size or time: the table refreshes
     every few seconds and a long run's log is tens of megabytes."""
     key = tuple(_identity(path / name) for name in (CONFIG, EVENTS))
@@ -200,9 +237,9 @@ def _read_run(path: Path) -> tuple[dict, list[dict], dict | None, list[dict], st
     if cached is not None and cached[0] == key:
         return cached[1]
     try:
-        found = (_read_config(path), *_scan(path / EVENTS), None)
+        found = (*_read_config(path), *_scan(path / EVENTS), None)
     except RunDirError as exc:
-        found = ({}, [], None, [], str(exc))
+        found = ({}, None, [], None, [], str(exc))
     _cache[path] = (key, found)
     return found
 
@@ -215,13 +252,15 @@ def _identity(path: Path) -> tuple | None:
     return st.st_ino, st.st_size, st.st_mtime_ns, st.st_mode
 
 
-def _read_config(path: Path) -> dict:
-    """The run's settings; {} when config.json is missing or torn (RunDirError when it is no file)."""
+def _read_config(path: Path) -> tuple[dict, float | None]:
+    """The run's settings and when its folder was made; ({}, None) when config.json is missing or
+    torn (RunDirError when it is no file)."""
     try:
-        config = strict_json.loads(read_regular(path / CONFIG)).get("config")
+        saved = strict_json.loads(read_regular(path / CONFIG))
+        config, created = saved.get("config"), _number(saved.get("created"))
     except (ValueError, TypeError, LookupError, AttributeError):
-        return {}
-    return config if isinstance(config, dict) else {}
+        return {}, None
+    return config if isinstance(config, dict) else {}, created
 
 
 def _mtime(path: Path) -> float | None:

@@ -22,8 +22,8 @@ from pathlib import Path
 from .cli import EXIT_USAGE, build_parser, check_before_the_run_folder, config_from_args, require_terminal
 from .engine.run_status import RunStatus
 from .errors import UsageError
+from .runs_index import SWEEP
 
-SWEEP = "sweep.json"
 VALUE_ACTIONS = (argparse._StoreAction,)  # the training options that take a value (comma lists allowed)
 
 

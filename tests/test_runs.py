@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static
 
 from mnist_tui.engine import events as ev
 from mnist_tui.engine.run_status import RunStatus
+from mnist_tui.engine.rundir import read_events
 from mnist_tui.runs_index import differing_settings, list_runs, sort_runs, summarise, validation_curve
 from mnist_tui.sweep import plan
 from mnist_tui.tui.app import MnistApp
@@ -53,7 +54,8 @@ def test_runs_are_summarised_with_their_status_and_figures(tmp_path):
     assert runs["c-live"].status is RunStatus.PAUSED
     assert runs["d-crashed"].status is RunStatus.CRASHED
     assert runs["b-adam"].epochs_done == 1.5 and runs["b-adam"].epochs_total == 2  # 150 of 100 x 2 batches
-    assert runs["b-adam"].wall_s == pytest.approx(14.9)
+    times = [e["time"] for e in read_events(tmp_path / "b-adam" / "events.jsonl")]
+    assert runs["b-adam"].wall_s == pytest.approx(times[-1] - times[0])  # first event to Finished, the last
     by_val = [r.name for r in sort_runs(list(runs.values()), "best val", reverse=True)]
     assert by_val[:3] == ["b-adam", "a-sgd", "sweep-1/lr=0.01"]
     assert [s for _, s, _ in [(0, a, 0) for _, a, _ in validation_curve(tmp_path / "a-sgd")]] == [0.93, 0.95, 0.97]

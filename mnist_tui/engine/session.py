@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,7 +62,8 @@ class Session:
             data: Mnist | None = None, name: str | None = None, tensorboard: str | None = None) -> Session:
         session = cls(cfg, RunDir.create(runs_dir, name), data_dir, data=data, tensorboard=tensorboard)
         # Settings first, before Paddle or the data: a run killed at any moment can be started again.
-        session.run.write_json(CONFIG, {"config": cfg.to_dict(), "data_dir": data_dir, "tensorboard": tensorboard})
+        session.run.write_json(CONFIG, {"config": cfg.to_dict(), "data_dir": data_dir, "tensorboard": tensorboard,
+                                        "created": round(time.time(), 3)})  # the run's wall time counts from here
         return session
 
     @classmethod
@@ -147,6 +149,7 @@ class Session:
         from .. import __version__
 
         self.run.write_json(CONFIG, {
+            "created": self.run.read_config().get("created"),
             "config": self.cfg.to_dict(),
             "data_dir": self.data_dir,
             "tensorboard": self.tensorboard,

@@ -1,5 +1,7 @@
 """Marked runs side by side: validation accuracy and loss curves overlaid, final figures, and
-the settings in which the runs differ. On a sweep folder it follows the sweep as runs appear."""
+the settings in which the runs differ. On a sweep folder it follows the sweep as runs appear:
+the runs still to train are listed as pending, and each run keeps its marker (its place in the
+sweep's plan) however many have appeared."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
-from ..runs_index import RunSummary, differing_settings, list_runs, summarise, validation_curve
+from ..runs_index import RunSummary, differing_settings, list_runs, planned_runs, summarise, validation_curve
 from .charts import CachedPlot
 from .key_bar import KeyBar
 
@@ -42,15 +44,21 @@ class CompareChart(CachedPlot):
         self.plt.title(self._title)
 
 
-def compare_table(runs: list[RunSummary], curves: list[list]) -> Content:
-    """`curves`: each run's validation curve, (x, acc, loss) points, read once by the caller.
+def compare_table(entries: list[tuple[str, RunSummary | None]], curves: list[list]) -> Content:
+    """`entries`: (name, summary, or None for a sweep's run not started yet), in marker order;
+    `curves`: each one's validation curve, (x, acc, loss) points, read once by the caller.
     Plain text with styles put on: run names and settings are data, never markup."""
-    differ = differing_settings(runs)
-    head = ["", "run", "status", "best val", "final val", "val loss", "test", *differ]
+    runs = [run for _, run in entries if run is not None]
+    differ = differing_settings(runs) if len(runs) > 1 else []
+    head = ["", "run", "status", "epochs", "best val", "final val", "val loss", "test", *differ]
     rows = [head]
-    for i, (run, curve) in enumerate(zip(runs, curves)):
+    for i, ((name, run), curve) in enumerate(zip(entries, curves)):
+        if run is None:
+            rows.append([MARKERS[i % len(MARKERS)], name, "pending", *["-"] * (len(head) - 3)])
+            continue
         last = curve[-1] if curve else None
-        rows.append([MARKERS[i % len(MARKERS)], run.name, run.status.value,
+        epochs = f"{run.epochs_done:g}/{run.epochs_total}" if run.epochs_total else "-"
+        rows.append([MARKERS[i % len(MARKERS)], run.name, run.status.value, epochs,
                      _best(run), _pct(last[1] if last else None),
                      f"{last[2]:.4f}" if last else "-", _pct(run.test_acc),
                      *(str(run.config.get(key, "-")) for key in differ)])
@@ -60,8 +68,9 @@ def compare_table(runs: list[RunSummary], curves: list[list]) -> Content:
         marker = (row[0].ljust(widths[0]), COLOURS[(i - 1) % len(COLOURS)] if i else "")
         line = Content.assemble(marker, "  ", "  ".join(cell.ljust(width) for cell, width in zip(row[1:], widths[1:])))
         lines.append(line.rstrip().stylize("bold") if i == 0 else line.rstrip())
-    note = f"They differ in: {', '.join(differ)}" if differ else "Their settings are the same."
-    return Content("\n").join([*lines, Content(note)])
+    if len(runs) > 1:  # with one run there is nothing to tell apart yet
+        lines.append(Content(f"They differ in: {', '.join(differ)}" if differ else "Their settings are the same."))
+    return Content("\n").join(lines)
 
 
 def _best(run: RunSummary) -> str:
@@ -103,16 +112,23 @@ class CompareScreen(Screen):
         self.set_interval(REFRESH_S, self.refresh_figures)
         self.query_one("#compare-body").focus()
 
-    def runs(self) -> list[RunSummary]:
-        if self.live:
-            return sorted(list_runs(self.paths[0]), key=lambda r: r.name)
-        return [s for s in map(summarise, self.paths) if s is not None]
+    def entries(self) -> list[tuple[str, RunSummary | None]]:
+        """The runs in a fixed order, so that each keeps its marker: a sweep's in its plan's order
+        (None: not started yet), then any other run in its folder by name; marked runs as marked."""
+        if not self.live:
+            return [(s.name, s) for s in map(summarise, self.paths) if s is not None]
+        found = {r.name: r for r in list_runs(self.paths[0])}
+        planned = planned_runs(self.paths[0])
+        return [(name, found.get(name)) for name in planned] + sorted(
+            ((name, run) for name, run in found.items() if name not in planned), key=lambda entry: entry[0])
 
     def refresh_figures(self) -> None:
-        runs = self.runs()
-        curves = [(r.name, [(step / r.batches_per_epoch if r.batches_per_epoch else step, acc, loss)
-                            for step, acc, loss in validation_curve(r.path)]) for r in runs]
-        where = f"sweep {self.paths[0]}" if self.live else f"{len(runs)} runs"
+        entries = self.entries()
+        runs = [run for _, run in entries if run is not None]
+        curves = [(name, [] if r is None else [(step / r.batches_per_epoch if r.batches_per_epoch else step, acc, loss)
+                                               for step, acc, loss in validation_curve(r.path)]) for name, r in entries]
+        ended = sum(run.status.ended for run in runs)
+        where = f"sweep {self.paths[0]} ({ended} of {len(entries)} runs ended)" if self.live else f"{len(runs)} runs"
         self.query_one("#compare-title", Static).update(Content.from_markup(
             "[b]Compare: $where[/b] · validation curves below, one marker per run · Esc back", where=where))
         accuracy = any(point[1] is not None for _, curve in curves for point in curve)
@@ -120,7 +136,7 @@ class CompareScreen(Screen):
         self.query_one("#compare-acc", CompareChart).replot(curves, 1, "validation accuracy")
         self.query_one("#compare-loss", CompareChart).replot(curves, 2, "validation loss")
         self.query_one("#compare-table", Static).update(
-            compare_table(runs, [curve for _, curve in curves]) if runs else "No runs yet.")
+            compare_table(entries, [curve for _, curve in curves]) if entries else "No runs yet.")
 
     def action_column(self, delta: int) -> None:
         """Left, Right: scroll the table sideways a whole column at a time (columns are two spaces apart)."""

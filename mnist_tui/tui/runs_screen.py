@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from ..runs_index import COLUMNS, RunSummary, list_runs, sort_runs
+from .header import clock
 from .key_bar import KeyBar
 
 REFRESH_S = 2.0
@@ -29,7 +30,7 @@ def _pct(value: float | None) -> str:
 
 
 def row_cells(run: RunSummary, marked: bool) -> tuple[str, ...]:
-    wall = f"{run.wall_s / 60:.1f} min" if run.wall_s is not None else "-"
+    wall = clock(run.wall_s) if run.wall_s is not None else "-"
     started = time.strftime("%m-%d %H:%M", time.localtime(run.started)) if run.started else "-"
     epochs = f"{run.epochs_done:g}/{run.epochs_total}" if run.epochs_total else "-"
     lr = f"{run.lr:g} {run.schedule or ''}".strip() if run.lr is not None else "-"
