@@ -271,7 +271,7 @@ def from_json(record: dict) -> Event | None:
     if cls is BatchMetrics and "metrics" in record:  # most of a log: the record as this version writes it
         try:
             return BatchMetrics(record["epoch"], record["batch"], record["step"], record["loss"], record["acc"],
-                                record["images_per_s"], record["elapsed_s"], record["metrics"])
+                                record["images_per_s"], record["elapsed_s"], record["metrics"], record.get("lr"))
         except KeyError:
             pass  # a hand-made record: the general way below says what it lacks
     if cls is EvalResult and "running_acc" not in record:  # written before the honest gap: train_* were running means
