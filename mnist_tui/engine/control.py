@@ -79,6 +79,10 @@ class ControlError(OSError):
     """The run's trainer cannot be reached (gone, refused, or not ours)."""
 
 
+class AnotherRunsTrainer(ControlError):
+    """control.sock leads to a trainer that serves another run (a symlink to its socket)."""
+
+
 def hold_trainer_lock(run_path: str | Path):
     """Take the run's trainer lock for this process's lifetime; returns the open file (keep it)."""
     lock = os.fdopen(open_for_writing(Path(run_path) / LOCK), "a+")  # held until the process ends; never through a link
@@ -291,7 +295,7 @@ class ControlClient:
         if greeting != expected:
             sock.close()
             if greeting.startswith("hello"):
-                raise ControlError("control.sock leads to another run's trainer: refused")
+                raise AnotherRunsTrainer("control.sock leads to another run's trainer: refused")
             raise ControlError(greeting.removeprefix("error: ") or "the trainer closed the channel")
         self._sock = sock
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..engine.control import ControlClient, ControlError, trainer_alive
+from ..engine.control import AnotherRunsTrainer, ControlClient, ControlError, trainer_alive
 from ..engine.events import Event, Finished, StatusChanged
 from ..engine.run_status import RunStatus, status_of
 from ..engine.rundir import CONFIG, EventTail, RunDirError, read_regular
@@ -134,7 +134,7 @@ class RunController:
                     # Not serving yet (refused at once): try again soon. Not greeting: later.
                     slow = time.monotonic() - began > 0.5
                     next_connect = time.monotonic() + (BACK_OFF_S if slow else RETRY_S)
-                    if "another run" in str(exc):
+                    if isinstance(exc, AnotherRunsTrainer):
                         self.refused = f"Controls are off: {exc}."
             if job is not None:
                 self._deliver(*job)
