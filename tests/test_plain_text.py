@@ -5,10 +5,11 @@ show it literally."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
-from scripted import MARKED, MARKUP_LIKE, ScriptedTrainer, markup_like_events
+from scripted import MARKED, MARKUP_LIKE, ScriptedTrainer, fixed_events, markup_like_events
 from textual.widgets import Static
 from textual.widgets._toast import Toast
 
@@ -139,3 +140,32 @@ def test_events_of_the_script_carry_the_markup_like_text():
     events = markup_like_events()
     assert any(isinstance(e, ev.Alert) and all(p in e.message for p in MARKUP_LIKE) for e in events)
     assert any(isinstance(e, ev.LayerStats) and any(r["name"] == "relu[bold]" for r in e.layers) for e in events)
+
+
+def metrics_named_like_markup() -> list[ev.Event]:
+    """A run of someone else's code whose metrics' names look like markup."""
+    acc, other = "acc[/x]", "top[bold]"
+    out = []
+    for event in fixed_events():
+        if isinstance(event, ev.RunStarted):
+            event = dataclasses.replace(event, accuracy=acc, metrics=["loss", acc, other])
+        elif isinstance(event, (ev.BatchMetrics, ev.EvalResult)) and event.acc is not None:
+            event = dataclasses.replace(event, metrics={acc: event.acc, other: 0.5})
+        out.append(event)
+    return out
+
+
+@pytest.mark.anyio
+async def test_metric_names_show_literally(tmp_path):
+    trainer = ScriptedTrainer(tmp_path, metrics_named_like_markup())
+    app = MnistApp(tmp_path, RunController(trainer.path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = next(s for s in app.screen_stack if isinstance(s, RunScreen))
+        await wait_for(pilot, lambda: len(screen.state.evals) == 2, what="the log read")
+        await pilot.pause()
+        shown = on_screen(app)
+        assert "top[bold]" in shown, shown  # its sparkline, by name
+        await pilot.press("3")
+        await pilot.pause()
+        assert "Accuracy (acc[/x]) %" in text_of(app, "#accuracy-legend")
+    trainer.exit()

@@ -4,7 +4,6 @@ digits). It scrolls."""
 
 from __future__ import annotations
 
-from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
@@ -90,8 +89,9 @@ class ValidationTab(VerticalScroll):
         for panel in self.query(".accuracy-panel"):
             panel.display = state.has_accuracy
         if state.has_accuracy:
-            words = escape(state.accuracy_words)  # the metric's name comes from the run's own code: data
-            self.query_one("#accuracy-legend", Static).update(AccuracyChart.LEGEND.format(words=words[0].upper() + words[1:]))
+            words = state.accuracy_words  # the metric's name comes from the run's own code: data, not markup
+            self.query_one("#accuracy-legend", Static).update(
+                Content.from_markup(AccuracyChart.LEGEND.format(words="$words"), words=words[:1].upper() + words[1:]))
         diagnosis = NO_EVALUATION_ENDED if ended and not state.evals else state.diagnosis()
         self.query_one("#diagnosis", Static).update(Content(diagnosis))
         test, best = state.test, state.lowest_val_loss()
