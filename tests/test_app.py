@@ -582,3 +582,19 @@ async def test_the_log_wraps_and_follows_after_a_resize(tmp_path):
         await wait_for(pilot, lambda: any(newest in line for line in log.lines), what="the newest line")
         await pilot.pause(0.3)
         assert log.scroll_y == log.max_scroll_y and newest in screen_text(app), "the log still follows its end"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("end, status", [("done", 0), ("stopped", 130), ("diverged", 3), ("error", 1), (None, 1)])
+async def test_the_apps_exit_status_follows_the_runs_end(tmp_path, end, status):
+    """docs/usage.md's table, the app's column: q on an ended run (None: its trainer crashed)."""
+    trainer = ScriptedTrainer(tmp_path, fixed_events())
+    if end is not None:
+        trainer.finish(end)
+    trainer.exit()
+    app = viewer(trainer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: run_screen(app).status.ended, what="the end seen")
+        await pilot.press("q")
+        await wait_for(pilot, lambda: app.return_code is not None, what="left")
+    assert app.return_code == status

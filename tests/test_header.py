@@ -93,11 +93,22 @@ def test_settings_line_says_what_decides_a_result():
     config = TrainConfig(optimizer="momentum", lr=0.01, schedule="constant", l2={"fc": 1e-3}, weight_decay=1e-4)
     started = ev.RunStarted("run", "CPU", config.to_dict(), 5, 781, 50_000, 10_000, [], test_size=10_000)
     assert settings_line(started) == ("momentum 0.9 lr 0.01 constant · batch 64 · L2 0.0001 + fc=0.001 · "
-                                      "train/val/test 50,000/10,000/10,000")
+                                      "train/val/test 50k/10k/10k")
     assert "shift 2" in all_settings(started) and "seed 0" in all_settings(started)
-    loop = ev.RunStarted("run", "CPU", {"optimizer": "Adam", "batch_size": 32}, 2, 50, 1600, 0, [])
-    assert settings_line(loop) == "Adam · batch 32 · train 1,600"
+    loop = ev.RunStarted("run", "CPU", {"optimizer": "Adam", "batch_size": 32}, 2, 50, 1632, 0, [])
+    assert settings_line(loop) == "Adam · batch 32 · train 1,632"  # not a round hundred: in full
     fit = ev.RunStarted("run", "CPU", {"optimizer": "momentum", "lr": 0.1, "batch_size": 32}, 2, 50, 1600, 0, [])
-    assert settings_line(fit) == "momentum lr 0.1 · batch 32 · train 1,600"  # Model.fit with Momentum: no factor known
+    assert settings_line(fit) == "momentum lr 0.1 · batch 32 · train 1.6k"  # Model.fit with Momentum: no factor known
     unknown = ev.RunStarted("run", "CPU", {"optimizer": None, "lr": None, "batch_size": 32}, 2, 50, 1600, 0, [])
-    assert settings_line(unknown) == "batch 32 · train 1,600"
+    assert settings_line(unknown) == "batch 32 · train 1.6k"
+
+
+def test_eta_while_testing_counts_the_rest_of_the_test_once():
+    state = RunState()
+    state.apply([ev.RunStarted("run", "CPU", {"batch_size": 64}, 1, 100, 6400, 1000, [], train_eval_size=1000,
+                               test_size=10_000)])
+    state.apply([ev.BatchMetrics(0, b, b, 0.5, 0.9, 640.0, b / 10) for b in range(100)])
+    state.apply([ev.EvalResult("val", 0, 100, 100, 0.2, 0.9, size=1000), ev.StatusChanged("testing"),
+                 ev.EvalProgress("test", 4_000, 10_000, 2.0, 12.0)])
+    eta, complete = state.eta()
+    assert complete and round(eta, 6) == 6_000 / 2_000  # the 6,000 images left at 2,000 a second

@@ -12,6 +12,11 @@ def _number(value) -> str:
     return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
+def _count(n: int) -> str:
+    """50000 → "50k", 6400 → "6.4k" (only when exact, so nothing is rounded), else 6,432."""
+    return f"{n / 1000:g}k" if n >= 1000 and n % 100 == 0 else f"{n:,}"
+
+
 def settings_line(started: RunStarted) -> str:
     """One line; a run from someone else's loop shows the settings it gave, whatever they are."""
     c = started.config
@@ -31,7 +36,7 @@ def settings_line(started: RunStarted) -> str:
     sizes = [(name, size) for name, size in (("train", started.train_size), ("val", started.val_size),
                                              ("test", started.test_size)) if size]
     if sizes:
-        parts.append("/".join(n for n, _ in sizes) + " " + "/".join(f"{size:,}" for _, size in sizes))
+        parts.append("/".join(n for n, _ in sizes) + " " + "/".join(_count(size) for _, size in sizes))
     if not parts:  # nothing we know by name: the first few settings as given
         parts = [f"{k} {_number(v)}" for k, v in list(c.items())[:4]]
     return " · ".join(parts)

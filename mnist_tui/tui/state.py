@@ -137,9 +137,11 @@ class RunState:
         train_left = max(self.total_steps - self.steps_done, 0) * self.batch_size
         per_validation = s.val_size + s.train_eval_size
         evals = evaluations_due(self.steps_done, self.total_steps, self.bpe, s.config.get("eval_every") or 0)
-        eval_left = evals * per_validation + (s.test_size if self.test is None else 0)
-        if self.eval_progress is not None:
-            eval_left += max(self.eval_progress.total - self.eval_progress.done, 0)
+        progress = self.eval_progress
+        testing = progress is not None and progress.split == "test"
+        eval_left = evals * per_validation + (s.test_size if self.test is None and not testing else 0)
+        if progress is not None:  # the rest of the evaluation under way
+            eval_left += max(progress.total - progress.done, 0)
         if not s.train_eval_size and not s.test_size:  # a Monitor's loop, or a log from before they were
             return self.pace.eta(train_left, 0, self.batch_size)[0], False  # recorded: training only, "more than"
         return self.pace.eta(train_left, eval_left, self.batch_size)
