@@ -199,9 +199,8 @@ class ListPicker(ModalScreen):
         self.dismiss(self.choices[event.option_index][1])
 
     def action_choose(self) -> None:
-        highlighted = self.query_one(OptionList).highlighted
-        if highlighted is not None:
-            self.dismiss(self.choices[highlighted][1])
+        """Enter, shown in the key bar: the list's own selection, so a choice is answered once."""
+        self.query_one(OptionList).action_select()
 
 
 class LayerPicker(ListPicker):
