@@ -27,7 +27,7 @@ def nice_step(raw: float) -> float:
 
 
 def row_axis(low: float, high: float, rows: int) -> Axis:
-    """A y axis over [low, high] drawn on `rows` rows: at least three ticks where the rows allow,
+    """A y axis over [low, high] drawn on `rows` rows: at least three ticks from seven rows up,
     a whole number of rows apart (two or more, three on tall charts), with the limits that fill
     the rows best."""
     low, high = _widened(low, high)
@@ -35,7 +35,7 @@ def row_axis(low: float, high: float, rows: int) -> Axis:
     if spans < 1:
         return _axis(low, high, nice_step(high - low), low)
     best = None
-    widest = spans // 2 if spans >= 4 else spans
+    widest = spans // 2 if spans >= 6 else spans  # a short chart: two ticks that fill it beat three that do not
     for gap in range(min(2 if rows < 16 else 3, widest), widest + 1):  # rows between two ticks
         step = nice_step((high - low) * gap / spans)
         while True:
