@@ -236,10 +236,12 @@ def _read_run(path: Path) -> tuple[dict, float | None, list[dict], dict | None, 
     cached = _cache.get(path)
     if cached is not None and cached[0] == key:
         return cached[1]
+    config: tuple = ({}, None)
     try:
-        found = (*_read_config(path), *_scan(path / EVENTS), None)
-    except RunDirError as exc:
-        found = ({}, None, [], None, [], str(exc))
+        config = _read_config(path)
+        found = (*config, *_scan(path / EVENTS), None)
+    except RunDirError as exc:  # its settings still show when only the log is damaged
+        found = (*config, [], None, [], str(exc))
     _cache[path] = (key, found)
     return found
 

@@ -112,6 +112,7 @@ def test_the_runs_table_marks_a_damaged_folder_and_lists_the_others(tmp_path, ho
     assert runs["fine"].damaged is None
     assert "events.jsonl" in runs["run"].damaged
     assert row_cells(runs["run"], False)[2] == "damaged"
+    assert runs["run"].optimizer == "adam", "its settings still show"
 
 
 def test_a_config_that_is_a_fifo_does_not_hang_anything(tmp_path, capsys):
