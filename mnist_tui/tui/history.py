@@ -45,7 +45,7 @@ class Bucket:
     low: float
     high: float
     last: float
-    smoothed: list[float]  # at the newest point, one per SMOOTHING_LEVELS
+    smoothed: list[float]  # at the newest point, one per SMOOTHING_LEVELS (none for a history kept unsmoothed)
 
     def take(self, newer: Bucket) -> None:
         self.x, self.last, self.smoothed = newer.x, newer.last, newer.smoothed
@@ -62,13 +62,16 @@ class History:
     the run's length. Non-finite values are kept apart (their x, bounded) so a chart can mark them.
     """
 
-    def __init__(self, max_points: int = 2000, max_nonfinite: int = 200) -> None:
+    def __init__(self, max_points: int = 2000, max_nonfinite: int = 200, smoothed: bool = True) -> None:
+        """`smoothed`: False for a series no chart smooths (the learning rate), which then skips
+        the averages every point would otherwise update."""
         self.max_points = max_points - max_points % 2
         self.buckets: list[Bucket] = []
         self.nonfinite_xs: collections.deque[float] = collections.deque(maxlen=max_nonfinite)
         self.stride = 1  # points per stored bucket
         self.count = 0  # points seen
-        self._averages = [0.0] * len(SMOOTHING_LEVELS)
+        self._levels = SMOOTHING_LEVELS if smoothed else ()
+        self._averages = [0.0] * len(self._levels)
         self._finite = 0
         self._open_n = 0  # points in the bucket being filled, whose figures follow
         self._x = self._low = self._high = self._last = 0.0
@@ -79,7 +82,7 @@ class History:
             self.nonfinite_xs.append(x)
             return
         self._finite += 1
-        self._averages = [beta * avg + (1 - beta) * y for beta, avg in zip(SMOOTHING_LEVELS, self._averages)]
+        self._averages = [beta * avg + (1 - beta) * y for beta, avg in zip(self._levels, self._averages)]
         if self._open_n:
             self._low, self._high = min(self._low, y), max(self._high, y)
         else:
@@ -98,7 +101,7 @@ class History:
 
     def _open_bucket(self) -> Bucket:
         # Debiased as in Adam: early points are not pulled towards 0.
-        smoothed = [avg / (1 - beta**self._finite) for beta, avg in zip(SMOOTHING_LEVELS, self._averages)]
+        smoothed = [avg / (1 - beta**self._finite) for beta, avg in zip(self._levels, self._averages)]
         return Bucket(self._x, self._low, self._high, self._last, smoothed)
 
     def all_buckets(self) -> list[Bucket]:

@@ -55,7 +55,7 @@ class RunState:
         self.best_loss: float | None = None
         self.best_acc: float | None = None
         self.loss_history, self.acc_history = History(history_points), History(history_points)
-        self.lr_history = History(history_points)  # the learning rate of each batch, where the run logs it
+        self.lr_history = History(history_points, smoothed=False)  # each batch's learning rate, where the run logs it
         self.metric_windows: dict[str, Window] = {}  # the figures besides loss and accuracy, by their names
         self._window = window
         self._acc_seen = self._batches_seen = False
