@@ -131,33 +131,52 @@ def _add_progress(summary: RunSummary, events: list[dict], first_batch: dict | N
     summary.started = min(firsts) if firsts else _mtime(summary.path / CONFIG) or _mtime(summary.path / EVENTS)
 
 
-def _wall_s(created: float | None, events: list[dict], last_batches: list[dict]) -> float | None:
-    """From a run's first event to its last, start-up included (config.json's `created` is written
-    before Paddle loads). A resumed run adds up each trainer's life, not the time between them;
-    inspections of the final model after `Finished` are not counted."""
-    lives: list[list] = []  # [start, end, has its RunStarted, has its Finished]
-    for e in events:
-        t, kind = _number(e.get("time")), e.get("type")
+class WallTime:
+    """A run's wall time from its events as they come: from its first event to its last, start-up
+    included (config.json's `created` is written before Paddle loads). A resumed run adds up each
+    trainer's life, not the time between them; inspections of the final model after `Finished` are
+    not counted. The runs table and the run view's header both use it, so they agree."""
+
+    def __init__(self) -> None:
+        self.lives: list[list] = []  # [start, end, has its RunStarted, has its Finished]
+
+    def clear(self) -> None:
+        self.lives = []
+
+    def add(self, record: dict) -> None:
+        t, kind = _number(record.get("time")), record.get("type")
         if t is None:
-            continue
-        resumed = kind == "StatusChanged" and e.get("status") == "resumed"  # written before the new RunStarted
-        if not lives or resumed or (kind == "RunStarted" and lives[-1][2]):
-            lives.append([t, t, False, False])
-        life = lives[-1]
+            return
+        resumed = kind == "StatusChanged" and record.get("status") == "resumed"  # written before the new RunStarted
+        if not self.lives or resumed or (kind == "RunStarted" and self.lives[-1][2]):
+            self.lives.append([t, t, False, False])
+        life = self.lives[-1]
         if not life[3]:
             life[1] = max(life[1], t)
         life[2] |= kind == "RunStarted"
         life[3] |= kind == "Finished"
-    for batch in last_batches:  # a run that is still training: its newest batch
+
+    def add_batch(self, batch: dict) -> None:
+        """A batch read apart from the other events (a run that is still training: its newest)."""
         t = _number(batch.get("time"))
-        life = next((life for life in reversed(lives) if t is not None and life[0] <= t), None)
+        life = next((life for life in reversed(self.lives) if t is not None and life[0] <= t), None)
         if life is not None and not life[3]:
             life[1] = max(life[1], t)
-    if not lives:
-        return None
-    if created is not None:
-        lives[0][0] = min(lives[0][0], created)
-    return sum(end - start for start, end, *_ in lives)
+
+    def seconds(self, created: float | None = None) -> float | None:
+        if not self.lives:
+            return None
+        first = min(self.lives[0][0], created) if created is not None else self.lives[0][0]
+        return sum(end - start for start, end, *_ in self.lives) + (self.lives[0][0] - first)
+
+
+def _wall_s(created: float | None, events: list[dict], last_batches: list[dict]) -> float | None:
+    wall = WallTime()
+    for e in events:
+        wall.add(e)
+    for batch in last_batches:
+        wall.add_batch(batch)
+    return wall.seconds(created)
 
 
 def list_runs(runs_dir: str | Path) -> list[RunSummary]:

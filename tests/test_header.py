@@ -112,3 +112,30 @@ def test_eta_while_testing_counts_the_rest_of_the_test_once():
                  ev.EvalProgress("test", 4_000, 10_000, 2.0, 12.0)])
     eta, complete = state.eta()
     assert complete and round(eta, 6) == 6_000 / 2_000  # the 6,000 images left at 2,000 a second
+
+
+def test_an_ended_runs_wall_time_is_the_runs_tables(tmp_path):
+    """The header's wall time and the runs table's are one figure: first event to Finished, not the
+    final model's inspections after it."""
+    from mnist_tui import strict_json
+    from mnist_tui.engine.rundir import CONFIG, RunDir
+    from mnist_tui.runs_index import summarise
+    from mnist_tui.tui.controller import RunController
+
+    run = RunDir.create(tmp_path, "ended")
+    run.write_json(CONFIG, {"config": {"batch_size": 64}})
+    timed = [(0.0, ev.StatusChanged("starting")),
+             (3.0, ev.RunStarted("run", "CPU", {"batch_size": 64}, 1, 10, 640, 100, [])),
+             *((4.0 + b, ev.BatchMetrics(0, b, b, 0.5, 0.9, 64.0, 1.0 + b)) for b in range(10)),
+             (125.0, ev.Finished("done")),
+             (400.0, ev.LayerStats(0, 9, 9, []))]  # r on the final model, long after
+    run.events_path.write_text("".join(strict_json.dumps({**e.to_json(), "time": 1e9 + t}) + "\n" for t, e in timed))
+    controller = RunController(run.path)
+    try:
+        events, _ = controller.poll()
+        state = RunState()
+        state.apply(events)
+        line = fit_header(header_fields(state, controller, controller.status, False), 200).plain
+    finally:
+        controller.close()
+    assert summarise(run.path).wall_s == 125.0 and "wall 2:05" in line and "finished" in line, line

@@ -12,6 +12,7 @@ import os
 import stat
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -324,13 +325,15 @@ class EventTail:
     """Reads an event log as it grows, whole lines only. A log rewritten in place (a resume drops
     the events after its checkpoint) is read again from the start, and `read` says so."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, on_record: Callable[[dict], None] | None = None,
+                 on_restart: Callable[[], None] | None = None) -> None:
+        """`on_record`: also given each line's record as read (its `time` included); `on_restart`:
+        called when a rewritten log is about to be read again from its start."""
         self.path = Path(path)
         self._file = None
         self._inode: int | None = None
         self._partial = b""
-        self.first_time: float | None = None  # when the first and the newest event were written
-        self.last_time: float | None = None
+        self.on_record, self.on_restart = on_record, on_restart
 
     def read(self) -> tuple[list[Event], bool]:
         """(events appended since the last call, whether the log was rewritten and re-read)."""
@@ -342,12 +345,13 @@ class EventTail:
         if self._file is not None and inode != self._inode:
             self.close()
             restarted = True
+            if self.on_restart is not None:
+                self.on_restart()
         if self._file is None:
             self._file = open_regular(self.path)
             if self._file is None:
                 return [], restarted  # not a file (a FIFO, a device): nothing to read, nothing to wait on
             self._inode, self._partial = inode, b""
-            self.first_time = self.last_time = None
         data = self._partial + self._file.read(max(0, os.fstat(self._file.fileno()).st_size - self._file.tell()))
         lines = data.split(b"\n")
         self._partial = lines.pop()
@@ -356,9 +360,8 @@ class EventTail:
             record = parse_event_line(line)  # None: a line torn by a crash (then a restart's), or damaged
             if record is None:
                 continue
-            if isinstance(record.get("time"), (int, float)):
-                self.first_time = record["time"] if self.first_time is None else self.first_time
-                self.last_time = record["time"]
+            if self.on_record is not None:
+                self.on_record(record)
             event = from_json(record)
             if event is not None:
                 events.append(event)

@@ -19,6 +19,7 @@ from ..engine.control import AnotherRunsTrainer, ControlClient, ControlError, tr
 from ..engine.events import Event, Finished, StatusChanged
 from ..engine.run_status import RunStatus, status_of
 from ..engine.rundir import CONFIG, EventTail, RunDirError, read_regular
+from ..runs_index import WallTime
 
 STARTING_HINT = "Training is starting (loading data and Paddle): try again in a moment."
 RETRY_S, BACK_OFF_S = 0.25, 2.0  # reconnecting: soon after a refusal, later after a trainer that did not greet
@@ -30,7 +31,10 @@ class RunController:
     def __init__(self, run_path: str | Path, process=None) -> None:
         self.run_path = Path(run_path)
         self.process = process  # the background trainer, when this viewer started it (subprocess.Popen)
-        self._tail = EventTail(self.run_path / "events.jsonl")
+        self._wall = WallTime()
+        self._created: float | None = None  # config.json's, read once with the wall time
+        self._tail = EventTail(self.run_path / "events.jsonl", on_record=lambda record: self._wall.add(record),
+                               on_restart=self._wall.clear)
         self._client = ControlClient(self.run_path)
         self.engine_status: str | None = None
         self.finished: Finished | None = None
@@ -56,9 +60,13 @@ class RunController:
 
     @property
     def wall_s(self) -> float | None:
-        """From the log's first event to its newest: an ended run's wall time, start-up included."""
-        first, last = self._tail.first_time, self._tail.last_time
-        return None if first is None or last is None else last - first
+        """The run's wall time as the runs table gives it (runs_index.WallTime)."""
+        if self._created is None:
+            try:
+                self._created = float(json.loads(read_regular(self.run_path / CONFIG)).get("created") or 0) or None
+            except (RunDirError, ValueError, TypeError, AttributeError):
+                self._created = None
+        return self._wall.seconds(self._created)
 
     @property
     def status(self) -> RunStatus:
