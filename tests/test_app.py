@@ -282,8 +282,8 @@ async def test_a_trainer_gone_without_finishing_shows_as_crashed(tmp_path):
         await pilot.press("p")
         await wait_for(pilot, lambda: "crashed" in notified(app), what="p says why")
     stem = trainer.path / "checkpoints" / "step-0000100"
-    for suffix in (".pdparams", ".pdopt", ".json"):
-        Path(str(stem) + suffix).write_text("{}")
+    for suffix, text in ((".pdparams", "{}"), (".pdopt", "{}"), (".json", '{"epoch": 1, "batch": 0, "step": 100}')):
+        Path(str(stem) + suffix).write_text(text)
     app = viewer(trainer)
     async with app.run_test(size=(80, 24)) as pilot:
         panel = run_screen(app).query_one("#error-panel", Static)
@@ -308,8 +308,7 @@ async def test_divergence_ends_with_exit_status_3(tmp_path):
 
 @pytest.mark.anyio
 async def test_a_resumed_log_is_read_again_from_the_start(tmp_path):
-    from mnist_tui.engine.rundir import EventLog
-    from mnist_tui.engine.session import truncate_events_after_checkpoint
+    from mnist_tui.engine.rundir import EventLog, atomic_write_text
 
     trainer = ScriptedTrainer(tmp_path, fixed_events())
     app = viewer(trainer)
@@ -317,7 +316,7 @@ async def test_a_resumed_log_is_read_again_from_the_start(tmp_path):
         screen = run_screen(app)
         await wait_for(pilot, lambda: screen.state.loss_history.count == 150, what="the history")
         await pilot.press("question_mark")  # an overlay open meanwhile
-        truncate_events_after_checkpoint(trainer.run.events_path, None)  # what a resume with no checkpoint does
+        atomic_write_text(trainer.run.events_path, "")  # what a resume with no checkpoint does
         await wait_for(pilot, lambda: screen.state.loss_history.count == 0, what="the view starts over")
         assert [type(s).__name__ for s in app.screen_stack].count("RunScreen") == 1
         assert isinstance(app.screen, HelpScreen), "the overlay stays"
