@@ -139,3 +139,13 @@ def test_an_ended_runs_wall_time_is_the_runs_tables(tmp_path):
     finally:
         controller.close()
     assert summarise(run.path).wall_s == 125.0 and "wall 2:05" in line and "finished" in line, line
+
+
+def test_eta_counts_a_validation_that_has_begun_before_its_first_report():
+    state = state_at_batch_244()
+    state.apply([ev.EvalProgress("val", 20_000, 20_000, 10.0, 70.0), ev.EvalResult("val", 0, 200, 200, 0.2, 0.9)])
+    state.apply([ev.StatusChanged("running"), ev.StatusChanged("validating")])
+    state.pace.eta_shown = None
+    eta, complete = state.eta()
+    train = (2 * 781 - 244) * 64 / 800
+    assert complete and round(eta, 6) == round(train + (20_000 + 2 * 20_000 + 10_000) / 2_000, 6)

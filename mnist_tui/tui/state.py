@@ -51,6 +51,7 @@ class RunState:
         self._earlier_lives_s = 0.0
         self.pace = Pace()
         self.eval_progress: ev.EvalProgress | None = None  # the evaluation running now, if any
+        self.validating = False  # a validation has begun (its first progress report may not have come yet)
         self.loss_window, self.acc_window = Window(window), Window(window)
         self.best_loss: float | None = None
         self.best_acc: float | None = None
@@ -142,6 +143,8 @@ class RunState:
         eval_left = evals * per_validation + (s.test_size if self.test is None and not testing else 0)
         if progress is not None:  # the rest of the evaluation under way
             eval_left += max(progress.total - progress.done, 0)
+        elif self.validating:  # begun, nothing reported yet: all of it
+            eval_left += per_validation
         if not s.train_eval_size and not s.test_size:  # a Monitor's loop, or a log from before they were
             return self.pace.eta(train_left, 0, self.batch_size)[0], False  # recorded: training only, "more than"
         return self.pace.eta(train_left, eval_left, self.batch_size)
@@ -194,6 +197,7 @@ class RunState:
 
     def _on_StatusChanged(self, e: ev.StatusChanged) -> None:
         self.dirty.add("header")  # the status itself is the run controller's (tui/controller.py)
+        self.validating = e.status == "validating"
         if e.status not in ("validating", "testing"):
             self.eval_progress = None
         if e.detail:
