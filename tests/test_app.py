@@ -597,3 +597,18 @@ async def test_the_apps_exit_status_follows_the_runs_end(tmp_path, end, status):
         await pilot.press("q")
         await wait_for(pilot, lambda: app.return_code is not None, what="left")
     assert app.return_code == status
+
+
+@pytest.mark.anyio
+async def test_the_run_view_shows_its_settings_on_one_line_and_i_expands_them(tmp_path):
+    app = viewer(ScriptedTrainer(tmp_path, fixed_events()))
+    async with app.run_test(size=(80, 24)) as pilot:
+        settings = run_screen(app).query_one("#settings", Static)
+        await wait_for(pilot, lambda: "batch 64" in text_of(settings), what="the settings line")
+        assert settings.size.height == 1 and text_of(settings).endswith("i: all")
+        await pilot.press("i")
+        await pilot.pause(0.1)
+        assert "stats_every=100" in text_of(settings) and settings.size.height >= 2
+        await pilot.press("i")
+        await pilot.pause(0.1)
+        assert settings.size.height == 1 and "stats_every" not in text_of(settings)

@@ -94,7 +94,8 @@ def test_settings_line_says_what_decides_a_result():
     started = ev.RunStarted("run", "CPU", config.to_dict(), 5, 781, 50_000, 10_000, [], test_size=10_000)
     assert settings_line(started) == ("momentum 0.9 lr 0.01 constant · batch 64 · L2 0.0001 + fc=0.001 · "
                                       "train/val/test 50k/10k/10k")
-    assert "shift 2" in all_settings(started) and "seed 0" in all_settings(started)
+    assert all_settings(started).startswith("epochs=5 batch_size=64 optimizer=momentum lr=0.01 momentum=0.9 ")
+    assert " l2=fc=0.001 " in all_settings(started) and " gpus=- " in all_settings(started)
     loop = ev.RunStarted("run", "CPU", {"optimizer": "Adam", "batch_size": 32}, 2, 50, 1632, 0, [])
     assert settings_line(loop) == "Adam · batch 32 · train 1,632"  # not a round hundred: in full
     fit = ev.RunStarted("run", "CPU", {"optimizer": "momentum", "lr": 0.1, "batch_size": 32}, 2, 50, 1600, 0, [])

@@ -43,5 +43,12 @@ def settings_line(started: RunStarted) -> str:
 
 
 def all_settings(started: RunStarted) -> str:
-    """Every setting, `name value`, in the order the run recorded them."""
-    return "  ".join(f"{k} {_number(v) if not isinstance(v, dict) else v}" for k, v in started.config.items())
+    """Every setting as `name=value`, in the order the run recorded them (a wrapped line breaks
+    between settings, never inside one)."""
+    def shown(value) -> str:
+        if value == "" or value == {}:
+            return "-"
+        if isinstance(value, dict):
+            return ",".join(f"{k}={_number(v)}" for k, v in value.items())
+        return _number(value).replace(" ", "\u00a0")
+    return " ".join(f"{k}={shown(v)}" for k, v in started.config.items())
