@@ -11,6 +11,7 @@ import time
 import pytest
 from scripted import evaluations_events, spike_events, write_run
 
+from mnist_tui.engine import events as ev
 from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.charts import AccuracyChart, GapChart, HistoryChart, LossChart
 from mnist_tui.tui.controller import RunController
@@ -163,3 +164,16 @@ async def test_validation_tab_draws_accuracy_gap_and_loss_apart_with_the_newest_
         assert min(acc_ticks) >= 90 and max(acc_ticks) <= 100, acc
         assert min(gap_ticks) < 0 < max(gap_ticks) <= 1, gap
         assert max(loss_ticks) < 1, loss
+
+
+@pytest.mark.anyio
+async def test_a_loop_that_validates_only_gets_no_gap_panel_and_no_train_in_its_legends(tmp_path):
+    events = [*evaluations_events(2)[:2], ev.EvalResult("val", 0, 24, 24, 0.21, 0.93, size=1000),
+              ev.EvalResult("val", 0, 49, 49, 0.15, 0.95, size=1000), ev.Finished("done")]
+    app = MnistApp(tmp_path, RunController(write_run(tmp_path, "monitored", events)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await shown(pilot, "3")
+        assert screen.query_one(AccuracyChart).display and not screen.query_one(GapChart).display
+        legends = " ".join(str(s.render()) for s in screen.query(".chart-legend") if s.display)
+        assert "validation" in legends and "train" not in legends, legends
+        assert "95.00" in "\n".join(chart_lines(screen.query_one(AccuracyChart)))

@@ -203,7 +203,8 @@ def _kept(evals: list, bpe: int, value) -> tuple[list[float], list[float]]:
 class AccuracyChart(EvalChart):
     """Validation and training-subset accuracy, in %."""
 
-    LEGEND = "[b]{words} %[/b]  [cyan]⣿[/] validation  [green]•[/] train  [dim](x: epochs)[/]"
+    LEGEND = "[b]{words} %[/b]  [cyan]⣿[/] validation{train}  [dim](x: epochs)[/]"
+    TRAIN = "  [green]•[/] train"  # in the legend when the run measures its training side
 
     def series(self, evals: list, bpe: int) -> list[Series]:
         val = _kept(evals, bpe, lambda e: None if e.acc is None else 100 * e.acc)
@@ -230,7 +231,8 @@ class GapChart(EvalChart):
 class LossChart(EvalChart):
     """Validation and training-subset loss; a yellow line at the lowest validation loss."""
 
-    LEGEND = "[b]Loss[/b]  [orange]⣿[/] validation  [red]•[/] train  [yellow]|[/] lowest validation loss"
+    LEGEND = "[b]Loss[/b]  [orange]⣿[/] validation{train}  [yellow]|[/] lowest validation loss"
+    TRAIN = "  [red]•[/] train"
     MARKS_LOWEST_LOSS = True
 
     def series(self, evals: list, bpe: int) -> list[Series]:

@@ -58,12 +58,12 @@ class ValidationTab(VerticalScroll):
         yield Static(TEST_PENDING, id="test-result")
         yield Static(id="eval-table", classes="text-table")
         yield Static(id="eval-note")
-        yield Static(AccuracyChart.LEGEND.format(words="Accuracy"), id="accuracy-legend",
+        yield Static(AccuracyChart.LEGEND.format(words="Accuracy", train=AccuracyChart.TRAIN), id="accuracy-legend",
                      classes="chart-legend accuracy-panel")
         yield AccuracyChart(id="accuracy-chart", classes="eval-chart accuracy-panel")
-        yield Static(GapChart.LEGEND, classes="chart-legend accuracy-panel")
-        yield GapChart(id="gap-chart", classes="eval-chart accuracy-panel")
-        yield Static(LossChart.LEGEND, classes="chart-legend")
+        yield Static(GapChart.LEGEND, classes="chart-legend accuracy-panel gap-panel")
+        yield GapChart(id="gap-chart", classes="eval-chart accuracy-panel gap-panel")
+        yield Static(LossChart.LEGEND.format(train=LossChart.TRAIN), id="loss-legend", classes="chart-legend")
         yield LossChart(id="loss-chart", classes="eval-chart")
         yield Static(NO_MISTAKES_YET, id="mistakes-title")
         with Horizontal(id="mistakes"):
@@ -86,12 +86,16 @@ class ValidationTab(VerticalScroll):
                 self.query_one("#mistakes-title", Static).update(NO_MISTAKES)
         if not state.classifies:
             self.query_one("#mistakes-title", Static).update(Content(NOT_CLASSIFYING.format(task=state.task)))
+        # A loop of someone else's may measure no accuracy, or validation alone (no training side, no gap).
+        train_side = any(e.train_loss is not None for e in state.evals)
         for panel in self.query(".accuracy-panel"):
-            panel.display = state.has_accuracy
+            panel.display = state.has_accuracy and (train_side or "gap-panel" not in panel.classes)
         if state.has_accuracy:
             words = state.accuracy_words  # the metric's name comes from the run's own code: data, not markup
+            legend = AccuracyChart.LEGEND.format(words="$words", train=AccuracyChart.TRAIN if train_side else "")
             self.query_one("#accuracy-legend", Static).update(
-                Content.from_markup(AccuracyChart.LEGEND.format(words="$words"), words=words[:1].upper() + words[1:]))
+                Content.from_markup(legend, words=words[:1].upper() + words[1:]))
+        self.query_one("#loss-legend", Static).update(LossChart.LEGEND.format(train=LossChart.TRAIN if train_side else ""))
         diagnosis = NO_EVALUATION_ENDED if ended and not state.evals else state.diagnosis()
         self.query_one("#diagnosis", Static).update(Content(diagnosis))
         test, best = state.test, state.lowest_val_loss()
