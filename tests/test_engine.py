@@ -326,3 +326,12 @@ def test_evaluations_report_their_progress_and_the_rate_leaves_them_out(mnist, t
     after = [b.images_per_s for b in batches if 5 <= b.step < 10]
     before = [b.images_per_s for b in batches if b.step < 5]
     assert min(after) > 0.5 * min(before), (before, after)
+
+
+def test_the_log_reader_s_fast_path_for_batch_lines_names_every_field():
+    """A field added to BatchMetrics must be added to from_json's fast path, or it would be dropped."""
+    from mnist_tui.engine import events as ev
+
+    assert ev._BATCH_KEYS == {"type", "time", *ev.BatchMetrics.__dataclass_fields__}
+    record = {**ev.BatchMetrics(1, 2, 3, 0.5, 0.9, 100.0, 4.0, {"acc": 0.9}, 0.01).to_json(), "later_field": 1}
+    assert ev.from_json(record) == ev.BatchMetrics(1, 2, 3, 0.5, 0.9, 100.0, 4.0, {"acc": 0.9}, 0.01)

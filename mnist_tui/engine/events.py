@@ -268,7 +268,7 @@ def from_json(record: dict) -> Event | None:
     cls = _TYPES.get(record.get("type", "")) or _types().get(record.get("type", ""))
     if cls is None:
         return None
-    if cls is BatchMetrics and "metrics" in record:  # most of a log: the record as this version writes it
+    if cls is BatchMetrics and "metrics" in record and record.keys() <= _BATCH_KEYS:  # most of a log, as written now
         try:
             return BatchMetrics(record["epoch"], record["batch"], record["step"], record["loss"], record["acc"],
                                 record["images_per_s"], record["elapsed_s"], record["metrics"], record.get("lr"))
@@ -288,6 +288,9 @@ def from_json(record: dict) -> Event | None:
 
 
 _TYPES: dict[str, type[Event]] = {}
+# The fast path above names every field; a field it does not name takes the general way.
+_BATCH_KEYS = frozenset({"type", "time", "epoch", "batch", "step", "loss", "acc", "images_per_s", "elapsed_s",
+                         "metrics", "lr"})
 
 
 def _types() -> dict[str, type[Event]]:
