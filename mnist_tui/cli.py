@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.headless:
             require_terminal()
         if args.resume:
-            session = Session.resume(args.resume)
+            session = Session.resume(args.resume, rewrite=args.headless)  # the app's trainer resumes it itself
             for note in session.notes if args.headless else ():  # the app shows them from the log
                 print(f"warning: {note}", flush=True)
             if args.nproc is not None:  # a run goes on with any number of processes

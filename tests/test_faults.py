@@ -422,3 +422,17 @@ def test_a_checkpoint_that_does_not_fit_leaves_no_temporary_file_and_the_run_end
     assert err.getvalue().startswith("mnist-tui: the disk is full") and len(err.getvalue().splitlines()) == 1
     assert not list(session.run.checkpoints.glob("*")), "no temporary file, no part of the checkpoint left"
     assert read_events(session.run.events_path)[-1]["status"] == "error"
+
+
+def test_the_app_s_launcher_checks_a_resume_and_leaves_the_rewrite_to_its_trainer(tmp_path):
+    """The app resumes twice (the launcher checks, its background trainer resumes): the warnings
+    are written once, by the trainer's resume, and still name the damaged line."""
+    run, _lines = fake_run(tmp_path)
+    damage_line(run, 8)
+    before = run.events_path.read_text()
+    assert any("line 8 damaged" in note for note in Session.resume(run.path, rewrite=False).notes)
+    assert run.events_path.read_text() == before
+    Session.resume(run.path)
+    alerts = [json.loads(line) for line in run.events_path.read_text().splitlines() if '"Alert"' in line]
+    assert [a["message"] for a in alerts] == [("events.jsonl: line 8 damaged (not an event): left out, "
+                                              "every intact line kept")]

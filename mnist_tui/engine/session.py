@@ -74,11 +74,13 @@ class Session:
         return cls(saved_config(run, saved), run, saved.get("data_dir"), data=data, tensorboard=saved.get("tensorboard"))
 
     @classmethod
-    def resume(cls, run_path: str | Path, data: Mnist | None = None) -> Session:
+    def resume(cls, run_path: str | Path, data: Mnist | None = None, rewrite: bool = True) -> Session:
         """Reopen a run at its newest intact checkpoint; events after that checkpoint are dropped so
         that the re-run batches are logged once, without gaps, and every intact line before it is
         kept (a damaged one is left out and named in a warning). With no checkpoint (killed before
-        the first), the run starts again from its saved settings."""
+        the first), the run starts again from its saved settings. `rewrite=False`: every check and
+        refusal, but the log is left as it is (the app's launcher: its background trainer, which
+        resumes the run again, rewrites it, and a second rewrite would find nothing to warn about)."""
         run = RunDir(Path(run_path))
         if not run.path.is_dir():
             raise RunDirError(f"{run.path}: no such run folder")
@@ -100,11 +102,10 @@ class Session:
             raise RunDirError(f"{run.path}: no intact checkpoint to go on from ({notes[0]}); to start it again "
                               f"from its settings, move {run.checkpoints} away")
         run.check_writable()
-        # The warnings go in the log itself: whichever process trains next (the app's is another), a
-        # viewer shows them.
-        said = [strict_json.dumps(Alert("warning", note).to_json()).encode() for note in notes]
-        atomic_write_text(run.events_path, b"".join(line.rstrip(b"\n") + b"\n" for line in keep + said)
-                          .decode("utf-8", "replace"))
+        if rewrite:  # the warnings go in the log itself, where every viewer shows them
+            said = [strict_json.dumps(Alert("warning", note).to_json()).encode() for note in notes]
+            atomic_write_text(run.events_path, b"".join(line.rstrip(b"\n") + b"\n" for line in keep + said)
+                              .decode("utf-8", "replace"))
         session = cls(cfg, run, saved.get("data_dir"), meta, data=data, restarted=meta is None,
                       tensorboard=saved.get("tensorboard"))
         session.notes = notes
