@@ -12,7 +12,7 @@ import pytest
 from scripted import ScriptedTrainer, fixed_events
 from textual.widgets import Static, TabbedContent
 
-from mnist_tui.engine.control import SOCKET
+from mnist_tui.engine.control import SOCKET, ControlClient
 from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.controller import RunController
 from mnist_tui.tui.run_screen import RunScreen
@@ -99,3 +99,30 @@ async def test_a_control_sock_leading_to_another_run_turns_the_controls_off(tmp_
     assert other.commands == []
     ours.exit()
     other.exit()
+
+
+
+def test_a_viewer_closed_while_it_connects_leaves_no_channel_open(tmp_path, monkeypatch):
+    """A trainer holding for its viewers must see this one go, even if the viewer closed while its
+    control thread was connecting (the trainer would otherwise wait for a viewer that has left)."""
+    trainer = ScriptedTrainer(tmp_path, fixed_events())
+    closing: list[RunController] = []
+    client_connect = ControlClient.connect
+
+    def connect_then_close(client) -> None:
+        client_connect(client)
+        closing[0]._closed.set()  # the viewer closes during the connect, as close() does
+
+    monkeypatch.setattr(ControlClient, "connect", connect_then_close)
+    controller = RunController.__new__(RunController)
+    closing.append(controller)
+    try:
+        RunController.__init__(controller, trainer.path)
+        deadline = time.monotonic() + 20
+        while not (controller._closed.is_set() and trainer.server.viewers == 0) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert controller._closed.is_set(), "the control thread connected"
+        assert trainer.server.viewers == 0, "the channel of a closed viewer is still open"
+    finally:
+        controller.close()
+        trainer.exit()

@@ -146,6 +146,9 @@ class RunController:
                         self.refused = f"Controls are off: {exc}."
             if job is not None:
                 self._deliver(*job)
+        # close() may have run while a connect was under way: an open channel would keep a
+        # trainer holding for a viewer that has left.
+        self._client.close()
 
     def _deliver(self, command: str, argument: str, answered: Answered, waiting: Callable[[], None]) -> None:
         try:
