@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import mmap
 import os
 import stat
 import time
@@ -321,6 +322,27 @@ def line_numbers(numbers: list[int]) -> str:
     return f"line{'s' if len(numbers) > 1 else ''} {shown}"
 
 
+def newest_events(path: str | Path, tail_bytes: int = 256 * 1024) -> list[Event]:
+    """The log's latest RunStarted and the events of its last `tail_bytes`, read without the rest:
+    enough to show where a long run is while its whole history is read."""
+    file = open_regular(Path(path))
+    if file is None:
+        return []
+    with file:
+        size = os.fstat(file.fileno()).st_size
+        if not size:
+            return []
+        with mmap.mmap(file.fileno(), size, access=mmap.ACCESS_READ) as data:
+            start = max(0, size - tail_bytes)
+            first = data.rfind(b"\n", 0, start) + 1 if start else 0  # the first whole line
+            started_at = data.rfind(b'{"type": "RunStarted"', 0, first)
+            lines = data[first:data.rfind(b"\n") + 1].split(b"\n")
+            if started_at >= 0 and (started_at == 0 or data[started_at - 1:started_at] == b"\n"):
+                lines.insert(0, data[started_at:data.find(b"\n", started_at)])
+    records = (parse_event_line(line) for line in lines)
+    return [event for event in (from_json(r) for r in records if r is not None) if event is not None]
+
+
 class EventTail:
     """Reads an event log as it grows, whole lines only. A log rewritten in place (a resume drops
     the events after its checkpoint) is read again from the start, and `read` says so."""
@@ -334,13 +356,16 @@ class EventTail:
         self._inode: int | None = None
         self._partial = b""
         self.on_record, self.on_restart = on_record, on_restart
+        self.fraction_read = 0.0  # of the log's size when last read
 
-    def read(self) -> tuple[list[Event], bool]:
-        """(events appended since the last call, whether the log was rewritten and re-read)."""
+    def read(self, limit: int | None = None) -> tuple[list[Event], bool]:
+        """(events appended since the last call, whether the log was rewritten and re-read);
+        `limit`: read at most that many bytes now (a long log read in steps, with its progress)."""
         restarted = False
         try:
             inode = os.stat(self.path).st_ino
         except FileNotFoundError:
+            self.fraction_read = 1.0  # nothing to read is all read
             return [], False
         if self._file is not None and inode != self._inode:
             self.close()
@@ -350,9 +375,13 @@ class EventTail:
         if self._file is None:
             self._file = open_regular(self.path)
             if self._file is None:
+                self.fraction_read = 1.0
                 return [], restarted  # not a file (a FIFO, a device): nothing to read, nothing to wait on
             self._inode, self._partial = inode, b""
-        data = self._partial + self._file.read(max(0, os.fstat(self._file.fileno()).st_size - self._file.tell()))
+        size = os.fstat(self._file.fileno()).st_size
+        want = max(0, size - self._file.tell())
+        data = self._partial + self._file.read(want if limit is None else min(want, limit))
+        self.fraction_read = self._file.tell() / size if size else 1.0
         lines = data.split(b"\n")
         self._partial = lines.pop()
         events = []
@@ -366,6 +395,23 @@ class EventTail:
             if event is not None:
                 events.append(event)
         return events, restarted
+
+    @property
+    def position(self) -> tuple[int | None, int]:
+        """(the log's inode, the bytes of whole lines read): where another tail can `go_on_from`."""
+        return self._inode, (self._file.tell() if self._file is not None else 0) - len(self._partial)
+
+    def go_on_from(self, position: tuple[int | None, int]) -> None:
+        """Read on from where another tail over the same log got (its `position`). A log rewritten
+        since has another inode: the next `read` then starts again from its beginning, as always."""
+        self.close()
+        inode, offset = position
+        if inode is None:
+            return
+        self._file = open_regular(self.path)
+        if self._file is not None:
+            self._file.seek(offset)
+            self._inode, self._partial = inode, b""
 
     def close(self) -> None:
         if self._file is not None:

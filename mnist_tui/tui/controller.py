@@ -16,10 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..engine.control import AnotherRunsTrainer, ControlClient, ControlError, trainer_alive
-from ..engine.events import Event, Finished, StatusChanged
+from ..engine.events import Event, Finished
 from ..engine.run_status import RunStatus, status_of
-from ..engine.rundir import CONFIG, EventTail, RunDirError, read_regular
+from ..engine.rundir import CONFIG, EventTail, RunDirError, newest_events, read_regular
 from ..runs_index import WallTime
+from .history_reader import HistoryProcess, newest_status
+from .state import RunState
 
 STARTING_HINT = "Training is starting (loading data and Paddle): try again in a moment."
 RETRY_S, BACK_OFF_S = 0.25, 2.0  # reconnecting: soon after a refusal, later after a trainer that did not greet
@@ -34,8 +36,10 @@ class RunController:
         self._wall = WallTime()
         self._created: float | None = None  # config.json's, read once with the wall time
         self._tail = EventTail(self.run_path / "events.jsonl", on_record=lambda record: self._wall.add(record),
-                               on_restart=self._wall.clear)
+                               on_restart=lambda: self._wall.clear())
         self._client = ControlClient(self.run_path)
+        self._reading = threading.Lock()  # the tail is used by one thread at a time (a worker's, then the UI's)
+        self._history: HistoryProcess | None = None
         self.engine_status: str | None = None
         self.finished: Finished | None = None
         self.alive = trainer_alive(self.run_path)
@@ -77,15 +81,36 @@ class RunController:
         # Liveness first: a trainer found gone has written all it ever will, so the read below sees
         # its Finished event if there is one, and a clean end is never shown as a crash.
         self.alive = trainer_alive(self.run_path)
-        events, restarted = self._tail.read()
+        with self._reading:
+            events, restarted = self._tail.read()
         if restarted:
             self.engine_status, self.finished = None, None
-        for event in events:
-            if isinstance(event, StatusChanged):
-                self.engine_status = event.status
-            elif isinstance(event, Finished):
-                self.finished = event
+        self.engine_status, self.finished = newest_status(events, self.engine_status, self.finished)
         return events, restarted
+
+    def newest(self) -> list[Event]:
+        """The log's latest start and last events (rundir.newest_events), the status set as they
+        tell it: what a view shows of a long log while `read_history` reads it."""
+        events = newest_events(self.run_path / "events.jsonl")
+        self.alive = trainer_alive(self.run_path)
+        self.engine_status, self.finished = newest_status(events, None, None)
+        return events
+
+    def read_history(self, progress: Callable[[float], None]) -> RunState | None:
+        """The whole log as it is now, folded in a process of its own (history_reader; call from a
+        worker thread), `progress` given the fraction read; the controller then follows the log
+        from where that read ended. None: stopped or failed, and `poll` reads the log as usual."""
+        self._history = HistoryProcess(self.run_path / "events.jsonl")
+        if self._closed.is_set():
+            self._history.stop()
+        read = self._history.wait(progress)
+        with self._reading:
+            if read is None or self._closed.is_set():
+                return None
+            self._tail.go_on_from(read.position)
+            self._wall = read.wall
+        self.engine_status, self.finished = read.engine_status, read.finished
+        return read.state
 
     def send(self, command: str, argument: str = "", answered: Answered = lambda why: None,
              waiting: Callable[[], None] = lambda: None) -> str | None:
@@ -162,4 +187,7 @@ class RunController:
     def close(self) -> None:
         self._closed.set()
         self._client.close()
-        self._tail.close()
+        if self._history is not None:
+            self._history.stop()
+        with self._reading:
+            self._tail.close()

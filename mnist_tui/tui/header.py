@@ -63,20 +63,27 @@ def short_device(device: str) -> str:
     return device[device.index("(") + 1 :].rstrip(")")[:24]
 
 
-def header_fields(state: RunState, controller, status: RunStatus, stopping: bool) -> list[Field]:
+def header_fields(state: RunState, controller, status: RunStatus, stopping: bool,
+                  reading: float | None = None) -> list[Field]:
+    """`reading`: the fraction of a long history read so far; `state` then holds only the log's
+    last lines, so nothing is shown that needs the whole of it (rates, times, ETA)."""
     full, short, colour = status_text(state, controller.engine_status, status, stopping)
     device = state.started.device if state.started else "…"
     fields = [Field("name", Content.styled(controller.name, "bold")),
               Field("device", Content(device), Content(short_device(device))),
               Field("status", Content.styled(full, colour), Content.styled(short, colour))]
     if not state.started:
-        if not status.ended:
+        if reading is not None:
+            fields.append(reading_field(reading))
+        elif not status.ended:
             fields.append(Field("loading", Content("loading data and Paddle…"), Content("loading…")))
         return fields
     epoch, batch = state.position()
     epoch = min(epoch, state.epochs)
     fields += [Field("epoch", Content(f"epoch {epoch}/{state.epochs}"), Content(f"e{epoch}/{state.epochs}")),
                Field("batch", Content(f"batch {batch}/{state.bpe}"), Content(f"b{batch}/{state.bpe}"))]
+    if reading is not None:
+        return [*fields, reading_field(reading)]
     if status.ended:
         mean = state.pace.mean_rate()
         if mean is not None:
@@ -98,6 +105,11 @@ def header_fields(state: RunState, controller, status: RunStatus, stopping: bool
             text = clock(eta) if complete else f">{clock(eta)}"
             fields.append(Field("eta", Content(f"ETA {text}"), Content(text)))
     return fields
+
+
+def reading_field(fraction: float) -> Field:
+    percent = int(100 * fraction)
+    return Field("reading", Content(f"reading history {percent} %"), Content(f"reading {percent}%"))
 
 
 def fit_header(fields: list[Field], width: int) -> Content:

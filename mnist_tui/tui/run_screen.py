@@ -5,6 +5,10 @@ into `RunState` and redraws only what changed, inside one `batch_update`; contro
 the same controller's thread: a key is answered "sent" at once, then with the trainer's answer
 (a message from that thread), or shown as pending in the header while the trainer is slow to
 answer. The plotext charts are rebuilt on a slower timer, and only when visible.
+
+A long log is read in a worker thread: meanwhile the header shows the run's status and position
+from the log's last lines, the tabs give way to how much is read, and keys work; the views are
+drawn once the whole history is folded.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static, TabbedContent, TabPane
+from textual.worker import get_current_worker
 
 from ..config import AUTO_STATS_EVERY
 from ..engine import checkpoint
@@ -41,6 +46,7 @@ from .validation_tab import ValidationTab
 # At most 4 redraws a second, however fast batches come; keys are handled at once, not on frames.
 # Training uses every core, so the UI's frames are taken from it (BENCHMARKS.md has the cost).
 FRAME_S = 1 / 4
+HISTORY_IN_WORKER_BYTES = 1 << 20  # a longer log is read in a worker thread, the run on screen meanwhile
 CHART_S = 5.0  # plotext rebuilds the whole figure: every 5 s is plenty for a whole-run history
 TABS = ("training", "layers", "validation")
 CONTROL_NAMES = {"toggle_pause": "p (pause/resume)", "request_snapshot": "s (snapshot)", "request_validation":
@@ -111,6 +117,8 @@ class RunScreen(Screen):
         self._charts_dirty = {"history-chart", "validation-chart"}
         self._late: str | None = None  # a control whose answer is late, shown in the header
         self._shown_refusal: str | None = None
+        self.reading: float | None = None  # the fraction of a long history read so far, while a worker reads it
+        self._newest: RunState | None = None  # what the log's last lines tell, shown while `reading`
 
     # ---- layout ----
     def compose(self) -> ComposeResult:
@@ -118,6 +126,7 @@ class RunScreen(Screen):
         with Vertical(id="main"):
             yield Static(id="settings")
             yield Static(id="error-panel")
+            yield Static(id="reading-history")
             with TabbedContent(id="tabs", initial="training"):
                 with TabPane("1 Training", id="training"):
                     yield TrainingTab()
@@ -135,6 +144,13 @@ class RunScreen(Screen):
         self.state.dirty |= {"header", "settings", "metrics", "log", "layers", "evals", "mistakes"}
         self.set_interval(FRAME_S, self._frame)
         self.set_interval(CHART_S, self._replot)
+        try:
+            long_log = (self.controller.run_path / "events.jsonl").stat().st_size > HISTORY_IN_WORKER_BYTES
+        except OSError:
+            long_log = False
+        if long_log:
+            self._show_reading(0.0)
+            self.run_worker(self._read_history, thread=True, name="history")
         self._frame()
         self.on_resize()
 
@@ -154,7 +170,7 @@ class RunScreen(Screen):
     # ---- frames ----
     def _frame(self) -> None:
         """Read what the trainer wrote since the last frame and redraw what changed."""
-        if self._starting_over:
+        if self._starting_over or self.reading is not None:
             return
         events, restarted = self.controller.poll()
         if restarted:  # the run was resumed: its log starts again from its checkpoint
@@ -207,6 +223,51 @@ class RunScreen(Screen):
             if "error" in dirty:
                 self._show_error()
 
+    def _read_history(self) -> None:
+        """The worker: the log's last lines first (the header's figures), then the whole history,
+        folded in a process of its own; the views get it once it is complete."""
+        worker = get_current_worker()
+        newest = RunState()
+        newest.apply(self.controller.newest())
+        self.app.call_from_thread(self._show_newest, newest)
+
+        def progress(fraction: float) -> None:
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self._show_reading, fraction)
+
+        folded = self.controller.read_history(progress)
+        if not worker.is_cancelled:
+            # Failed (the process could not run): the frames read the log themselves, as for a short one.
+            self.app.call_from_thread(self._history_read, folded or RunState())
+
+    def _show_newest(self, newest: RunState) -> None:
+        self._newest = newest
+        self._show_reading(self.reading or 0.0)
+
+    def _show_reading(self, fraction: float) -> None:
+        self.reading = fraction
+        self.add_class("-reading")
+        percent = int(100 * fraction)
+        self.query_one("#reading-history", Static).update(
+            f"Reading the run's history: {percent} %.\nThe tabs show it once it is all read; keys work meanwhile.")
+        if self._newest is None:  # the status is not known yet: nothing is said of it
+            return
+        self._header.update(self._header_text(), layout=False)
+        if (self.status, self.controller.alive) != self._shown_status:
+            self._shown_status = (self.status, self.controller.alive)
+            self.refresh_bindings()
+
+    def _history_read(self, folded: RunState) -> None:
+        """The whole history is in: the views are drawn from it, and the log is followed as usual."""
+        self.state, self.reading = folded, None
+        self.remove_class("-reading")
+        folded.dirty |= {"header", "settings", "metrics", "log", "layers", "evals", "mistakes"}
+        folded.new_log_lines = list(folded.log_lines)
+        self._charts_dirty |= {"history-chart", "validation-chart"}
+        self._shown_status = None
+        self._frame()
+        self.call_after_refresh(self._replot)
+
     async def _start_over(self, events: list) -> None:
         """Forget what was read: the views are built again and drawn from the rewritten log."""
         self.state = RunState()
@@ -233,6 +294,9 @@ class RunScreen(Screen):
             self._charts_dirty.discard("validation-chart")
 
     def _header_text(self) -> Content:
+        if self.reading is not None:
+            return fit_header(header_fields(self._newest, self.controller, self.status, self.stopping, self.reading),
+                              self.app.size.width - 2)
         fields = header_fields(self.state, self.controller, self.status, self.stopping)
         if self._late:  # never dropped to make room: the user waits for it
             key = CONTROL_NAMES[self._late].split()[0]
