@@ -120,7 +120,7 @@ def chart_lines(chart) -> list[str]:
 async def shown(pilot, key: str) -> RunScreen:
     """The run view with its log read, on tab `key`, its charts drawn now."""
     screen = next(s for s in pilot.app.screen_stack if isinstance(s, RunScreen))
-    await wait_for(pilot, lambda: screen.status.ended, "the log read")
+    await wait_for(pilot, lambda: screen.status.ended and screen.reading is None, "the log read")
     await pilot.press(key)
     screen._charts_dirty |= {"history-chart", "validation-chart"}
     screen._replot()
