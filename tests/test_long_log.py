@@ -112,3 +112,17 @@ async def test_the_run_shows_and_keys_work_while_its_history_is_read(long_run, m
         await pilot.pause()
         assert plain(screen.state) == plain(full_fold(long_run / "events.jsonl"))
         assert "reading" not in str(header.render()) and screen.query_one("#tabs").display
+
+
+@pytest.mark.anyio
+async def test_quitting_while_the_history_is_read_ends_cleanly(long_run, monkeypatch):
+    monkeypatch.setattr(run_screen_module, "HISTORY_IN_WORKER_BYTES", 0)
+    monkeypatch.setattr(controller_module, "HistoryProcess", SlowReader)
+    SlowReader.go_on.clear()
+    app = MnistApp(long_run.parent, RunController(long_run))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = next(s for s in app.screen_stack if isinstance(s, RunScreen))
+        await until(pilot, lambda: screen.reading == 0.4, "the reading shown")
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running, "the app ended")
+    assert app.return_code == 0 and app.controller.closed

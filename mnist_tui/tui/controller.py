@@ -55,6 +55,10 @@ class RunController:
         return self.run_path.name
 
     @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    @property
     def resumable(self) -> bool:
         """`mnist-tui --resume` can go on with it: our trainer's run, not a Monitor's."""
         try:

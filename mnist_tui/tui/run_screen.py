@@ -236,7 +236,7 @@ class RunScreen(Screen):
                 self.app.call_from_thread(self._show_reading, fraction)
 
         folded = self.controller.read_history(progress)
-        if not worker.is_cancelled:
+        if not worker.is_cancelled and not self.controller.closed:
             # Failed (the process could not run): the frames read the log themselves, as for a short one.
             self.app.call_from_thread(self._history_read, folded or RunState())
 
