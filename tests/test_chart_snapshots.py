@@ -14,10 +14,10 @@ SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 45), id="160x45"
 
 
 def shown(key: str, scrolled_to: str | None = None):
-    """A run_before: the finished run read, tab `key` shown with its charts drawn."""
+    """A run_before: the finished run and its whole history read, tab `key` shown with its charts drawn."""
     async def run_before(pilot):
         screen = next(s for s in pilot.app.screen_stack if isinstance(s, RunScreen))
-        while not screen.status.ended:
+        while not screen.status.ended or screen.reading is not None:
             await pilot.pause(0.05)
         await pilot.press(key)
         screen._charts_dirty |= {"history-chart", "validation-chart"}
