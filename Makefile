@@ -40,7 +40,8 @@ run: $(STAMP)
 	$(VENV)/bin/mnist-tui $(ARGS)
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check mnist_tui tests
+	$(VENV)/bin/ruff check mnist_tui tests tools
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest -q
 
 # The README's pictures, drawn by the app itself from fixed events (no Paddle, no training).
@@ -48,11 +49,11 @@ screenshots: $(STAMP)
 	$(VENV)/bin/python tests/screenshots.py docs/img
 
 bench: $(STAMP)
-	$(VENV)/bin/python -m mnist_tui.bench $(ARGS)
+	$(VENV)/bin/python -m tools.bench $(ARGS)
 
 # A short run on the GPU: the device, images/s, the first steps' losses next to the CPU's.
 gpu-check: $(STAMP)
-	$(VENV)/bin/python -m mnist_tui.gpu_check $(ARGS)
+	$(VENV)/bin/python -m tools.gpu_check $(ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     """`mnist_tui.Monitor` imports Paddle, so only when asked for (the app never is)."""
     if name == "Monitor":
-        from .monitor import Monitor
+        from mnist_tui.engine.monitor import Monitor
 
         return Monitor
     raise AttributeError(name)

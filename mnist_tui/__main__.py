@@ -1,4 +1,4 @@
-from .cli import entry
+from mnist_tui.cli.main import entry
 
 if __name__ == "__main__":  # the training process (spawn) imports this module again
     entry()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mnist_tui.engine.mnist import load_mnist
+from mnist_tui.engine.data import load_mnist
 
 
 @pytest.fixture(scope="session")

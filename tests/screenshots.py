@@ -15,10 +15,10 @@ from unittest import mock
 
 from scripted import ScriptedTrainer, fixed_events
 
-from mnist_tui.engine import events as ev
+from mnist_tui.run import events as ev
 from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.controller import RunController
-from mnist_tui.tui.run_screen import RunScreen
+from mnist_tui.tui.screens.run_screen import RunScreen
 
 SIZE = (80, 24)
 START = 1_795_000_000.0  # a fixed clock for the events' times, so the runs table reads the same every time

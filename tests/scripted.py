@@ -8,10 +8,10 @@ import math
 
 import numpy as np
 
-from mnist_tui import strict_json
-from mnist_tui.engine import events as ev
-from mnist_tui.engine.control import COMMANDS, ControlServer, hold_trainer_lock
-from mnist_tui.engine.rundir import CONFIG, EventLog, RunDir
+from mnist_tui.run import events as ev
+from mnist_tui.run import strict_json
+from mnist_tui.run.control import COMMANDS, ControlServer, hold_trainer_lock
+from mnist_tui.run.folder import CONFIG, EventLog, RunDir
 
 LAYERS = [
     ("conv1", "Conv2D", {"kernel": [5, 5], "stride": [1, 1], "padding": 2, "in": 1, "out": 20},

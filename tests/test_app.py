@@ -14,22 +14,23 @@ import pytest
 from scripted import STATES, ScriptedTrainer, events_in_state, fixed_events, screen_text
 from textual.widgets import Log, OptionList, Static, TabbedContent
 
-from mnist_tui.engine import events as ev
-from mnist_tui.engine.run_status import RunStatus
+from mnist_tui.run import events as ev
+from mnist_tui.run.status import RunStatus
 from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.controller import RunController
-from mnist_tui.tui.header import clock
-from mnist_tui.tui.help_screen import HelpScreen
 from mnist_tui.tui.history import Window
-from mnist_tui.tui.key_bar import KeyBar
-from mnist_tui.tui.layers_tab import LayersTab
-from mnist_tui.tui.live_figures import LiveFigures, bar_levels, bar_rows
-from mnist_tui.tui.quit_screen import QuitScreen
-from mnist_tui.tui.run_screen import RunScreen
-from mnist_tui.tui.runs_screen import RunsScreen
-from mnist_tui.tui.snapshot_screen import LayerPicker, SnapshotScreen, heatmap
+from mnist_tui.tui.screens.help_screen import HelpScreen
+from mnist_tui.tui.screens.quit_screen import QuitScreen
+from mnist_tui.tui.screens.run_screen import RunScreen
+from mnist_tui.tui.screens.runs_screen import RunsScreen
+from mnist_tui.tui.screens.snapshot_screen import LayerPicker, SnapshotScreen
 from mnist_tui.tui.state import RunState
-from mnist_tui.tui.validation_tab import ValidationTab
+from mnist_tui.tui.widgets.header import clock
+from mnist_tui.tui.widgets.heatmap import heatmap
+from mnist_tui.tui.widgets.key_bar import KeyBar
+from mnist_tui.tui.widgets.layers_tab import LayersTab
+from mnist_tui.tui.widgets.live_figures import LiveFigures, bar_levels, bar_rows
+from mnist_tui.tui.widgets.validation_tab import ValidationTab
 
 
 @pytest.fixture
@@ -308,7 +309,7 @@ async def test_divergence_ends_with_exit_status_3(tmp_path):
 
 @pytest.mark.anyio
 async def test_a_resumed_log_is_read_again_from_the_start(tmp_path):
-    from mnist_tui.engine.rundir import EventLog, atomic_write_text
+    from mnist_tui.run.folder import EventLog, atomic_write_text
 
     trainer = ScriptedTrainer(tmp_path, fixed_events())
     app = viewer(trainer)
@@ -375,7 +376,7 @@ async def test_paused_figures_hold_still(tmp_path):
 
 
 def test_app_modules_do_not_import_paddle():
-    code = ("import sys, mnist_tui.tui.app, mnist_tui.viewers, mnist_tui.tui.runs_screen, mnist_tui.tui.compare_screen;"
+    code = ("import sys, mnist_tui.tui.app, mnist_tui.cli.viewers, mnist_tui.tui.screens.runs_screen, mnist_tui.tui.screens.compare_screen;"
             "print('paddle' in sys.modules, 'mnist_tui.engine.trainer' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]

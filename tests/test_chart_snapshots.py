@@ -8,7 +8,7 @@ from scripted import evaluations_events, spike_events, write_run
 
 from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.controller import RunController
-from mnist_tui.tui.run_screen import RunScreen
+from mnist_tui.tui.screens.run_screen import RunScreen
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 45), id="160x45")]
 

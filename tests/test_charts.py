@@ -11,13 +11,13 @@ import time
 import pytest
 from scripted import evaluations_events, spike_events, write_run
 
-from mnist_tui.engine import events as ev
+from mnist_tui.run import events as ev
 from mnist_tui.tui.app import MnistApp
-from mnist_tui.tui.charts import AccuracyChart, GapChart, HistoryChart, LossChart
 from mnist_tui.tui.controller import RunController
 from mnist_tui.tui.history import SMOOTHING_LEVELS, History
-from mnist_tui.tui.run_screen import RunScreen
-from mnist_tui.tui.ticks import nice_step, row_axis, span_ticks
+from mnist_tui.tui.screens.run_screen import RunScreen
+from mnist_tui.tui.widgets.charts import AccuracyChart, GapChart, HistoryChart, LossChart
+from mnist_tui.tui.widgets.ticks import nice_step, row_axis, span_ticks
 
 BRAILLE = re.compile("[\u2801-\u28ff]")  # a braille cell with at least one dot
 

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from mnist_tui.cli import main
-from mnist_tui.engine.mnist import TEST_LABELS, bundled_dir
+from mnist_tui.cli.main import main
+from mnist_tui.engine.data import TEST_LABELS, bundled_dir
 
 
 def exit_status(args) -> int:
@@ -168,7 +168,7 @@ def test_watch_says_what_it_cannot_open(args, message, capsys, tmp_path):
 
 
 def test_resume_refuses_a_run_whose_trainer_lives(tmp_path, capsys):
-    from mnist_tui.engine.control import hold_trainer_lock
+    from mnist_tui.run.control import hold_trainer_lock
 
     run = tmp_path / "run"
     run.mkdir()
@@ -221,8 +221,8 @@ def test_export_of_a_log_without_events_is_refused_before_any_folder_is_made(tmp
 
 
 def test_resume_with_more_processes_than_the_batch_has_images(tmp_path, capsys):
-    from mnist_tui.config import TrainConfig
     from mnist_tui.engine.session import Session
+    from mnist_tui.run.config import TrainConfig
 
     run = Session.new(TrainConfig(batch_size=3), tmp_path).run
     assert exit_status(["--headless", "--resume", str(run.path), "--nproc", "4"]) == 2

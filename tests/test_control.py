@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from scripted import ScriptedTrainer, fixed_events
 
-from mnist_tui.engine import events as ev
-from mnist_tui.engine.control import (
+from mnist_tui.host.headless import Controls
+from mnist_tui.run import events as ev
+from mnist_tui.run.control import (
     SOCKET,
     ControlClient,
     ControlError,
@@ -23,8 +24,7 @@ from mnist_tui.engine.control import (
     hold_trainer_lock,
     trainer_alive,
 )
-from mnist_tui.engine.rundir import EventLog, EventTail
-from mnist_tui.headless import Controls
+from mnist_tui.run.folder import EventLog, EventTail
 
 
 def test_socket_is_owner_only_and_answers_its_owner(tmp_path):
@@ -116,7 +116,7 @@ def test_event_tail_reads_whole_lines_and_starts_over_on_a_rewrite(tmp_path):
     with open(path, "a") as f:
         f.write('nged", "status": "paused"}\n')
     assert [e.status for e in tail.read()[0]] == ["paused"]
-    from mnist_tui.engine.rundir import atomic_write_text
+    from mnist_tui.run.folder import atomic_write_text
 
     atomic_write_text(path, "")  # as a resume rewrites the log
     assert tail.read() == ([], True)

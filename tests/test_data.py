@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from mnist_tui.engine.mnist import (
+from mnist_tui.engine.data import (
     TEST_IMAGES,
     TEST_LABELS,
     TRAIN_IMAGES,
@@ -103,7 +103,7 @@ def test_missing_directory():
 
 
 def test_bundled_md5_is_checked(monkeypatch):
-    from mnist_tui.engine import mnist as module
+    from mnist_tui.engine import data as module
 
     monkeypatch.setitem(module.BUNDLED_MD5, TEST_LABELS, "0" * 32)
     with pytest.raises(DataError, match="md5"):
@@ -114,7 +114,7 @@ FIRST_PADDLE = """
 import paddle  # before numpy or zlib, as a script that starts with `import paddle` does
 from pathlib import Path
 from mnist_tui.engine.gunzip import libz_bound_to_paddle, loaded_libraries
-from mnist_tui.engine.mnist import load_mnist
+from mnist_tui.engine.data import load_mnist
 data = load_mnist()
 names = [Path(name).name for name in loaded_libraries()]
 libz = next(i for i, name in enumerate(names) if name.startswith("libz.so"))

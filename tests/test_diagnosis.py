@@ -12,12 +12,12 @@ import paddle.nn.functional as F
 import pytest
 from test_engine import Recorder
 
-from mnist_tui.config import TrainConfig
-from mnist_tui.engine import diagnosis
-from mnist_tui.engine import events as ev
-from mnist_tui.engine.diagnosis import CollapseWatch, diagnose
 from mnist_tui.engine.evaluation import worst_digits
 from mnist_tui.engine.session import Session
+from mnist_tui.run import diagnosis
+from mnist_tui.run import events as ev
+from mnist_tui.run.config import TrainConfig
+from mnist_tui.run.diagnosis import CollapseWatch, diagnose
 
 SMALL = TrainConfig(epochs=1, train_limit=640, val_limit=300, test_limit=300, seed=1, stats_every=0)
 

@@ -10,12 +10,12 @@ import numpy as np
 import paddle
 import pytest
 
-from mnist_tui.config import TrainConfig
-from mnist_tui.engine import checkpoint
-from mnist_tui.engine import events as ev
 from mnist_tui.engine.layer_stats import STAT_KEYS
-from mnist_tui.engine.rundir import read_events
 from mnist_tui.engine.session import Session
+from mnist_tui.run import checkpoints
+from mnist_tui.run import events as ev
+from mnist_tui.run.config import TrainConfig
+from mnist_tui.run.folder import read_events
 
 SMALL = TrainConfig(epochs=1, train_limit=640, val_limit=300, test_limit=300, seed=1)
 
@@ -98,7 +98,7 @@ def test_pause_resume_stop_from_another_thread(mnist, tmp_path):
     assert not thread.is_alive()
     assert trainer.status == "stopped"
     assert rec.of(ev.Finished)[-1].status == "stopped"
-    meta = checkpoint.newest(session.run)
+    meta = checkpoints.newest(session.run)
     assert meta is not None and meta["step"] == trainer.step
 
 
@@ -242,7 +242,7 @@ def test_checkpoint_round_trip_gives_the_same_validation(mnist, tmp_path):
     session.make_trainer()
     session.run_trainer()
     val = [e for e in rec.of(ev.EvalResult) if e.split == "val"][-1]
-    meta = checkpoint.newest(session.run)
+    meta = checkpoints.newest(session.run)
     assert meta["epoch"] == 1 and meta["batch"] == 0
     fresh = Session(SMALL, session.run, data=mnist, resume_meta=meta)
     trainer = fresh.make_trainer()  # loads the checkpoint files
@@ -273,7 +273,7 @@ def test_collapse_stops_without_a_checkpoint(mnist, tmp_path, optimizer, schedul
     (alert,) = rec.of(ev.Alert)
     assert alert.level == "error" and alert.message.startswith(f"training diverged at epoch {alert.epoch + 1}, batch {alert.batch + 1}:")
     assert "loss exploded" in alert.message or "non-finite loss" in alert.message
-    assert checkpoint.newest(session.run) is None  # caught within the first epoch: none was due yet
+    assert checkpoints.newest(session.run) is None  # caught within the first epoch: none was due yet
 
 
 def test_non_finite_loss_is_caught(mnist, tmp_path, monkeypatch):
@@ -330,7 +330,7 @@ def test_evaluations_report_their_progress_and_the_rate_leaves_them_out(mnist, t
 
 def test_the_log_reader_s_fast_path_for_batch_lines_names_every_field():
     """A field added to BatchMetrics must be added to from_json's fast path, or it would be dropped."""
-    from mnist_tui.engine import events as ev
+    from mnist_tui.run import events as ev
 
     assert ev._BATCH_KEYS == {"type", "time", *ev.BatchMetrics.__dataclass_fields__}
     record = {**ev.BatchMetrics(1, 2, 3, 0.5, 0.9, 100.0, 4.0, {"acc": 0.9}, 0.01).to_json(), "later_field": 1}

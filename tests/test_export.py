@@ -12,8 +12,8 @@ from PIL import Image
 from scripted import ScriptedTrainer, fixed_events, loss_only_events
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from mnist_tui.cli import main
-from mnist_tui.engine import events as ev
+from mnist_tui.cli.main import main
+from mnist_tui.run import events as ev
 
 
 def finished_run(tmp_path):

@@ -17,12 +17,13 @@ import warnings
 import paddle
 import pytest
 
-from mnist_tui.config import TrainConfig
 from mnist_tui.engine import checkpoint
-from mnist_tui.engine import events as ev
 from mnist_tui.engine.model import MnistCNN
-from mnist_tui.engine.rundir import RunDir, read_events
 from mnist_tui.engine.session import Session
+from mnist_tui.run import checkpoints
+from mnist_tui.run import events as ev
+from mnist_tui.run.config import TrainConfig
+from mnist_tui.run.folder import RunDir, read_events
 
 TINY_EPOCHS = ["--train-limit", "320", "--val-limit", "64", "--test-limit", "64", "--epochs", "200"]
 
@@ -53,7 +54,7 @@ def check_survivor(run):
         warnings.simplefilter("ignore")
         events = read_events(run / "events.jsonl")
     assert events[0]["type"] == "StatusChanged" or events[0]["type"] == "RunStarted"
-    meta = checkpoint.newest(RunDir(run))
+    meta = checkpoints.newest(RunDir(run))
     assert meta is not None
     model = MnistCNN()
     state = paddle.load(meta["stem"] + ".pdparams")
@@ -91,7 +92,7 @@ def test_resume_after_sigkill_continues_without_duplicates_or_gaps(tmp_path):
     time.sleep(0.3)
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
-    meta = checkpoint.newest(RunDir(run))
+    meta = checkpoints.newest(RunDir(run))
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     result = subprocess.run([sys.executable, "-m", "mnist_tui", "--headless", "--resume", str(run)], check=False,
                             capture_output=True, text=True, env=env, timeout=300)
@@ -147,16 +148,16 @@ def test_stop_from_sigterm_within_two_seconds(tmp_path):
     assert events[-1]["type"] == "Finished" and events[-1]["status"] == "stopped"
     assert len(list((run / "checkpoints").glob("*.json"))) >= before
     last_step = max(e["step"] for e in events if e["type"] == "BatchMetrics")
-    assert checkpoint.newest(RunDir(run))["step"] == last_step + 1
+    assert checkpoints.newest(RunDir(run))["step"] == last_step + 1
 
 
 def test_corrupt_checkpoint_on_resume_is_a_usage_error(mnist, tmp_path):
     cfg = TrainConfig(epochs=1, train_limit=128, val_limit=64, test_limit=64)
     trainer, _ = run_to_end(Session.new(cfg, tmp_path, data=mnist))
-    meta = checkpoint.newest(trainer.run_dir)
+    meta = checkpoints.newest(trainer.run_dir)
     with open(meta["stem"] + ".pdparams", "r+b") as f:
         f.truncate(100)
-    from mnist_tui.cli import main
+    from mnist_tui.cli.main import main
 
     assert main(["--headless", "--resume", str(trainer.run_dir.path)]) == 2
 
@@ -184,7 +185,7 @@ def test_no_half_written_files_under_real_names(mnist, tmp_path, kind, monkeypat
         monkeypatch.setattr(paddle, "save", crash)
         with pytest.raises(OSError):
             trainer.save_checkpoint()
-        assert checkpoint.newest(trainer.run_dir) is None
+        assert checkpoints.newest(trainer.run_dir) is None
         assert not list(trainer.run_dir.checkpoints.glob("*.pdparams"))
 
 
@@ -220,7 +221,7 @@ def test_resume_refuses_what_it_would_wipe(tmp_path):
     """A Monitor's run (someone else's code) and an ended run with no checkpoint are not restarted."""
     import json as json_
 
-    from mnist_tui.engine.rundir import RunDirError
+    from mnist_tui.run.folder import RunDirError
 
     monitor_run = RunDir.create(tmp_path, "monitor")
     monitor_run.write_json("config.json", {"config": {"epochs": 1}, "source": "Monitor"})
@@ -282,7 +283,7 @@ def test_resume_leaves_out_lines_that_are_json_but_not_events(tmp_path, non_even
 
 def test_a_corrupt_newest_checkpoint_is_passed_over_for_the_previous_one(tmp_path):
     run, _lines = fake_run(tmp_path)
-    pdopt = checkpoint.stem(run.checkpoints, 20).with_suffix(".pdopt")
+    pdopt = checkpoints.stem(run.checkpoints, 20).with_suffix(".pdopt")
     data = bytearray(pdopt.read_bytes())
     data[len(data) // 2] ^= 0xFF  # one flipped byte: Paddle may well load it, the checksum tells
     pdopt.write_bytes(bytes(data))
@@ -312,7 +313,7 @@ def test_a_checkpoint_saved_just_before_a_kill_counts_without_its_record(tmp_pat
 
 
 def test_resume_with_no_intact_checkpoint_refuses_instead_of_wiping_the_log(tmp_path):
-    from mnist_tui.engine.rundir import RunDirError
+    from mnist_tui.run.folder import RunDirError
 
     run, lines = fake_run(tmp_path)
     for pdparams in run.checkpoints.glob("*.pdparams"):
@@ -326,7 +327,7 @@ def test_a_resumed_run_goes_on_past_a_damaged_line_and_a_corrupt_checkpoint(mnis
     cfg = TrainConfig(epochs=3, train_limit=640, val_limit=64, test_limit=64, metrics_interval_s=0.0)
     first, _ = run_to_end(Session.new(cfg, tmp_path, data=mnist), stop_at_step=24)
     run = first.run_dir
-    newest = checkpoint.newest(run)
+    newest = checkpoints.newest(run)
     assert newest["step"] > 20
     with open(newest["stem"] + ".pdopt", "r+b") as f:
         f.seek(200)
@@ -341,7 +342,7 @@ def test_a_resumed_run_goes_on_past_a_damaged_line_and_a_corrupt_checkpoint(mnis
         "every batch once, but the one whose line was damaged"
     warnings_ = [e["message"] for e in logged if e["type"] == "Alert" and e["level"] == "warning"]
     assert any("line 5 damaged" in w for w in warnings_)
-    assert any(f"{checkpoint.stem(run.checkpoints, newest['step']).name}.pdopt does not match" in w for w in warnings_)
+    assert any(f"{checkpoints.stem(run.checkpoints, newest['step']).name}.pdopt does not match" in w for w in warnings_)
     assert [e["step"] for e in logged if e["type"] == "CheckpointSaved"][:2] == [10, 20]
 
 
@@ -350,7 +351,7 @@ class FillingDisk:
     and succeed again once the log gives back its reserve (the space it kept for the run's ending)."""
 
     def __init__(self, monkeypatch, after: int) -> None:
-        from mnist_tui.engine import rundir
+        from mnist_tui.run import folder as rundir
 
         self.writes, self.after, self.full = 0, after, False
         real_write, real_give_back = rundir.EventLog._write, rundir.EventLog._give_back_reserve
@@ -377,8 +378,8 @@ class FillingDisk:
 def test_a_full_disk_ends_the_run_as_error_in_one_line_and_it_resumes(mnist, tmp_path, monkeypatch):
     import io
 
-    from mnist_tui.headless import run_headless
-    from mnist_tui.runs_index import summarise
+    from mnist_tui.host.headless import run_headless
+    from mnist_tui.run.index import summarise
 
     cfg = TrainConfig(epochs=2, train_limit=640, val_limit=64, test_limit=64, metrics_interval_s=0.0, nproc=1)
     session = Session.new(cfg, tmp_path, data=mnist)
@@ -405,7 +406,7 @@ def test_a_checkpoint_that_does_not_fit_leaves_no_temporary_file_and_the_run_end
                                                                                              monkeypatch):
     import io
 
-    from mnist_tui.headless import run_headless
+    from mnist_tui.host.headless import run_headless
 
     real_save = paddle.save
 

@@ -11,8 +11,8 @@ import paddle
 import pytest
 from scripted import ScriptedTrainer, loss_only_events, screen_text
 
-from mnist_tui.engine import events as ev
-from mnist_tui.monitor import accuracy_name, infer_task
+from mnist_tui.engine.monitor import accuracy_name, infer_task
+from mnist_tui.run import events as ev
 from mnist_tui.tui.state import RunState
 
 
@@ -122,7 +122,7 @@ def anyio_backend():
 
 async def shown(app, pilot, keys: str) -> str:
     """The screen's text after each key, all of it."""
-    from mnist_tui.tui.run_screen import RunScreen
+    from mnist_tui.tui.screens.run_screen import RunScreen
 
     texts = []
     for key in keys:
@@ -188,7 +188,7 @@ async def test_top_k_metrics_show_under_their_names(tmp_path):
 async def test_a_run_that_ended_without_validating_does_not_promise_one(tmp_path):
     from mnist_tui.tui.app import MnistApp
     from mnist_tui.tui.controller import RunController
-    from mnist_tui.tui.run_screen import RunScreen
+    from mnist_tui.tui.screens.run_screen import RunScreen
 
     trainer = ScriptedTrainer(tmp_path, [e for e in loss_only_events() if not isinstance(e, ev.EvalResult)])
     trainer.finish("done")
@@ -226,7 +226,7 @@ class MeanScore(paddle.metric.Metric):
 
 def test_a_custom_metric_keeps_its_name_beside_accuracy(tmp_path):
     from mnist_tui import Monitor
-    from mnist_tui.engine.rundir import EventTail
+    from mnist_tui.run.folder import EventTail
 
     class Logged(paddle.callbacks.Callback):
         def __init__(self):
@@ -261,7 +261,7 @@ def test_a_custom_metric_keeps_its_name_beside_accuracy(tmp_path):
 
 
 def test_the_settings_line_takes_a_monitor_runs_config_as_it_is():
-    from mnist_tui.tui.run_settings import settings_line
+    from mnist_tui.tui.widgets.run_settings import settings_line
 
     momentum = started()
     momentum.config = {"optimizer": "momentum", "lr": 0.05, "batch_size": 32}  # Model.fit's: no momentum value
@@ -273,7 +273,7 @@ def test_the_settings_line_takes_a_monitor_runs_config_as_it_is():
 
 def test_paddles_accuracy_is_the_accuracy_whatever_its_name(tmp_path):
     from mnist_tui import Monitor
-    from mnist_tui.engine.rundir import EventTail
+    from mnist_tui.run.folder import EventTail
 
     paddle.seed(0)
     rng = np.random.default_rng(1)

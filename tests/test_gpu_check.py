@@ -8,7 +8,7 @@ import io
 import paddle
 import pytest
 
-from mnist_tui import gpu_check
+from tools import gpu_check
 
 
 def test_the_check_compares_step_by_step_and_agrees_with_itself_on_the_cpu():

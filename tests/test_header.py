@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from mnist_tui.engine import events as ev
-from mnist_tui.engine.run_status import RunStatus
-from mnist_tui.tui.header import fit_header, header_fields
+from mnist_tui.run import events as ev
+from mnist_tui.run.status import RunStatus
 from mnist_tui.tui.pace import Pace, evaluations_due
 from mnist_tui.tui.state import RunState
+from mnist_tui.tui.widgets.header import fit_header, header_fields
 
 
 class Viewer:
@@ -87,8 +87,8 @@ def test_header_drops_fields_whole_never_cuts_one():
 
 
 def test_settings_line_says_what_decides_a_result():
-    from mnist_tui.config import TrainConfig
-    from mnist_tui.tui.run_settings import all_settings, settings_line
+    from mnist_tui.run.config import TrainConfig
+    from mnist_tui.tui.widgets.run_settings import all_settings, settings_line
 
     config = TrainConfig(optimizer="momentum", lr=0.01, schedule="constant", l2={"fc": 1e-3}, weight_decay=1e-4)
     started = ev.RunStarted("run", "CPU", config.to_dict(), 5, 781, 50_000, 10_000, [], test_size=10_000)
@@ -118,9 +118,9 @@ def test_eta_while_testing_counts_the_rest_of_the_test_once():
 def test_an_ended_runs_wall_time_is_the_runs_tables(tmp_path):
     """The header's wall time and the runs table's are one figure: first event to Finished, not the
     final model's inspections after it."""
-    from mnist_tui import strict_json
-    from mnist_tui.engine.rundir import CONFIG, RunDir
-    from mnist_tui.runs_index import summarise
+    from mnist_tui.run import strict_json
+    from mnist_tui.run.folder import CONFIG, RunDir
+    from mnist_tui.run.index import summarise
     from mnist_tui.tui.controller import RunController
 
     run = RunDir.create(tmp_path, "ended")

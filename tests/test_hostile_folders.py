@@ -13,11 +13,11 @@ import sys
 
 import pytest
 
-from mnist_tui.cli import main
-from mnist_tui.config import TrainConfig
-from mnist_tui.engine.rundir import EventLog, RunDir, RunDirError, atomic_write_text
-from mnist_tui.runs_index import list_runs
-from mnist_tui.tui.runs_screen import row_cells
+from mnist_tui.cli.main import main
+from mnist_tui.run.config import TrainConfig
+from mnist_tui.run.folder import EventLog, RunDir, RunDirError, atomic_write_text
+from mnist_tui.run.index import list_runs
+from mnist_tui.tui.screens.runs_screen import row_cells
 
 GOOD_LINE = json.dumps({"type": "StatusChanged", "time": 1.0, "status": "training", "detail": ""}) + "\n"
 
@@ -151,7 +151,7 @@ def test_resume_refuses_a_folder_whose_entries_are_links(tmp_path, capsys, entry
 
 
 def test_writers_never_follow_a_link(tmp_path):
-    from mnist_tui.engine.control import hold_trainer_lock
+    from mnist_tui.run.control import hold_trainer_lock
 
     outside = tmp_path / "outside.txt"
     outside.write_text("keep\n")

@@ -12,14 +12,14 @@ from paddle import nn
 from scripted import write_run
 
 from mnist_tui import Monitor
-from mnist_tui.config import TrainConfig
-from mnist_tui.engine import events as ev
-from mnist_tui.engine.rundir import read_events
 from mnist_tui.engine.session import Session
+from mnist_tui.run import events as ev
+from mnist_tui.run.config import TrainConfig
+from mnist_tui.run.folder import read_events
 from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.controller import RunController
-from mnist_tui.tui.live_figures import LiveFigures
-from mnist_tui.tui.run_screen import RunScreen
+from mnist_tui.tui.screens.run_screen import RunScreen
+from mnist_tui.tui.widgets.live_figures import LiveFigures
 
 
 def test_the_trainer_logs_each_batchs_cosine_learning_rate(mnist, tmp_path):

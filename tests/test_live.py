@@ -15,16 +15,16 @@ import paddle
 import pytest
 from textual.widgets import Static
 
-from mnist_tui.background import start
-from mnist_tui.config import TrainConfig
-from mnist_tui.engine.control import trainer_alive
-from mnist_tui.engine.run_status import RunStatus
 from mnist_tui.engine.session import Session
+from mnist_tui.host.background import start
+from mnist_tui.run.config import TrainConfig
+from mnist_tui.run.control import trainer_alive
+from mnist_tui.run.status import RunStatus
 from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.controller import RunController
-from mnist_tui.tui.quit_screen import QuitScreen
-from mnist_tui.tui.run_screen import RunScreen
-from mnist_tui.tui.snapshot_screen import SnapshotScreen
+from mnist_tui.tui.screens.quit_screen import QuitScreen
+from mnist_tui.tui.screens.run_screen import RunScreen
+from mnist_tui.tui.screens.snapshot_screen import SnapshotScreen
 
 SMALL = TrainConfig(epochs=1, train_limit=640, val_limit=200, test_limit=200, seed=1)
 LONG = SMALL.with_(epochs=30)  # long enough to act on while it trains

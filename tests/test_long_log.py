@@ -11,16 +11,16 @@ import threading
 import pytest
 from textual.widgets import TabbedContent
 
-from mnist_tui.bench import write_finished_run
-from mnist_tui.engine.rundir import EventTail
+from mnist_tui.run.folder import EventTail
 from mnist_tui.tui import controller as controller_module
-from mnist_tui.tui import run_screen as run_screen_module
 from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.controller import RunController
-from mnist_tui.tui.help_screen import HelpScreen
 from mnist_tui.tui.history_reader import HistoryProcess, fold_log
-from mnist_tui.tui.run_screen import RunScreen
+from mnist_tui.tui.screens import run_screen as run_screen_module
+from mnist_tui.tui.screens.help_screen import HelpScreen
+from mnist_tui.tui.screens.run_screen import RunScreen
 from mnist_tui.tui.state import RunState
+from tools.bench import write_finished_run
 
 
 def plain(value):

@@ -19,13 +19,13 @@ from paddle.vision.models import LeNet, resnet18
 from textual.widgets import Static
 
 from mnist_tui import Monitor
-from mnist_tui.engine import events as ev
-from mnist_tui.engine.control import ControlClient, ControlError
-from mnist_tui.engine.rundir import EventTail
+from mnist_tui.run import events as ev
+from mnist_tui.run.control import ControlClient, ControlError
+from mnist_tui.run.folder import EventTail
 from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.controller import RunController
-from mnist_tui.tui.layers_tab import LayersTab
-from mnist_tui.tui.run_screen import RunScreen
+from mnist_tui.tui.screens.run_screen import RunScreen
+from mnist_tui.tui.widgets.layers_tab import LayersTab
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 LENET_LAYERS = ["features.0", "features.1", "features.2", "features.3", "features.4", "features.5",
@@ -201,7 +201,7 @@ def test_the_final_model_answers_while_a_viewer_is_attached(tmp_path):
 
 @pytest.mark.anyio
 async def test_a_model_without_convolutions_snapshots_without_maps(tmp_path):
-    from mnist_tui.tui.snapshot_screen import SnapshotScreen
+    from mnist_tui.tui.screens.snapshot_screen import SnapshotScreen
 
     net = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))
     monitor = Monitor.attach(net, runs_dir=tmp_path, epochs=1, steps_per_epoch=3, batch_size=8)

@@ -14,9 +14,9 @@ import pytest
 from paddle import nn
 
 from mnist_tui import Monitor
-from mnist_tui.engine import events as ev
-from mnist_tui.engine.control import ControlError
-from mnist_tui.engine.rundir import EventTail
+from mnist_tui.run import events as ev
+from mnist_tui.run.control import ControlError
+from mnist_tui.run.folder import EventTail
 from mnist_tui.tui.state import RunState
 
 
@@ -84,8 +84,8 @@ FAILURES = {  # where the failure is injected -> the part that reports it
     "hook inside the forward": ("mnist_tui.engine.probe.first_tensor", "statistics"),
     "hook inside the backward": ("mnist_tui.engine.probe.LayerProbe._add_grad", "statistics"),
     "snapshot": ("mnist_tui.engine.snapshot.Snapshots.take", "snapshot"),
-    "checkpoint": ("mnist_tui.engine.checkpoint.stem", "checkpoint"),
-    "control": ("mnist_tui.monitor.ControlServer.start", "control"),
+    "checkpoint": ("mnist_tui.run.checkpoints.stem", "checkpoint"),
+    "control": ("mnist_tui.engine.monitor.ControlServer.start", "control"),
 }
 
 
@@ -272,8 +272,8 @@ class Head(nn.Layer):
 async def test_the_layers_tab_shows_every_network_call_and_recurrent_layer_at_80x24(tmp_path):
     from mnist_tui.tui.app import MnistApp
     from mnist_tui.tui.controller import RunController
-    from mnist_tui.tui.layers_tab import LayersTab
-    from mnist_tui.tui.run_screen import RunScreen
+    from mnist_tui.tui.screens.run_screen import RunScreen
+    from mnist_tui.tui.widgets.layers_tab import LayersTab
 
     paddle.seed(0)
     encoder, head = TextEncoder(), Head()
@@ -342,7 +342,7 @@ async def test_the_layers_tab_says_the_statistics_failed_and_are_off(tmp_path, m
 
     from mnist_tui.tui.app import MnistApp
     from mnist_tui.tui.controller import RunController
-    from mnist_tui.tui.run_screen import RunScreen
+    from mnist_tui.tui.screens.run_screen import RunScreen
 
     monkeypatch.setattr("mnist_tui.engine.probe.LayerProbe.stats", explode)
     monitor = Monitor.attach(make_net(), runs_dir=tmp_path, epochs=1, steps_per_epoch=5, batch_size=8, stats_every=1)
@@ -389,7 +389,7 @@ def test_model_fit_under_the_monitor_gives_bit_identical_weights(tmp_path, monke
 def test_the_final_models_of_several_networks_answer_a_viewer_each_on_its_last_input(tmp_path):
     import threading
 
-    from mnist_tui.engine.control import ControlClient
+    from mnist_tui.run.control import ControlClient
 
     paddle.seed(0)
     gen, disc = Generator(), Discriminator()
@@ -424,15 +424,15 @@ def test_the_final_models_of_several_networks_answer_a_viewer_each_on_its_last_i
 
 
 def test_a_failure_anywhere_in_a_batch_end_switches_the_monitor_off_and_the_run_still_ends(tmp_path, monkeypatch):
-    from mnist_tui.engine.run_status import RunStatus
-    from mnist_tui.runs_index import summarise
+    from mnist_tui.run.index import summarise
+    from mnist_tui.run.status import RunStatus
 
     paddle.seed(0)
     alone = make_net()
     train(alone, None)
     paddle.seed(0)
     net = make_net()
-    monkeypatch.setattr("mnist_tui.monitor.Monitor._record_batch", explode)
+    monkeypatch.setattr("mnist_tui.engine.monitor.Monitor._record_batch", explode)
     monitor = Monitor.attach(net, runs_dir=tmp_path, epochs=1, steps_per_epoch=5, batch_size=8)
     train(net, monitor)
     monitor.evaluated(0.5, 0.5)

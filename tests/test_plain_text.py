@@ -13,13 +13,13 @@ from scripted import MARKED, MARKUP_LIKE, ScriptedTrainer, fixed_events, markup_
 from textual.widgets import Static
 from textual.widgets._toast import Toast
 
-from mnist_tui.engine import events as ev
+from mnist_tui.run import events as ev
 from mnist_tui.tui.app import MnistApp
-from mnist_tui.tui.compare_screen import CompareScreen
 from mnist_tui.tui.controller import RunController
-from mnist_tui.tui.run_screen import RunScreen
-from mnist_tui.tui.runs_screen import RunsScreen
-from mnist_tui.tui.snapshot_screen import LayerPicker, SnapshotPicker, SnapshotScreen
+from mnist_tui.tui.screens.compare_screen import CompareScreen
+from mnist_tui.tui.screens.run_screen import RunScreen
+from mnist_tui.tui.screens.runs_screen import RunsScreen
+from mnist_tui.tui.screens.snapshot_screen import LayerPicker, SnapshotPicker, SnapshotScreen
 
 
 @pytest.fixture

@@ -243,7 +243,7 @@ class Sized(nn.Layer):
 
 def test_hyper_parameters_of_recurrent_and_custom_layers_are_shown_only_when_complete():
     from mnist_tui.engine.probe import hyper_params
-    from mnist_tui.tui.layers_tab import hyper_text
+    from mnist_tui.tui.widgets.layers_tab import hyper_text
 
     assert hyper_text(hyper_params(nn.GRU(3, 5))) == "3→5"
     assert hyper_text(hyper_params(nn.LSTMCell(3, 5))) == "3→5"

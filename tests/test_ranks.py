@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from test_live import wait
 
-from mnist_tui.bench import COLLECTIVE_GAPS_MS, collective_latency
-from mnist_tui.engine.control import ControlClient
 from mnist_tui.engine.ranks import local_environments, lost_rank_message, share
-from mnist_tui.engine.run_status import RunStatus
-from mnist_tui.runs_index import summarise
+from mnist_tui.run.control import ControlClient
+from mnist_tui.run.index import summarise
+from mnist_tui.run.status import RunStatus
+from tools.bench import COLLECTIVE_GAPS_MS, collective_latency
 
 SMALL = ["--epochs", "1", "--train-limit", "1280", "--val-limit", "256", "--test-limit", "256"]
 CLI = [sys.executable, "-m", "mnist_tui"]

@@ -11,15 +11,15 @@ import pytest
 from scripted import ScriptedTrainer, fixed_events, screen_text
 from textual.widgets import DataTable, Static
 
-from mnist_tui.engine import events as ev
-from mnist_tui.engine.run_status import RunStatus
-from mnist_tui.engine.rundir import read_events
-from mnist_tui.runs_index import differing_settings, list_runs, sort_runs, summarise, validation_curve
-from mnist_tui.sweep import plan
+from mnist_tui.host.sweep import plan
+from mnist_tui.run import events as ev
+from mnist_tui.run.folder import read_events
+from mnist_tui.run.index import differing_settings, list_runs, sort_runs, summarise, validation_curve
+from mnist_tui.run.status import RunStatus
 from mnist_tui.tui.app import MnistApp
-from mnist_tui.tui.compare_screen import CompareScreen
-from mnist_tui.tui.run_screen import RunScreen
-from mnist_tui.tui.runs_screen import RunsScreen
+from mnist_tui.tui.screens.compare_screen import CompareScreen
+from mnist_tui.tui.screens.run_screen import RunScreen
+from mnist_tui.tui.screens.runs_screen import RunsScreen
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ def test_headless_sweep_ends_with_a_table_of_both_runs(tmp_path):
     (["done", "done"], True, 130),  # the sweep itself interrupted
 ])
 def test_a_sweeps_exit_status_follows_its_runs(tmp_path, ends, interrupted, status):
-    from mnist_tui.sweep import sweep_status
+    from mnist_tui.host.sweep import sweep_status
 
     for i, end in enumerate(ends):
         trainer = ScriptedTrainer(tmp_path, fixed_events(), name=f"run-{i}")

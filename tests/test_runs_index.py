@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mnist_tui.engine import events as ev
-from mnist_tui.engine.control import hold_trainer_lock
-from mnist_tui.engine.run_status import RunStatus
-from mnist_tui.runs_index import COLUMNS, differing_settings, list_runs, sort_runs, summarise, validation_curve
+from mnist_tui.run import events as ev
+from mnist_tui.run.control import hold_trainer_lock
+from mnist_tui.run.index import COLUMNS, differing_settings, list_runs, sort_runs, summarise, validation_curve
+from mnist_tui.run.status import RunStatus
 
 T0 = 1_700_000_000.0
 CONFIG = {"optimizer": "adam", "lr": 0.003, "schedule": "cosine", "weight_decay": 0.0, "l2": {}, "epochs": 2,
@@ -214,7 +214,7 @@ def test_fifty_full_size_runs_are_listed(tmp_path):
 
 def test_a_log_is_read_again_only_when_it_changed(tmp_path, monkeypatch):
     """The table refreshes every few seconds: an unchanged log (same size and time) is not read again."""
-    from mnist_tui import runs_index
+    from mnist_tui.run import index as runs_index
 
     run = write_run(tmp_path / "run", training(2, 5, 7, end=None))
     reads = []

@@ -7,12 +7,12 @@ import paddle
 import paddle.nn.functional as F
 import pytest
 
-from mnist_tui.config import TrainConfig
-from mnist_tui.engine import events as ev
 from mnist_tui.engine.model import MnistCNN
 from mnist_tui.engine.session import Session
 from mnist_tui.engine.shards import Shards
 from mnist_tui.errors import UsageError
+from mnist_tui.run import events as ev
+from mnist_tui.run.config import TrainConfig
 
 
 def batch(mnist, n):

@@ -12,11 +12,11 @@ from paddle import nn
 from textual.widgets import Static
 
 from mnist_tui import Monitor
-from mnist_tui.engine import events as ev
-from mnist_tui.engine.rundir import EventTail
+from mnist_tui.run import events as ev
+from mnist_tui.run.folder import EventTail
 from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.controller import RunController
-from mnist_tui.tui.snapshot_screen import SnapshotScreen
+from mnist_tui.tui.screens.snapshot_screen import SnapshotScreen
 
 
 @pytest.fixture

@@ -12,10 +12,11 @@ import paddle
 import pytest
 from paddle import nn
 
-from mnist_tui import Monitor, strict_json
-from mnist_tui.engine import events as ev
-from mnist_tui.engine.rundir import EventTail, RunDir, read_events
-from mnist_tui.runs_index import summarise
+from mnist_tui import Monitor
+from mnist_tui.run import events as ev
+from mnist_tui.run import strict_json
+from mnist_tui.run.folder import EventTail, RunDir, read_events
+from mnist_tui.run.index import summarise
 
 
 def refuse(constant):

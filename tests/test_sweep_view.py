@@ -10,13 +10,13 @@ import time
 import pytest
 from textual.widgets import Static
 
-from mnist_tui import strict_json
-from mnist_tui.engine import events as ev
-from mnist_tui.engine.control import hold_trainer_lock
-from mnist_tui.runs_index import SWEEP, summarise
+from mnist_tui.run import events as ev
+from mnist_tui.run import strict_json
+from mnist_tui.run.control import hold_trainer_lock
+from mnist_tui.run.index import SWEEP, summarise
 from mnist_tui.tui.app import MnistApp
-from mnist_tui.tui.compare_screen import MARKERS, CompareScreen
-from mnist_tui.tui.runs_screen import row_cells
+from mnist_tui.tui.screens.compare_screen import MARKERS, CompareScreen
+from mnist_tui.tui.screens.runs_screen import row_cells
 
 T0 = 1_795_000_000.0
 

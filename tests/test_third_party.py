@@ -14,8 +14,8 @@ import paddle
 import pytest
 from scripted import screen_text
 
-from mnist_tui.engine import events as ev
-from mnist_tui.engine.rundir import EventTail
+from mnist_tui.run import events as ev
+from mnist_tui.run.folder import EventTail
 from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.controller import RunController
 
@@ -90,7 +90,7 @@ def check_validations(events: list[ev.Event], logs: PaddleLogs, names: list[str]
 
 async def viewer_text(run: Path) -> str:
     """The run in the viewer at 80x24 after the keys 1 2 r s 3 (r and s on an ended run say why not)."""
-    from mnist_tui.tui.run_screen import RunScreen
+    from mnist_tui.tui.screens.run_screen import RunScreen
 
     app = MnistApp(run.parent, RunController(run))
     texts = []

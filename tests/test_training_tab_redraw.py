@@ -30,10 +30,10 @@ from textual.scrollbar import ScrollBarRender
 from textual.widgets import Log
 
 import mnist_tui.tui
-from mnist_tui.engine import events as ev
-from mnist_tui.tui.live_figures import LiveFigures
+from mnist_tui.run import events as ev
 from mnist_tui.tui.state import RunState
-from mnist_tui.tui.training_tab import TrainingTab
+from mnist_tui.tui.widgets.live_figures import LiveFigures
+from mnist_tui.tui.widgets.training_tab import TrainingTab
 
 CSS = Path(mnist_tui.tui.__file__).with_name("app.tcss")
 EDGE_GLYPHS = set(ScrollBarRender.VERTICAL_BARS) - {" "}

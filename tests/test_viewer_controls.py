@@ -12,10 +12,10 @@ import pytest
 from scripted import ScriptedTrainer, fixed_events
 from textual.widgets import Static, TabbedContent
 
-from mnist_tui.engine.control import SOCKET, ControlClient
+from mnist_tui.run.control import SOCKET, ControlClient
 from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.controller import RunController
-from mnist_tui.tui.run_screen import RunScreen
+from mnist_tui.tui.screens.run_screen import RunScreen
 
 
 @pytest.fixture

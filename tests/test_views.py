@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from mnist_tui.tui.health_map import MAX_CELL, METRICS, RAMP, health_map, pick_columns
-from mnist_tui.tui.mistakes_view import (
+from mnist_tui.tui.widgets.health_map import MAX_CELL, METRICS, RAMP, health_map, pick_columns
+from mnist_tui.tui.widgets.mistakes_view import (
     NO_MISTAKES,
     confused_pairs,
     confusion_table,

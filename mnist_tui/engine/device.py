@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import paddle
 
-from ..errors import UsageError
+from mnist_tui.errors import UsageError
 
 
 class DeviceError(UsageError):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import paddle
 
-from .mnist import Split
+from mnist_tui.engine.data import Split
 
 EVAL_BATCH = 1000
 PROGRESS_EVERY_S = 0.5  # how often an evaluation reports how far it has got

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import paddle
 
-from ..config import TrainConfig
+from mnist_tui.run.config import TrainConfig
 
 
 def build_optimizer(cfg: TrainConfig, parameters, total_steps: int):

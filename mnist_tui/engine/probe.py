@@ -20,7 +20,7 @@ import paddle
 from paddle import nn
 from paddle.nn.layer.rnn import RNN, BiRNN, RNNBase, RNNCellBase
 
-from . import layer_stats
+from mnist_tui.engine import layer_stats
 
 CONVOLUTIONS = (nn.Conv1D, nn.Conv2D, nn.Conv3D, nn.Conv1DTranspose, nn.Conv2DTranspose, nn.Conv3DTranspose)
 # Recurrent layers that run their cells inside one fused operator (the cells' own forward is never

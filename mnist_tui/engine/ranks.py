@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .rundir import open_for_writing
+from mnist_tui.run.folder import open_for_writing
 
 # Control words, rank 0 to the others, one or more before each batch.
 STEP, STEP_AND_FETCH, HOLD, FETCH, END = range(5)
@@ -265,9 +265,9 @@ def die_with_parent(parent: int) -> None:
 
 def follow(run_path: Path, ready_fd: int | None = None) -> int:
     """A rank other than 0 on this machine: train the run's settings on its share of each batch."""
-    from .mnist import load_mnist
-    from .rundir import RunDir
-    from .session import saved_config
+    from mnist_tui.engine.data import load_mnist
+    from mnist_tui.engine.session import saved_config
+    from mnist_tui.run.folder import RunDir
 
     run = RunDir(run_path)
     saved = run.read_config()
@@ -277,7 +277,7 @@ def follow(run_path: Path, ready_fd: int | None = None) -> int:
 def follow_settings(cfg, data, ready_fd: int | None = None) -> int:
     """A rank other than 0: its events go nowhere, its decisions come from rank 0. `ready_fd`: the
     pipe on which a rank started by rank 0 says it is about to join the rendezvous."""
-    from .trainer import Trainer
+    from mnist_tui.engine.trainer import Trainer
 
     # A terminal's Ctrl+C or hang-up reaches the whole process group: rank 0 decides, the others follow.
     for s in (signal.SIGINT, signal.SIGHUP):

@@ -14,12 +14,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import strict_json
-from ..config import TrainConfig, validate
-from . import checkpoint
-from .events import Alert, ErrorRaised, EventBus, StatusChanged
-from .mnist import Mnist, load_mnist
-from .rundir import (
+from mnist_tui.engine import checkpoint
+from mnist_tui.engine.data import Mnist, load_mnist
+from mnist_tui.run import checkpoints, strict_json
+from mnist_tui.run.config import TrainConfig, validate
+from mnist_tui.run.events import Alert, ErrorRaised, EventBus, StatusChanged
+from mnist_tui.run.folder import (
     CONFIG,
     EventLog,
     RunDir,
@@ -95,7 +95,7 @@ class Session:
         lines = [line + b"\n" for line in log.split(b"\n")]
         lines[-1] = lines[-1][:-1]  # after the last newline: b"", or a line torn by a kill
         lines = lines if lines[-1] else lines[:-1]
-        meta, keep, notes = plan_resume(lines, checkpoint.complete(run))
+        meta, keep, notes = plan_resume(lines, checkpoints.complete(run))
         if meta is None and any(b'"type": "Finished"' in line for line in lines):
             raise RunDirError(f"{run.path}: the run has ended and has no checkpoint to go on from")
         if meta is None and notes:  # starting again would wipe its history: the user decides
@@ -120,7 +120,7 @@ class Session:
 
     def make_trainer(self, pause_on_divergence=False, start_paused: bool = False):
         """Load the data and build the trainer (imports Paddle: call it off the UI thread)."""
-        from .trainer import Trainer
+        from mnist_tui.engine.trainer import Trainer
 
         self.run.check_writable()  # a read-only checkpoints/ is found now, not at the first checkpoint
         data = self.data or load_mnist(self.data_dir)
@@ -147,7 +147,7 @@ class Session:
     def write_config(self, data_source: str) -> None:
         import paddle
 
-        from .. import __version__
+        from mnist_tui import __version__
 
         self.run.write_json(CONFIG, {
             "created": self.run.read_config().get("created"),
@@ -190,7 +190,7 @@ def plan_resume(lines: list[bytes], checkpoints: list[dict]) -> tuple[dict | Non
     meta, cut = None, 0
     for candidate in checkpoints:
         name = Path(candidate["stem"]).name
-        why = checkpoint.damage(candidate)
+        why = checkpoints.damage(candidate)
         if why is None and candidate["step"] in saved_at:
             meta, cut = candidate, saved_at[candidate["step"]] + 1
         elif why is None and candidate is checkpoints[0] and last_step < candidate["step"]:

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import paddle
 
-from .events import SnapshotTaken
-from .probe import CONVOLUTIONS, LayerProbe
+from mnist_tui.engine.probe import CONVOLUTIONS, LayerProbe
+from mnist_tui.run.events import SnapshotTaken
 
 # A linear weight matrix is shown as block means of at most this many rows and columns: it fits
 # 80 columns next to the output.

@@ -23,14 +23,20 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from ..config import AUTO_STATS_EVERY, TrainConfig
-from ..errors import UsageError
-from . import checkpoint, ranks
-from .control import PauseAndStop
-from .device import choose_device
-from .diagnosis import CollapseWatch, diagnose
-from .evaluation import Evaluation, evaluate, worst_digits
-from .events import (
+from mnist_tui.engine import checkpoint, ranks
+from mnist_tui.engine.data import Mnist, Split
+from mnist_tui.engine.device import choose_device
+from mnist_tui.engine.evaluation import Evaluation, evaluate, worst_digits
+from mnist_tui.engine.model import MnistCNN
+from mnist_tui.engine.optim import advance_schedule, build_optimizer
+from mnist_tui.engine.probe import LayerProbe
+from mnist_tui.engine.shards import Shards
+from mnist_tui.engine.snapshot import Snapshots, check_layer
+from mnist_tui.errors import UsageError
+from mnist_tui.run.config import AUTO_STATS_EVERY, TrainConfig
+from mnist_tui.run.control import PauseAndStop
+from mnist_tui.run.diagnosis import CollapseWatch, diagnose
+from mnist_tui.run.events import (
     CLASSIFICATION,
     Alert,
     BatchMetrics,
@@ -46,13 +52,7 @@ from .events import (
     RunStarted,
     StatusChanged,
 )
-from .mnist import Mnist, Split
-from .model import MnistCNN
-from .optim import advance_schedule, build_optimizer
-from .probe import LayerProbe
-from .rundir import MODEL, RunDir
-from .shards import Shards
-from .snapshot import Snapshots, check_layer
+from mnist_tui.run.folder import MODEL, RunDir
 
 WORST_SHOWN = 8  # validation mistakes kept per evaluation, highest loss first
 STEP_S, ALLREDUCE_S = 0, 1  # columns of the per-rank times

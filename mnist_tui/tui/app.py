@@ -17,9 +17,9 @@ from textual.app import App
 from textual.binding import Binding
 from textual.scrollbar import ScrollBar, ScrollBarRender
 
-from ..engine.run_status import RunStatus
-from .controller import RunController
-from .run_screen import RunScreen
+from mnist_tui.run.status import RunStatus
+from mnist_tui.tui.controller import RunController
+from mnist_tui.tui.screens.run_screen import RunScreen
 
 MIN_SIZE = (60, 20)
 
@@ -70,7 +70,7 @@ class MnistApp(App):
         if self.show_runs_first:
             self.action_show_runs()
         if self.compare_first:
-            from .compare_screen import CompareScreen
+            from mnist_tui.tui.screens.compare_screen import CompareScreen
 
             self.push_screen(CompareScreen(self.compare_first, live=True))
         # SIGTERM (e.g. a scheduler ending the job) acts like Ctrl+C.
@@ -121,7 +121,7 @@ class MnistApp(App):
         """Back to the run view, whatever is on top of it, at that tab."""
         run_screen = next((s for s in self.screen_stack if isinstance(s, RunScreen)), None)
         if run_screen is None:
-            from .runs_screen import NO_RUN_OPEN
+            from mnist_tui.tui.screens.runs_screen import NO_RUN_OPEN
 
             self.notify(NO_RUN_OPEN, timeout=3)
             return
@@ -130,7 +130,7 @@ class MnistApp(App):
         run_screen.action_show_tab(tab)
 
     def action_show_runs(self) -> None:
-        from .runs_screen import RunsScreen
+        from mnist_tui.tui.screens.runs_screen import RunsScreen
 
         if isinstance(self.screen, RunsScreen):
             return

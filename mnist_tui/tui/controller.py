@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..engine.control import AnotherRunsTrainer, ControlClient, ControlError, trainer_alive
-from ..engine.events import Event, Finished
-from ..engine.run_status import RunStatus, status_of
-from ..engine.rundir import CONFIG, EventTail, RunDirError, newest_events, read_regular
-from ..runs_index import WallTime
-from .history_reader import HistoryProcess, newest_status
-from .state import RunState
+from mnist_tui.run.control import AnotherRunsTrainer, ControlClient, ControlError, trainer_alive
+from mnist_tui.run.events import Event, Finished
+from mnist_tui.run.folder import CONFIG, EventTail, RunDirError, newest_events, read_regular
+from mnist_tui.run.index import WallTime
+from mnist_tui.run.status import RunStatus, status_of
+from mnist_tui.tui.history_reader import HistoryProcess, newest_status
+from mnist_tui.tui.state import RunState
 
 STARTING_HINT = "Training is starting (loading data and Paddle): try again in a moment."
 RETRY_S, BACK_OFF_S = 0.25, 2.0  # reconnecting: soon after a refusal, later after a trainer that did not greet

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..engine.events import Finished, StatusChanged
-from ..engine.rundir import EventTail
-from ..runs_index import WallTime
-from .state import RunState
+from mnist_tui.run.events import Finished, StatusChanged
+from mnist_tui.run.folder import EventTail
+from mnist_tui.run.index import WallTime
+from mnist_tui.tui.state import RunState
 
 STEP_BYTES = 2 << 20  # read in steps this long, so the progress can be shown
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import collections
 import math
 
-from ..engine import events as ev
-from .history import History, Window
-from .pace import Pace, evaluations_due
+from mnist_tui.run import events as ev
+from mnist_tui.tui.history import History, Window
+from mnist_tui.tui.pace import Pace, evaluations_due
 
 COURSE_LOG_EVERY = 200  # the course prints a log line every 200 batches
 STATS_KEPT = 1000  # layer-statistics refreshes kept for the health map

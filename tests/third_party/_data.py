@@ -11,7 +11,7 @@ import paddle
 
 @functools.cache
 def _mnist():
-    from mnist_tui.engine.mnist import load_mnist
+    from mnist_tui.engine.data import load_mnist
 
     return load_mnist()
 
