@@ -162,7 +162,7 @@ def fail(message: str, out=None) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in SUBCOMMANDS:
-        from mnist_tui.cli.main import viewers
+        from mnist_tui.cli import viewers
 
         return getattr(viewers, argv[0])(argv[1:])
     if argv and not argv[0].startswith("-"):  # no option takes a bare word first: a command, mistyped
