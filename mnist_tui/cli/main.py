@@ -161,6 +161,10 @@ def fail(message: str, out=None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "export":
+        from mnist_tui.cli.export import main as export
+
+        return export(argv[1:])
     if argv and argv[0] in SUBCOMMANDS:
         from mnist_tui.cli import viewers
 

@@ -1,4 +1,4 @@
-"""`mnist-tui watch`, `runs`, `sweep` and `export`: the commands that work on run folders.
+"""`mnist-tui watch`, `runs` and `sweep`: the commands that work on run folders.
 
 A viewer never trains and never imports Paddle: it reads a folder (live or finished) and steers
 its trainer, if one lives, through the folder's control channel.
@@ -70,11 +70,5 @@ def runs(argv: list[str]) -> int:
 
 def sweep(argv: list[str]) -> int:
     from mnist_tui.host.sweep import main
-
-    return main(argv)
-
-
-def export(argv: list[str]) -> int:
-    from mnist_tui.sinks.export import main
 
     return main(argv)
