@@ -676,8 +676,6 @@ def main(argv: list[str] | None = None) -> int:
         "course": lambda: course_loop(data, images),
         "engine": lambda: engine_run(data, images),
         "engine_one_rank": lambda: engine_run(data, images, nproc=1),
-        # The engine before paddle.DataParallel: one process, each batch split over threads, one per core.
-        "engine_thread_shards": lambda: engine_run(data, images, nproc=1, shards=os.cpu_count() or 1),
         "app": lambda: app_run(data, images)[0],
     }
     if args.levers:
@@ -693,9 +691,7 @@ def main(argv: list[str] | None = None) -> int:
     # Ratios within each round too: neighbours in time share the machine's load, so on a shared
     # machine the median of these is the steadier figure.
     for name, a, b in (("engine_vs_course", "engine", "course"), ("app_vs_engine", "app", "engine"),
-                       ("engine_vs_thread_shards", "engine", "engine_thread_shards"),
-                       ("engine_vs_one_rank", "engine", "engine_one_rank"),
-                       ("thread_shards_vs_course", "engine_thread_shards", "course")):
+                       ("engine_vs_one_rank", "engine", "engine_one_rank")):
         ratios = [x / y for x, y in zip(results[a], results[b])]
         summary[f"{name}_per_round"] = [round(r, 3) for r in ratios]
         summary[f"{name}_median_of_rounds"] = round(median(ratios), 3)

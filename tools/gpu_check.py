@@ -22,10 +22,10 @@ from mnist_tui.run.events import BatchMetrics
 
 
 def run(device: str, images: int, data, runs_dir: str, steps: int = 0) -> tuple[list[float], float, str]:
-    """Train on the first `images` images on `device` (no augmentation, one shard, a metric every
+    """Train on the first `images` images on `device` (no augmentation, one process, a metric every
     batch), only `steps` batches if set; return the batch losses, images/s after the first batch,
     and the device's description."""
-    cfg = TrainConfig(epochs=1, device=device, shift=0, shards=1, train_limit=images, val_limit=500,
+    cfg = TrainConfig(epochs=1, device=device, shift=0, train_limit=images, val_limit=500,
                       test_limit=500, metrics_interval_s=0.0, stats_every=0, checkpoint_every_epoch=False,
                       checkpoint_minutes=0)
     session = Session.new(cfg, runs_dir, data=data)
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None, out=None) -> int:
         cpu, cpu_rate, _ = run("cpu", args.images, data, runs, steps=args.steps)
     steps = min(args.steps, len(cpu), len(losses))
     print(f"device: {name}", file=out)
-    print(f"images/s: {rate:.0f} on the device, {cpu_rate:.0f} on the CPU (one shard)", file=out)
+    print(f"images/s: {rate:.0f} on the device, {cpu_rate:.0f} on the CPU (one process)", file=out)
     print("step  device loss   cpu loss   relative difference", file=out)
     worst = 0.0
     for step in range(steps):

@@ -74,8 +74,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help="data-parallel processes, paddle.DataParallel (default: one per CPU core, up to 4, "
                             "or one per GPU; also with --resume)")
     train.add_argument("--gpus", metavar="LIST", help="GPUs for the processes, e.g. 0,1 (default: every visible one)")
-    train.add_argument("--shards", type=int, metavar="N",
-                       help="one process: split each batch over N threads (the engine before --nproc; default off)")
     train.add_argument("--to-static", action="store_true", default=None, help="compile the train step (paddle.jit.to_static)")
     train.add_argument("--amp", action="store_true", default=None,
                        help="GPU only: float16 automatic mixed precision with loss scaling")

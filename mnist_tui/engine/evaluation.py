@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import paddle
+import paddle.nn.functional as F
 
 from mnist_tui.engine.data import Split
 
@@ -43,10 +44,19 @@ class Evaluation:
         return wrong[np.argsort(-self.losses[wrong], kind="stable")][:n]
 
 
-def evaluate(model: paddle.nn.Layer, per_image: Callable, split: Split, between: Callable | None = None,
+def per_image(model: paddle.nn.Layer, x, y):
+    """[n, 3] device tensor, without gradients: each image's cross-entropy, predicted class and
+    its softmax probability, in the batch's order."""
+    with paddle.no_grad():
+        logits = model(x)
+        loss = F.cross_entropy(logits, y, reduction="none").reshape([-1])
+        probs = F.softmax(logits, axis=1)
+        return paddle.stack([loss, probs.argmax(axis=1).astype("float32"), probs.max(axis=1)], axis=1)
+
+
+def evaluate(model: paddle.nn.Layer, split: Split, between: Callable | None = None,
              progress: Callable[[int], None] | None = None) -> Evaluation:
-    """Every image of `split` through `per_image(x, y)` (an [n, 3] device tensor of loss,
-    predicted class, confidence) with `model` in eval mode; one host sync at the end.
+    """Every image of `split` through `per_image` with `model` in eval mode; one host sync at the end.
     `between`: called before each chunk (rank 0 keeps the other ranks waiting). `progress`: told
     the images done every PROGRESS_EVERY_S, each time after a small host sync, so the count is of
     images the device has finished rather than queued."""
@@ -58,7 +68,7 @@ def evaluate(model: paddle.nn.Layer, per_image: Callable, split: Split, between:
             between()
         x = paddle.to_tensor(split.images[start : start + EVAL_BATCH])
         y = paddle.to_tensor(split.labels[start : start + EVAL_BATCH][:, None])
-        chunks.append(per_image(x, y))
+        chunks.append(per_image(model, x, y))
         if progress is not None and time.perf_counter() - reported >= PROGRESS_EVERY_S:
             chunks[-1][-1, 0].numpy()  # waits for this chunk: a few syncs a second, cheap
             reported = time.perf_counter()

@@ -30,7 +30,6 @@ from mnist_tui.engine.evaluation import Evaluation, evaluate, worst_digits
 from mnist_tui.engine.model import MnistCNN
 from mnist_tui.engine.optim import advance_schedule, build_optimizer
 from mnist_tui.engine.probe import LayerProbe
-from mnist_tui.engine.shards import Shards
 from mnist_tui.engine.snapshot import Snapshots, check_layer
 from mnist_tui.errors import UsageError
 from mnist_tui.run.config import AUTO_STATS_EVERY, TrainConfig
@@ -114,26 +113,13 @@ class Trainer(PauseAndStop):
         self._times_by_rank = np.zeros((self.world, 2))
         self._timed_batches = 0
         self.device, self.device_name = choose_device(cfg.device, cfg.amp)
-        self.shard_count = self._shard_count()
+        if self.world > 1 and (cfg.to_static or cfg.amp):
+            raise UsageError("--nproc above 1 does not take --to-static or --amp yet")
         if self.world > 1:  # "CPU ×2 ranks (auto: no CUDA GPU visible; paddle.DataParallel over gloo)"
             reason = self.device_name.partition("(")[2].rstrip(")")
             engine = f"paddle.DataParallel over {'nccl' if self.device != 'cpu' else 'gloo'}"
             self.device_name = (f"{self.device_name.partition(' (')[0]} ×{self.world} ranks "
                                 f"({reason + '; ' if reason else ''}{engine})")
-        elif self.shard_count > 1:  # "CPU ×2 (each batch split over 2 cores)"
-            reason = self.device_name.partition("(")[2].rstrip(")")
-            split = f"each batch split over {self.shard_count} cores"
-            self.device_name = f"CPU ×{self.shard_count} ({reason + '; ' if reason else ''}{split})"
-
-    def _shard_count(self) -> int:
-        """Thread shards (shards.py): only when asked for with --shards, in one process."""
-        cfg = self.cfg
-        plain_dygraph_cpu = self.device == "cpu" and not cfg.to_static and not cfg.amp
-        if cfg.shards > 1 and (not plain_dygraph_cpu or self.world > 1):
-            raise UsageError("--shards: splitting a batch over threads is for one CPU process without --to-static or --amp")
-        if self.world > 1 and (cfg.to_static or cfg.amp):
-            raise UsageError("--nproc above 1 does not take --to-static or --amp yet")
-        return min(cfg.shards, cfg.batch_size) if cfg.shards else 1
 
     # ---- controls, callable from any thread (pause, resume, stop: PauseAndStop) ----
     def request_validation(self) -> None:
@@ -160,7 +146,6 @@ class Trainer(PauseAndStop):
     # ---- the loop ----
     def run(self, resume_from: dict | None = None) -> str:
         """Train to the end (or until stopped); return the final status. Never raises."""
-        self.shards = None
         try:
             paddle.disable_static()  # dygraph mode is per thread in Paddle; this may be a new thread
             # Fresh names for parameters and optimizer accumulators (conv2d_0.w_0_moment1_0, ...)
@@ -200,9 +185,6 @@ class Trainer(PauseAndStop):
             log = str(self.run_dir.log_path) if self.run_dir is not None else "this rank's output"
             self.bus.emit(ErrorRaised(f"{type(exc).__name__}: {exc}", traceback.format_exc(), log))
             self.bus.emit(Finished("error"))
-        finally:
-            if self.shards is not None:
-                self.shards.close()
         return self.status
 
     def serve_final_model(self) -> None:
@@ -288,8 +270,6 @@ class Trainer(PauseAndStop):
         self.optimizer = build_optimizer(cfg, self.model.parameters(), self.total_steps)
         # The same weights on every rank from here on: DataParallel starts from rank 0's.
         self.dp = paddle.DataParallel(self.model) if self.world > 1 else None
-        replicas = [MnistCNN(cfg.l2) for _ in range(self.shard_count - 1)]  # their weights come from the model
-        self.shards = Shards(self.model, replicas, self.device)
         self.step_fn = self._make_step()
         # The splits are uploaded once; batches are gathered on the device.
         self.train_x = paddle.to_tensor(self.train_split.images)
@@ -311,7 +291,7 @@ class Trainer(PauseAndStop):
             ))
 
     def _make_step(self):
-        model, optimizer, shards = self.model, self.optimizer, self.shards
+        model, optimizer = self.model, self.optimizer
 
         def forward(x, y):
             logits = model(x)
@@ -339,9 +319,6 @@ class Trainer(PauseAndStop):
                 begin = time.perf_counter()
                 self.link.average_gradients(model.parameters())
                 self._own_times[ALLREDUCE_S] += time.perf_counter() - begin
-                optimizer.step()
-            elif shards.count > 1:
-                loss, acc = shards.forward_backward(x, y)  # plain dygraph on the CPU only (see _shard_count)
                 optimizer.step()
             elif scaler is None:
                 loss, acc = forward(x, y)
@@ -543,7 +520,7 @@ class Trainer(PauseAndStop):
 
     # ---- evaluation ----
     def evaluate(self, split: Split, progress=None) -> Evaluation:
-        return evaluate(self.model, self.shards.per_image, split, between=self.link.hold if self.link else None,
+        return evaluate(self.model, split, between=self.link.hold if self.link else None,
                         progress=progress)
 
     def _progress(self, split: str, total: int, before: int = 0, began: float | None = None):

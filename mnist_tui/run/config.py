@@ -42,7 +42,6 @@ class TrainConfig:
     stats_every: int = AUTO_STATS_EVERY  # batches between automatic layer statistics (also at the first batch and each evaluation); 0 = off
     to_static: bool = False
     threads: int = 0  # CPU math threads; 0 keeps Paddle's default (1)
-    shards: int = 0  # one CPU process: split each batch over this many threads (shards.py); 0 = off
     nproc: int = 0  # data-parallel ranks on this machine (ranks.py); 0 = one per CPU core (up to 4) or GPU
     gpus: str = ""  # GPUs for the ranks, e.g. "0,1" ("": every visible one)
     amp: bool = False
@@ -116,8 +115,6 @@ def validate(cfg: TrainConfig, train_size: int | None = None) -> TrainConfig:
             raise ConfigError(f"{flag}: must be >= 1, got {value}")
     if not 0 <= cfg.shift <= 4:
         raise ConfigError(f"--shift: must be between 0 and 4 pixels, got {cfg.shift}")
-    if cfg.shards < 0:
-        raise ConfigError(f"--shards: must be >= 0, got {cfg.shards}")
     if cfg.nproc < 0:
         raise ConfigError(f"--nproc: must be >= 0, got {cfg.nproc}")
     if cfg.gpus and not all(part.strip().isdigit() for part in cfg.gpus.split(",")):
