@@ -22,10 +22,12 @@ from mnist_tui.run.events import Alert, ErrorRaised, EventBus, StatusChanged
 from mnist_tui.run.folder import (
     CONFIG,
     EventLog,
+    NewerSchema,
     RunDir,
     RunDirError,
     atomic_write_text,
     line_numbers,
+    newer_schema_in,
     no_event_in,
     open_for_writing,
     parse_event_line,
@@ -92,6 +94,8 @@ class Session:
         log = read_regular(run.events_path)
         if (why := no_event_in(log)) is not None:
             raise RunDirError(f"{run.events_path}: {why}; move it away to start the run again from its settings")
+        if (why := newer_schema_in(log)) is not None:  # going on would write this code's events into it
+            raise NewerSchema(f"{run.events_path}: {why}")
         lines = [line + b"\n" for line in log.split(b"\n")]
         lines[-1] = lines[-1][:-1]  # after the last newline: b"", or a line torn by a kill
         lines = lines if lines[-1] else lines[:-1]

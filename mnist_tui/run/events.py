@@ -1,18 +1,22 @@
-"""Typed events the engine emits, and a bus that hands them to subscribers without blocking.
+"""Typed events the engine emits, the schema's version, and a bus that hands them to subscribers.
 
-Subscribers are either callbacks (run on the training thread: keep them cheap) or queues that a
-consumer drains at its own pace (the app drains at a fixed frame rate). A queue subscriber that
-falls behind loses its oldest events instead of slowing training.
+Subscribers are callbacks run on the training thread: keep them cheap.
 """
 
 from __future__ import annotations
 
-import collections
 import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+# The event schema's version, written in every RunStarted (`schema`), the newest this code reads.
+# Raise it when a change would make an older reader misread a log (a field that changes meaning, a
+# record readers cannot do without); a new field or event type older readers skip does not need it.
+# A log written before versions (main before issue 22) has none: it reads as 0.
+SCHEMA_VERSION = 1
+UNVERSIONED = 0
 
 
 @dataclass
@@ -64,6 +68,7 @@ class RunStarted(Event):
     metrics: list[str] = field(default_factory=list)  # every metric, as the training code names them
     train_eval_size: int = 0  # training images each validation also evaluates (the honest gap's side)
     test_size: int = 0  # images the test at the end evaluates
+    schema: int = SCHEMA_VERSION  # the event schema the log is written in (UNVERSIONED: before versions)
 
 
 @dataclass
@@ -263,6 +268,16 @@ class Finished(Event):
     test_loss: float | None = None
 
 
+def newer_schema(record: dict) -> str | None:
+    """The one line a reader says of a RunStarted written in a newer event schema than this code
+    knows (it reads no further: a misread would be worse), else None."""
+    schema = record.get("schema")
+    if record.get("type") != "RunStarted" or not isinstance(schema, int) or schema <= SCHEMA_VERSION:
+        return None
+    return (f"written by a newer mnist-tui (event schema {schema}; this one reads up to {SCHEMA_VERSION}): "
+            "upgrade mnist-tui to read it")
+
+
 def from_json(record: dict) -> Event | None:
     """Rebuild an event from its events.jsonl record (None for unknown types)."""
     cls = _TYPES.get(record.get("type", "")) or _types().get(record.get("type", ""))
@@ -280,6 +295,8 @@ def from_json(record: dict) -> Event | None:
     if cls in (BatchMetrics, EvalResult) and "metrics" not in record and not _finite(record.get("acc")):
         record = {**record, "acc": None}  # written before metrics had names: a NaN accuracy meant none
     try:
+        if cls is RunStarted and "schema" not in record:
+            record = {**record, "schema": UNVERSIONED}
         if cls is SnapshotTaken and "panels" not in record:
             record = {**record, "panels": panels_of_old_snapshot(record)}
         return cls(**{k: v for k, v in record.items() if k in cls.__dataclass_fields__})
@@ -306,29 +323,6 @@ def _finite(value) -> bool:
 Callback = Callable[[Event], None]
 
 
-@dataclass
-class EventQueue:
-    """A bounded queue a consumer drains when it likes; the oldest events go first when full."""
-
-    maxlen: int = 100_000
-    _items: collections.deque = field(init=False)
-    dropped: int = 0
-
-    def __post_init__(self) -> None:
-        self._items = collections.deque(maxlen=self.maxlen)
-
-    def put(self, event: Event) -> None:
-        if len(self._items) == self.maxlen:
-            self.dropped += 1
-        self._items.append(event)
-
-    def drain(self) -> list[Event]:
-        items = []
-        while self._items:
-            items.append(self._items.popleft())
-        return items
-
-
 class EventBus:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -337,11 +331,6 @@ class EventBus:
     def subscribe(self, callback: Callback) -> None:
         with self._lock:
             self._callbacks.append(callback)
-
-    def subscribe_queue(self, maxlen: int = 100_000) -> EventQueue:
-        queue = EventQueue(maxlen)
-        self.subscribe(queue.put)
-        return queue
 
     def emit(self, event: Event) -> None:
         with self._lock:

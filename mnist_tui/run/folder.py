@@ -20,6 +20,7 @@ from pathlib import Path
 from mnist_tui.errors import UsageError
 from mnist_tui.run import strict_json
 from mnist_tui.run.events import (
+    Alert,
     CheckpointSaved,
     EvalResult,
     Event,
@@ -29,6 +30,7 @@ from mnist_tui.run.events import (
     SnapshotTaken,
     StatusChanged,
     from_json,
+    newer_schema,
 )
 
 CONFIG = "config.json"
@@ -40,6 +42,10 @@ RESERVE = ".space-reserve"  # the event log's reserve for its last lines when th
 
 class RunDirError(UsageError):
     """The runs folder cannot be written, or a folder is not a usable run."""
+
+
+class NewerSchema(RunDirError):
+    """The log is written in a newer event schema than this code reads (events.SCHEMA_VERSION)."""
 
 
 @dataclass(frozen=True)
@@ -194,11 +200,32 @@ def no_event_in(data: bytes) -> str | None:
     return None if start == 0 else "holds no event (its lines are junk, not JSON objects with a type)"
 
 
+_STARTED = b'{"type": "RunStarted"'  # how the writer begins a RunStarted line
+
+
+def newer_schema_in(data: bytes) -> str | None:
+    """Why a log's bytes cannot be read by this code (a trainer's life in it is written in a newer
+    event schema: events.newer_schema), or None. Only RunStarted lines carry the version."""
+    start = 0
+    while (found := data.find(_STARTED, start)) != -1:
+        end = data.find(b"\n", found)
+        end = len(data) if end == -1 else end
+        at_line_start = found == 0 or data[found - 1:found] == b"\n"
+        if at_line_start and (record := parse_event_line(data[found:end])) and (why := newer_schema(record)):
+            return why
+        start = end
+    return None
+
+
 def check_event_log(run_path: Path) -> None:
-    """RunDirError (one line) unless the run's event log is missing, or a file that holds events."""
+    """RunDirError (one line) unless the run's event log is missing, or a file that holds events
+    this code can read (NewerSchema: written by a newer mnist-tui)."""
     path = run_path / EVENTS
-    if (why := no_event_in(read_regular(path))) is not None:
+    data = read_regular(path)
+    if (why := no_event_in(data)) is not None:
         raise RunDirError(f"{path}: {why}")
+    if (why := newer_schema_in(data)) is not None:
+        raise NewerSchema(f"{path}: {why}")
 
 
 def _kind(mode: int) -> str:
@@ -303,11 +330,14 @@ class EventLog:
 
 def read_events(path: str | Path) -> list[dict]:
     """Parse events.jsonl; a line that is not an event (torn by a crash, damaged) is skipped with
-    a warning naming it. RunDirError when the file is not a regular file."""
+    a warning naming it. RunDirError when the file is not a regular file, NewerSchema when a part
+    of it is written in a newer event schema."""
     events, damaged = [], []
     for number, line in enumerate(read_regular(Path(path)).split(b"\n"), start=1):
         record = parse_event_line(line)
         if record is not None:
+            if (why := newer_schema(record)) is not None:
+                raise NewerSchema(f"{path}: {why}")
             events.append(record)
         elif line:  # not the empty rest after the last newline
             damaged.append(number)
@@ -339,8 +369,25 @@ def newest_events(path: str | Path, tail_bytes: int = 256 * 1024) -> list[Event]
             lines = data[first:data.rfind(b"\n") + 1].split(b"\n")
             if started_at >= 0 and (started_at == 0 or data[started_at - 1:started_at] == b"\n"):
                 lines.insert(0, data[started_at:data.find(b"\n", started_at)])
-    records = (parse_event_line(line) for line in lines)
-    return [event for event in (from_json(r) for r in records if r is not None) if event is not None]
+    return events_of(path, (parse_event_line(line) for line in lines))[0]
+
+
+def events_of(path: Path, records, on_record: Callable[[dict], None] | None = None) -> tuple[list[Event], str | None]:
+    """The events of a log's records (None: a line that is not one; `on_record` is given each
+    record read), up to a trainer's life written in a newer event schema, if any: that is read as
+    an Alert saying so, the one line a viewer shows, and its reason is returned too."""
+    events = []
+    for record in records:
+        if record is None:
+            continue
+        if (why := newer_schema(record)) is not None:
+            events.append(Alert("error", f"{path}: {why}"))
+            return events, why
+        if on_record is not None:
+            on_record(record)
+        if (event := from_json(record)) is not None:
+            events.append(event)
+    return events, None
 
 
 class EventTail:
@@ -357,6 +404,7 @@ class EventTail:
         self._partial = b""
         self.on_record, self.on_restart = on_record, on_restart
         self.fraction_read = 0.0  # of the log's size when last read
+        self.newer: str | None = None  # why it reads no further: a life written in a newer event schema
 
     def read(self, limit: int | None = None) -> tuple[list[Event], bool]:
         """(events appended since the last call, whether the log was rewritten and re-read);
@@ -369,9 +417,12 @@ class EventTail:
             return [], False
         if self._file is not None and inode != self._inode:
             self.close()
-            restarted = True
+            restarted, self.newer = True, None
             if self.on_restart is not None:
                 self.on_restart()
+        if self.newer is not None:  # said once, as an Alert; nothing after it is read as ours
+            self.fraction_read = 1.0
+            return [], restarted
         if self._file is None:
             self._file = open_regular(self.path)
             if self._file is None:
@@ -384,28 +435,22 @@ class EventTail:
         self.fraction_read = self._file.tell() / size if size else 1.0
         lines = data.split(b"\n")
         self._partial = lines.pop()
-        events = []
-        for line in lines:
-            record = parse_event_line(line)  # None: a line torn by a crash (then a restart's), or damaged
-            if record is None:
-                continue
-            if self.on_record is not None:
-                self.on_record(record)
-            event = from_json(record)
-            if event is not None:
-                events.append(event)
+        records = (parse_event_line(line) for line in lines)  # None: torn by a crash (then a restart's), or damaged
+        events, self.newer = events_of(self.path, records, self.on_record)
+        if self.newer is not None:
+            self.fraction_read = 1.0
         return events, restarted
 
     @property
-    def position(self) -> tuple[int | None, int]:
-        """(the log's inode, the bytes of whole lines read): where another tail can `go_on_from`."""
-        return self._inode, (self._file.tell() if self._file is not None else 0) - len(self._partial)
+    def position(self) -> tuple[int | None, int, str | None]:
+        """(the log's inode, the bytes of whole lines read, `newer`): where another tail can `go_on_from`."""
+        return self._inode, (self._file.tell() if self._file is not None else 0) - len(self._partial), self.newer
 
-    def go_on_from(self, position: tuple[int | None, int]) -> None:
+    def go_on_from(self, position: tuple[int | None, int, str | None]) -> None:
         """Read on from where another tail over the same log got (its `position`). A log rewritten
         since has another inode: the next `read` then starts again from its beginning, as always."""
         self.close()
-        inode, offset = position
+        inode, offset, self.newer = position
         if inode is None:
             return
         self._file = open_regular(self.path)

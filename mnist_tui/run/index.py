@@ -16,7 +16,8 @@ from pathlib import Path
 
 from mnist_tui.run import strict_json
 from mnist_tui.run.control import trainer_alive
-from mnist_tui.run.folder import CONFIG, EVENTS, RunDirError, no_event_in, read_regular
+from mnist_tui.run.events import newer_schema
+from mnist_tui.run.folder import CONFIG, EVENTS, NewerSchema, RunDirError, no_event_in, read_regular
 from mnist_tui.run.status import RunStatus, status_of
 
 # The figures people compare come right after the name: at 80 columns long (sweep) names push the rest off.
@@ -42,6 +43,12 @@ class RunSummary:
     wall_s: float | None = None
     started: float | None = None
     damaged: str | None = None  # why the folder cannot be read as a run (the table says "damaged")
+    newer: bool = False  # `damaged` because a newer mnist-tui wrote its log (the table says "newer")
+
+    @property
+    def status_word(self) -> str:
+        """The table's status column: "newer" or "damaged" for a log it cannot read, else the status."""
+        return ("newer" if self.newer else "damaged") if self.damaged else self.status.value
 
     @property
     def optimizer(self) -> str | None:
@@ -80,9 +87,9 @@ def summarise(run_path: str | Path, name: str | None = None) -> RunSummary | Non
     # The lock before the log, as RunController.poll does: a trainer found gone has written all it
     # ever will, so a run that ends between the two reads is not listed as crashed.
     alive = trainer_alive(path)
-    config, created, events, first_batch, last_batches, damaged = _read_run(path)
+    config, created, events, first_batch, last_batches, damaged, newer = _read_run(path)
     summary = RunSummary(path, name or path.name, RunStatus.STARTING, config,
-                         epochs_total=_number(config.get("epochs")) or 0, damaged=damaged)
+                         epochs_total=_number(config.get("epochs")) or 0, damaged=damaged, newer=newer)
     engine_status = finished = finished_test = eval_test = None
     val_accs, val_losses = [], []
     for e in events:
@@ -246,9 +253,9 @@ def _subfolders(path: Path) -> list[Path]:
 _cache: dict[Path, tuple[tuple, tuple]] = {}  # run folder -> (its files' sizes and times, what _read_run found)
 
 
-def _read_run(path: Path) -> tuple[dict, float | None, list[dict], dict | None, list[dict], str | None]:
+def _read_run(path: Path) -> tuple[dict, float | None, list[dict], dict | None, list[dict], str | None, bool]:
     """(settings, when the folder was made, milestone events, first batch, each life's last batch,
-    why it is damaged or None).
+    why it is damaged or None, whether that is a log in a newer event schema).
     Read again only when config.json or events.jsonl changed size or time: the table refreshes
     every few seconds and a long run's log is tens of megabytes."""
     key = tuple(_identity(path / name) for name in (CONFIG, EVENTS))
@@ -258,9 +265,9 @@ def _read_run(path: Path) -> tuple[dict, float | None, list[dict], dict | None, 
     config: tuple = ({}, None)
     try:
         config = _read_config(path)
-        found = (*config, *_scan(path / EVENTS), None)
+        found = (*config, *_scan(path / EVENTS), None, False)
     except RunDirError as exc:  # its settings still show when only the log is damaged
-        found = (*config, [], None, [], str(exc))
+        found = (*config, [], None, [], str(exc), isinstance(exc, NewerSchema))
     _cache[path] = (key, found)
     return found
 
@@ -304,6 +311,8 @@ def _scan(path: Path) -> tuple[list[dict], dict | None, list[dict]]:
             first = i if first is None else first
             lives[-1][1] = i
         elif line.startswith(_WANTED) and (record := _loads(line)) is not None:  # a torn line does not parse
+            if (why := newer_schema(record)) is not None:
+                raise NewerSchema(f"{path}: {why}")
             if record.get("type") == "RunStarted" and any(e.get("type") == "RunStarted" for e in events):
                 lives.append([i, None])
             events.append(record)

@@ -26,7 +26,7 @@ STEP_BYTES = 2 << 20  # read in steps this long, so the progress can be shown
 class HistoryRead:
     state: RunState
     wall: WallTime
-    position: tuple[int | None, int]  # EventTail.position after the last whole line
+    position: tuple[int | None, int, str | None]  # EventTail.position after the last whole line
     engine_status: str | None
     finished: Finished | None
 

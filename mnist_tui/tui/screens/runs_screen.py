@@ -36,7 +36,7 @@ def row_cells(run: RunSummary, marked: bool) -> tuple[str, ...]:
     lr = f"{run.lr:g} {run.schedule or ''}".strip() if run.lr is not None else "-"
     best = _pct(run.best_val_acc) if run.best_val_acc is not None or run.best_val_loss is None else \
         f"loss {run.best_val_loss:.4g}"  # a run with no accuracy: its lowest validation loss
-    return ("●" if marked else " ", run.name, "damaged" if run.damaged else run.status.value, best, _pct(run.test_acc),
+    return ("●" if marked else " ", run.name, run.status_word, best, _pct(run.test_acc),
             run.optimizer or "-", lr, run.l2 or "-", epochs, wall, started)
 
 
