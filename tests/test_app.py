@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from helpers import notified, wait_for
 from scripted import STATES, ScriptedTrainer, events_in_state, fixed_events, screen_text
 from textual.widgets import Log, OptionList, Static, TabbedContent
 
@@ -38,21 +38,8 @@ def anyio_backend():
     return "asyncio"
 
 
-async def wait_for(pilot, condition, timeout: float = 20.0, what: str = "condition"):
-    """Poll the app (letting it run) until `condition()` holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
-        await pilot.pause(0.05)
-
-
 def text_of(widget: Static) -> str:
     return str(widget.render())
-
-
-def notified(app: MnistApp) -> str:
-    return "\n".join(n.message for n in app._notifications)
 
 
 def run_screen(app: MnistApp) -> RunScreen:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import time
 
 import pytest
+from helpers import wait_for
 from scripted import evaluations_events, spike_events, write_run
 
 from mnist_tui.run import events as ev
@@ -106,13 +106,6 @@ def test_history_marks_non_finite_points_apart():
 
 
 # ---- on screen ----
-async def wait_for(pilot, condition, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
-        await pilot.pause(0.05)
-
-
 def chart_lines(chart) -> list[str]:
     return [chart.render_line(y).text for y in range(chart.size.height)]
 

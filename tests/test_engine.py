@@ -9,6 +9,7 @@ import time
 import numpy as np
 import paddle
 import pytest
+from helpers import wait_until
 
 from mnist_tui.engine.layer_stats import STAT_KEYS
 from mnist_tui.engine.session import Session
@@ -18,15 +19,6 @@ from mnist_tui.run.config import TrainConfig
 from mnist_tui.run.folder import read_events
 
 SMALL = TrainConfig(epochs=1, train_limit=640, val_limit=300, test_limit=300, seed=1)
-
-
-def wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 class Recorder:
@@ -85,14 +77,16 @@ def test_pause_resume_stop_from_another_thread(mnist, tmp_path):
     session = Session.new(cfg, tmp_path, data=mnist)
     rec = Recorder(session)
     trainer, thread = start(session)
-    wait_for(lambda: len(rec.of(ev.BatchMetrics)) >= 3)
+    wait_until(lambda: len(rec.of(ev.BatchMetrics)) >= 3, "three batches")
     trainer.pause()
-    wait_for(lambda: trainer.status == "paused")
-    step = trainer.step
-    time.sleep(0.5)
-    assert trainer.step == step
+    wait_until(lambda: trainer.status == "paused", "paused")
+    step, taken = trainer.step, len(rec.of(ev.LayerStats))
+    for answered in range(1, 6):  # the paused loop serves each request, and runs no batch in between
+        trainer.request_layer_stats()
+        wait_until(lambda n=answered: len(rec.of(ev.LayerStats)) == taken + n, f"request {answered} served while paused")
+        assert trainer.step == step
     trainer.resume()
-    wait_for(lambda: trainer.step > step + 2)
+    wait_until(lambda: trainer.step > step + 2, "training again")
     trainer.stop()
     thread.join(30)
     assert not thread.is_alive()
@@ -107,16 +101,16 @@ def paused_trainer(mnist, tmp_path, cfg=SMALL):
     session = Session.new(cfg.with_(epochs=50, metrics_interval_s=0.05), tmp_path, data=mnist)
     rec = Recorder(session)
     trainer, thread = start(session)
-    wait_for(lambda: trainer.step >= 5)
+    wait_until(lambda: trainer.step >= 5, "five steps")
     trainer.pause()
-    wait_for(lambda: trainer.status == "paused")
+    wait_until(lambda: trainer.status == "paused", "paused")
     return trainer, thread, rec
 
 
 def test_snapshot_equals_the_live_model(mnist, tmp_path):
     trainer, thread, rec = paused_trainer(mnist, tmp_path)
     trainer.request_snapshot()
-    wait_for(lambda: rec.of(ev.SnapshotTaken))
+    wait_until(lambda: rec.of(ev.SnapshotTaken), "a snapshot")
     snap = rec.of(ev.SnapshotTaken)[0]
     saved = np.load(snap.path)
     model = trainer.model
@@ -144,7 +138,7 @@ def test_snapshot_of_a_picked_layer(mnist, tmp_path):
     trainer, thread, rec = paused_trainer(mnist, tmp_path)
     for taken, layer in enumerate(("conv2", "fc"), start=1):
         trainer.request_snapshot(layer)
-        wait_for(lambda n=taken: len(rec.of(ev.SnapshotTaken)) == n)
+        wait_until(lambda n=taken: len(rec.of(ev.SnapshotTaken)) == n, f"snapshot {taken}")
     conv2, fc = rec.of(ev.SnapshotTaken)
     x, _ = trainer._last_batch
     outputs = dict(stage_outputs(trainer.model, x[:1]))
@@ -185,7 +179,7 @@ def test_layer_stats_equal_numpy_on_the_same_batch(mnist, tmp_path):
     taken = len(rec.of(ev.LayerStats))  # the first batch's, automatically
     assert taken >= 1 and rec.of(ev.LayerStats)[0].step == 0
     trainer.request_layer_stats()
-    wait_for(lambda: len(rec.of(ev.LayerStats)) > taken)
+    wait_until(lambda: len(rec.of(ev.LayerStats)) > taken, "statistics on request")
     stats = rec.of(ev.LayerStats)[-1]
     x, _ = trainer._last_batch
     with paddle.no_grad():
@@ -202,9 +196,9 @@ def test_layer_stats_equal_numpy_on_the_same_batch(mnist, tmp_path):
         assert by_name[name]["grad_norm"] > 0
     # Refresh at a batch while running: the update-to-weight ratios of that step appear too.
     trainer.resume()
-    wait_for(lambda: trainer.status == "running")
+    wait_until(lambda: trainer.status == "running", "running again")
     trainer.request_layer_stats()
-    wait_for(lambda: len(rec.of(ev.LayerStats)) >= taken + 2)
+    wait_until(lambda: len(rec.of(ev.LayerStats)) >= taken + 2, "statistics while running")
     fresh = {row["name"]: row for row in rec.of(ev.LayerStats)[taken + 1].layers}
     for name in ("conv1", "conv2", "fc"):
         assert fresh[name]["grad_norm"] > 0

@@ -13,6 +13,7 @@ import time
 import numpy as np
 import paddle
 import pytest
+from helpers import wait_for, wait_until
 from textual.widgets import Static
 
 from mnist_tui.engine.session import Session
@@ -39,20 +40,6 @@ def kinds(run_path) -> list[dict]:
     return [json.loads(line) for line in (run_path / "events.jsonl").read_text().splitlines()]
 
 
-def wait(condition, timeout: float = 90.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
-        time.sleep(0.1)
-
-
-async def wait_app(pilot, condition, timeout: float = 90.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
-        await pilot.pause(0.1)
-
-
 def screen_of(app: MnistApp) -> RunScreen:
     return next(s for s in app.screen_stack if isinstance(s, RunScreen))
 
@@ -69,17 +56,17 @@ async def test_the_apps_background_trainer_obeys_and_stops_with_a_checkpoint(tmp
     session, process, app = started_app(LONG, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = screen_of(app)
-        await wait_app(pilot, lambda: screen.state.step >= 3, what="a few batches")
+        await wait_for(pilot, lambda: screen.state.step >= 3, what="a few batches")
         await pilot.press("p")
-        await wait_app(pilot, lambda: screen.status is RunStatus.PAUSED, what="paused")
+        await wait_for(pilot, lambda: screen.status is RunStatus.PAUSED, what="paused")
         step = screen.state.step
         await pilot.press("s")
-        await wait_app(pilot, lambda: isinstance(app.screen, SnapshotScreen) and app.screen.query("#numbers-0"),
+        await wait_for(pilot, lambda: isinstance(app.screen, SnapshotScreen) and app.screen.query("#numbers-0"),
                        what="snapshot view")
         snap = screen.state.snapshots[-1]
         saved = screen.state.checkpoints
         await pilot.press("escape", "c")  # the model lives in the trainer: a checkpoint taken while paused holds it
-        await wait_app(pilot, lambda: screen.state.checkpoints > saved, what="a checkpoint")
+        await wait_for(pilot, lambda: screen.state.checkpoints > saved, what="a checkpoint")
         params = max(session.run.checkpoints.glob("step-*.pdparams"))
         weights = paddle.load(str(params))["conv1.weight"].numpy()[0, 0]
         assert np.allclose(np.array(snap.of_kind("kernel")[0]["array"]), weights, atol=1e-6)
@@ -87,7 +74,7 @@ async def test_the_apps_background_trainer_obeys_and_stops_with_a_checkpoint(tmp
         await pilot.press("q")
         assert isinstance(app.screen, QuitScreen)
         await pilot.press("s")
-        await wait_app(pilot, lambda: app.return_code is not None, timeout=30, what="left once stopped")
+        await wait_for(pilot, lambda: app.return_code is not None, timeout=30, what="left once stopped")
     assert app.return_code == 130 and process.wait(30) == 130  # the app and headless: stopped
     events = kinds(session.run.path)
     assert ("stopped", "Finished") == (events[-1].get("status"), events[-1]["type"])
@@ -101,7 +88,7 @@ def test_a_headless_run_is_watched_and_paused_from_outside(tmp_path):
                              "--val-limit", "200", "--test-limit", "200", "--runs-dir", str(tmp_path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
-        wait(lambda: any(tmp_path.iterdir()), what="the run folder")
+        wait_until(lambda: any(tmp_path.iterdir()), what="the run folder")
         run = next(tmp_path.iterdir())
         watcher = RunController(run)
         epochs = set()
@@ -110,12 +97,12 @@ def test_a_headless_run_is_watched_and_paused_from_outside(tmp_path):
             epochs.update(e.epoch for e in watcher.poll()[0] if hasattr(e, "epoch") and type(e).__name__ == "BatchMetrics")
             return len(epochs) >= n
 
-        wait(lambda: seen_epochs(2), what="the epoch advancing")
+        wait_until(lambda: seen_epochs(2), what="the epoch advancing")
         assert watcher.send("toggle_pause") is None
-        wait(lambda: (watcher.poll(), watcher.status)[1] is RunStatus.PAUSED, what="paused")
+        wait_until(lambda: (watcher.poll(), watcher.status)[1] is RunStatus.PAUSED, what="paused")
         assert any(e["type"] == "StatusChanged" and e["status"] == "paused" for e in kinds(run))
         assert watcher.send("toggle_pause") is None
-        wait(lambda: (watcher.poll(), watcher.status)[1] is RunStatus.TRAINING, what="training again")
+        wait_until(lambda: (watcher.poll(), watcher.status)[1] is RunStatus.TRAINING, what="training again")
         assert watcher.send("stop") is None
         assert proc.wait(60) == 130
         watcher.poll()
@@ -128,7 +115,7 @@ def test_a_hang_up_leaves_the_background_trainer_training(tmp_path):
     session = Session.new(SMALL.with_(epochs=3), tmp_path)
     process = start(session.run.path)
     assert os.getsid(process.pid) != os.getsid(0), "its own session: a terminal's hang-up does not reach it"
-    wait(lambda: "RunStarted" in (session.run.events_path.read_text() if session.run.events_path.exists() else ""),
+    wait_until(lambda: "RunStarted" in (session.run.events_path.read_text() if session.run.events_path.exists() else ""),
          what="training started")
     process.send_signal(signal.SIGHUP)
     assert process.wait(120) == 0
@@ -139,7 +126,7 @@ def test_killed_before_its_first_checkpoint_it_shows_crashed_and_resume_restarts
     session = Session.new(SMALL.with_(epochs=2, train_limit=1920), tmp_path)
     process = start(session.run.path)
     run = session.run.path
-    wait(lambda: run.joinpath("events.jsonl").exists() and '"BatchMetrics"' in run.joinpath("events.jsonl").read_text(),
+    wait_until(lambda: run.joinpath("events.jsonl").exists() and '"BatchMetrics"' in run.joinpath("events.jsonl").read_text(),
          what="the first batches")
     assert not list(session.run.checkpoints.glob("*.json"))
     process.send_signal(signal.SIGKILL)
@@ -163,15 +150,15 @@ async def test_a_finished_run_answers_while_watched_and_its_trainer_ends_after(t
     _, process, app = started_app(SMALL, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = screen_of(app)
-        await wait_app(pilot, lambda: screen.status is RunStatus.FINISHED, what="finished")
+        await wait_for(pilot, lambda: screen.status is RunStatus.FINISHED, what="finished")
         assert screen.controller.alive, "the trainer waits for its viewer"
         taken = len(screen.state.stats_history)
         await pilot.press("2", "r")
-        await wait_app(pilot, lambda: len(screen.state.stats_history) > taken, what="r on the final model")
+        await wait_for(pilot, lambda: len(screen.state.stats_history) > taken, what="r on the final model")
         tab_text = str(screen.query_one("#stats-table", Static).render())
         assert "conv1" in tab_text
         await pilot.press("q")
-        await wait_app(pilot, lambda: app.return_code is not None, what="left")
+        await wait_for(pilot, lambda: app.return_code is not None, what="left")
     assert process.wait(30) == 0, "the last viewer gone, the trainer ends"
 
 
@@ -180,11 +167,11 @@ async def test_divergence_holds_the_network_for_the_viewer_then_exits_3(tmp_path
     session, process, app = started_app(LONG.with_(lr=1e4, optimizer="sgd", schedule="constant"), tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = screen_of(app)
-        await wait_app(pilot, lambda: getattr(screen.state, "last_alert", None) is not None, what="the alert")
+        await wait_for(pilot, lambda: getattr(screen.state, "last_alert", None) is not None, what="the alert")
         assert screen.state.last_alert.message.startswith("training diverged at epoch")
-        await wait_app(pilot, lambda: screen.status is RunStatus.PAUSED, what="held paused")
+        await wait_for(pilot, lambda: screen.status is RunStatus.PAUSED, what="held paused")
         await pilot.press("q", "s")
-        await wait_app(pilot, lambda: app.return_code is not None, timeout=30, what="left")
+        await wait_for(pilot, lambda: app.return_code is not None, timeout=30, what="left")
     assert app.return_code == 3
     assert process.wait(30) == 3
     assert not list(session.run.checkpoints.glob("*.pdparams"))
@@ -207,8 +194,8 @@ async def test_a_diverged_run_held_for_a_viewer_ends_when_the_viewer_leaves(tmp_
     _, process, app = started_app(LONG.with_(lr=1e4, optimizer="sgd", schedule="constant"), tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = screen_of(app)
-        await wait_app(pilot, lambda: screen.status is RunStatus.PAUSED and screen.state.last_alert is not None,
+        await wait_for(pilot, lambda: screen.status is RunStatus.PAUSED and screen.state.last_alert is not None,
                        what="held paused")
         await pilot.press("q", "b")  # leave it "in the background": nobody is watching any more
-        await wait_app(pilot, lambda: app.return_code is not None, what="left")
+        await wait_for(pilot, lambda: app.return_code is not None, what="left")
     assert process.wait(30) == 3, "the hold ends with its last viewer"

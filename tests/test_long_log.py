@@ -9,6 +9,7 @@ import dataclasses
 import threading
 
 import pytest
+from helpers import wait_for
 from textual.widgets import TabbedContent
 
 from mnist_tui.run.folder import EventTail
@@ -78,14 +79,6 @@ class SlowReader:
         SlowReader.go_on.set()
 
 
-async def until(pilot, condition, what: str) -> None:
-    for _ in range(2000):
-        if condition():
-            return
-        await pilot.pause(0.01)
-    raise AssertionError(f"never: {what}")
-
-
 @pytest.mark.anyio
 async def test_the_run_shows_and_keys_work_while_its_history_is_read(long_run, monkeypatch):
     monkeypatch.setattr(run_screen_module, "HISTORY_IN_WORKER_BYTES", 0)
@@ -95,20 +88,20 @@ async def test_the_run_shows_and_keys_work_while_its_history_is_read(long_run, m
     async with app.run_test(size=(80, 24)) as pilot:
         screen = next(s for s in app.screen_stack if isinstance(s, RunScreen))
         header = screen.query_one("#header")
-        await until(pilot, lambda: "reading history 40 %" in str(header.render()), "the reading shown")
+        await wait_for(pilot, lambda: "reading history 40 %" in str(header.render()), "the reading shown")
         text = str(header.render())
         assert "finished" in text and "epoch 26/26" in text and "batch 781/781" in text
         assert "40 %" in str(screen.query_one("#reading-history").render())
         assert not screen.query_one("#tabs").display  # no partial tab shown as if complete
         assert screen.state.step == 0 and not screen.state.evals  # nothing folded into the views yet
         await pilot.press("question_mark")
-        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help opened")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "help opened")
         await pilot.press("escape")
         await pilot.press("2")
         assert screen.query_one(TabbedContent).active == "layers"
         assert screen.reading == 0.4
         SlowReader.go_on.set()
-        await until(pilot, lambda: screen.reading is None, "the history read")
+        await wait_for(pilot, lambda: screen.reading is None, "the history read")
         await pilot.pause()
         assert plain(screen.state) == plain(full_fold(long_run / "events.jsonl"))
         assert "reading" not in str(header.render()) and screen.query_one("#tabs").display
@@ -122,7 +115,7 @@ async def test_quitting_while_the_history_is_read_ends_cleanly(long_run, monkeyp
     app = MnistApp(long_run.parent, RunController(long_run))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = next(s for s in app.screen_stack if isinstance(s, RunScreen))
-        await until(pilot, lambda: screen.reading == 0.4, "the reading shown")
+        await wait_for(pilot, lambda: screen.reading == 0.4, "the reading shown")
         await pilot.press("q")
-        await until(pilot, lambda: not app.is_running, "the app ended")
+        await wait_for(pilot, lambda: not app.is_running, "the app ended")
     assert app.return_code == 0 and app.controller.closed

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import paddle
 import pytest
+from helpers import wait_until
 from paddle import nn
 from paddle.vision.models import LeNet, resnet18
 from textual.widgets import Static
@@ -76,13 +77,6 @@ def test_hand_loop_example_writes_a_run(tmp_path):
     assert isinstance(events[-1], ev.Finished) and events[-1].status == "done"
 
 
-def wait(condition, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
-        time.sleep(0.05)
-
-
 def test_viewer_controls_reach_model_fit_at_batch_ends(tmp_path):
     paddle.seed(0)
     images = np.random.default_rng(0).standard_normal((64 * 40, 1, 28, 28)).astype("float32")
@@ -95,16 +89,16 @@ def test_viewer_controls_reach_model_fit_at_batch_ends(tmp_path):
                                                      "callbacks": [monitor]})
     fit.start()
     try:
-        wait(lambda: monitor.run is not None and any(isinstance(e, ev.RunStarted) for e in events_of(monitor.run.path)),
+        wait_until(lambda: monitor.run is not None and any(isinstance(e, ev.RunStarted) for e in events_of(monitor.run.path)),
              "the run started")
         client = ControlClient(monitor.run.path)
         client.send("request_snapshot")
-        wait(lambda: any(isinstance(e, ev.SnapshotTaken) for e in events_of(monitor.run.path)), "a snapshot")
+        wait_until(lambda: any(isinstance(e, ev.SnapshotTaken) for e in events_of(monitor.run.path)), "a snapshot")
         snap = next(e for e in events_of(monitor.run.path) if isinstance(e, ev.SnapshotTaken))
         assert [p["layer"] for p in snap.of_kind("kernel")] == ["features.0", "features.3"]
         assert np.array(snap.of_kind("kernel")[0]["array"]).shape == (3, 3) and Path(snap.path).is_file()
         client.send("request_snapshot", "fc.1")  # LeNet's middle linear layer, picked
-        wait(lambda: sum(isinstance(e, ev.SnapshotTaken) for e in events_of(monitor.run.path)) == 2, "a picked one")
+        wait_until(lambda: sum(isinstance(e, ev.SnapshotTaken) for e in events_of(monitor.run.path)) == 2, "a picked one")
         picked = [e for e in events_of(monitor.run.path) if isinstance(e, ev.SnapshotTaken)][-1]
         (vector,), (matrix,) = picked.of_kind("vector"), picked.of_kind("matrix")
         assert picked.picked == "fc.1" and vector["size"] == len(vector["array"]) == 84
@@ -112,13 +106,13 @@ def test_viewer_controls_reach_model_fit_at_batch_ends(tmp_path):
         with pytest.raises(ControlError, match="no convolution or linear layer named 'features.1'"):
             client.send("request_snapshot", "features.1")  # a ReLU
         client.send("toggle_pause")
-        wait(lambda: monitor.log and any(isinstance(e, ev.StatusChanged) and e.status == "paused"
+        wait_until(lambda: monitor.log and any(isinstance(e, ev.StatusChanged) and e.status == "paused"
                                          for e in events_of(monitor.run.path)), "paused")
         with pytest.raises(ControlError, match="validates on its own schedule"):
             client.send("request_validation")
         client.send("request_checkpoint")
         client.send("toggle_pause")
-        wait(lambda: any(isinstance(e, ev.CheckpointSaved) for e in events_of(monitor.run.path)), "a checkpoint")
+        wait_until(lambda: any(isinstance(e, ev.CheckpointSaved) for e in events_of(monitor.run.path)), "a checkpoint")
         client.send("stop")
         fit.join(60)
         assert not fit.is_alive(), "stop ends the fit"
@@ -188,9 +182,9 @@ def test_the_final_model_answers_while_a_viewer_is_attached(tmp_path):
     viewer.connect()
     closing = threading.Thread(target=monitor.close)
     closing.start()
-    wait(lambda: any(isinstance(e, ev.Finished) for e in events_of(monitor.run.path)), "finished")
+    wait_until(lambda: any(isinstance(e, ev.Finished) for e in events_of(monitor.run.path)), "finished")
     viewer.send("request_snapshot")
-    wait(lambda: any(isinstance(e, ev.SnapshotTaken) for e in events_of(monitor.run.path)), "a snapshot after the end")
+    wait_until(lambda: any(isinstance(e, ev.SnapshotTaken) for e in events_of(monitor.run.path)), "a snapshot after the end")
     stats = [e for e in events_of(monitor.run.path) if isinstance(e, ev.LayerStats)][-1]
     assert all(row["update_ratio_log10"] is None for row in stats.layers), "no step: no update ratio"
     assert closing.is_alive(), "held while the viewer looks"

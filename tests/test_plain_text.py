@@ -6,9 +6,9 @@ show it literally."""
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import pytest
+from helpers import wait_for
 from scripted import MARKED, MARKUP_LIKE, ScriptedTrainer, fixed_events, markup_like_events
 from textual.widgets import Static
 from textual.widgets._toast import Toast
@@ -25,14 +25,6 @@ from mnist_tui.tui.screens.snapshot_screen import LayerPicker, SnapshotPicker, S
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
-
-
-async def wait_for(pilot, condition, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
-        await pilot.pause(0.05)
 
 
 def on_screen(app: MnistApp) -> str:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_live import wait
+from helpers import wait_until
 
 from mnist_tui.engine.ranks import local_environments, lost_rank_message, share
 from mnist_tui.run.control import ControlClient
@@ -79,7 +79,7 @@ def test_a_stalled_or_dead_rank_started_here_is_named_by_its_process():
     child = subprocess.Popen(["sleep", "60"])
     try:
         os.kill(child.pid, signal.SIGSTOP)
-        wait(lambda: Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[0] == "T",
+        wait_until(lambda: Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[0] == "T",
              what="the process stopped")
         timeout = RuntimeError("unbound_buffer.cc:80 TIMEOUT self_rank = none pair_rank = -1")
         assert lost_rank_message(timeout, [child]) == "rank 1 stopped answering (its process is stopped)"
@@ -133,17 +133,17 @@ def test_pause_validate_and_stop_reach_every_rank(tmp_path):
                                 "--train-limit", "1280", "--val-limit", "256"], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     try:
-        wait(lambda: any(tmp_path.iterdir()) and len(of(only_run(tmp_path), "BatchMetrics")) > 5, what="training")
+        wait_until(lambda: any(tmp_path.iterdir()) and len(of(only_run(tmp_path), "BatchMetrics")) > 5, what="training")
         run = only_run(tmp_path)
         client = ControlClient(run)
         client.send("pause")
-        wait(lambda: any(e["status"] == "paused" for e in of(run, "StatusChanged")), what="paused")
+        wait_until(lambda: any(e["status"] == "paused" for e in of(run, "StatusChanged")), what="paused")
         steps = len(of(run, "BatchMetrics"))
         client.send("request_validation")  # served while paused, the other rank held in the meantime
-        wait(lambda: len(of(run, "EvalResult")) >= 1, what="a validation while paused")
+        wait_until(lambda: len(of(run, "EvalResult")) >= 1, what="a validation while paused")
         assert len(of(run, "BatchMetrics")) == steps  # no rank ran ahead
         client.send("resume")
-        wait(lambda: len(of(run, "BatchMetrics")) > steps + 5, what="training again")
+        wait_until(lambda: len(of(run, "BatchMetrics")) > steps + 5, what="training again")
         client.send("stop")
         assert process.wait(120) == 130
     finally:
@@ -166,7 +166,7 @@ def test_a_killed_rank_ends_the_run_with_a_checkpoint_and_resume_goes_on_with_on
                                 "--train-limit", "2560", "--val-limit", "256", "--test-limit", "256"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait(lambda: any(tmp_path.iterdir()) and len(of(only_run(tmp_path), "BatchMetrics")) > 3, what="training")
+        wait_until(lambda: any(tmp_path.iterdir()) and len(of(only_run(tmp_path), "BatchMetrics")) > 3, what="training")
         run = only_run(tmp_path)
         (rank1,) = _children(process.pid)
         os.kill(rank1, signal.SIGKILL)
@@ -227,7 +227,7 @@ def test_a_run_stopped_and_resumed_on_two_ranks_ends_like_an_uninterrupted_one(t
     process = subprocess.Popen([*CLI, "--headless", "--runs-dir", str(tmp_path / "cut"), *settings],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait(lambda: (tmp_path / "cut").exists() and any((tmp_path / "cut").iterdir())
+        wait_until(lambda: (tmp_path / "cut").exists() and any((tmp_path / "cut").iterdir())
              and len(of(only_run(tmp_path / "cut"), "BatchMetrics")) >= 5, what="training")
         ControlClient(only_run(tmp_path / "cut")).send("stop")
         assert process.wait(120) == 130
@@ -266,7 +266,7 @@ def test_a_rank_killed_while_the_ranks_start_ends_rank_0_in_our_words_and_resume
     process = subprocess.Popen([*CLI, "--headless", "--runs-dir", str(tmp_path), *SMALL, "--nproc", "2"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait(lambda: list(tmp_path.glob("*/rank-1.log")), what="rank 1 started")
+        wait_until(lambda: list(tmp_path.glob("*/rank-1.log")), what="rank 1 started")
         run = only_run(tmp_path)
         (rank1,) = _children(process.pid)
         os.kill(rank1, signal.SIGKILL)  # long before it has loaded Paddle and joined the others

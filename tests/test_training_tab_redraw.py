@@ -17,10 +17,10 @@ compositor's updates), so a Textual upgrade may need them adjusted.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 from rich.cells import cell_len
 from rich.segment import ControlType
 from scripted import fixed_events
@@ -115,14 +115,6 @@ def settled(app: TrainingTabApp) -> bool:
             and not (screen._layout_required or screen._scroll_required or screen._repaint_required
                      or screen._recompose_required or screen._dirty_widgets or screen._compositor._dirty_regions)
             and all(worker.is_finished for worker in app.workers))
-
-
-async def wait_for(pilot, condition, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
-        await pilot.pause(0.02)
 
 
 def differences(app: TrainingTabApp) -> list[str]:

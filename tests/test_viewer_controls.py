@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from helpers import notified, wait_for
 from scripted import ScriptedTrainer, fixed_events
 from textual.widgets import Static, TabbedContent
 
@@ -21,18 +22,6 @@ from mnist_tui.tui.screens.run_screen import RunScreen
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
-
-
-async def wait_for(pilot, condition, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
-        await pilot.pause(0.05)
-
-
-def notified(app: MnistApp) -> str:
-    return "\n".join(n.message for n in app._notifications)
 
 
 def header(app: MnistApp) -> str:

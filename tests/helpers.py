@@ -1,0 +1,42 @@
+"""Waits every test shares: poll a condition on state until it holds, or fail naming what never
+happened. No test proves anything by sleeping; a wait's limit only matters when it fails, so it is
+generous (a loaded 2-core machine runs these tests too)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+TIMEOUT_S = 90.0
+POLL_S = 0.02
+
+
+def _failure(what: str, timeout: float, now: Callable[[], object] | None) -> AssertionError:
+    seen = f" (last seen: {now()!r})" if now is not None else ""
+    return AssertionError(f"not within {timeout:g} s: {what}{seen}")
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = TIMEOUT_S,
+               now: Callable[[], object] | None = None) -> None:
+    """Block until `condition()` is true. `what` names it for the failure message, `now` (optional)
+    says what there was instead."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise _failure(what, timeout, now)
+        time.sleep(POLL_S)
+
+
+async def wait_for(pilot, condition: Callable[[], object], what: str, timeout: float = TIMEOUT_S,
+                   now: Callable[[], object] | None = None) -> None:
+    """Let the app run (messages, timers, workers) until `condition()` is true; see `wait_until`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise _failure(what, timeout, now)
+        await pilot.pause(POLL_S)
+
+
+def notified(app) -> str:
+    """Every notification the app has shown and not yet dismissed, one a line."""
+    return "\n".join(n.message for n in app._notifications)
