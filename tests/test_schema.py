@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 from textual.widgets import Log, Static
 
 from mnist_tui.cli.main import main
@@ -136,15 +137,6 @@ def test_the_history_reader_folds_a_stored_log(tmp_path, name):
     assert [e.acc for e in read.state.evals] == [0.234375] and read.state.test.acc == 0.265625
     assert len(read.state.snapshots) == 1 and read.state.mistakes is not None
     assert read.position[2] is None, "nothing newer stopped the read"
-
-
-async def wait_for(pilot, condition, what: str, timeout: float = 20.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
-        await pilot.pause(0.05)
 
 
 @pytest.fixture
