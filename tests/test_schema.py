@@ -18,7 +18,7 @@ from textual.widgets import Log, Static
 from mnist_tui.cli.main import main
 from mnist_tui.run import events as ev
 from mnist_tui.run.folder import EVENTS, EventTail, NewerSchema, check_event_log, newest_events, read_events
-from mnist_tui.run.index import list_runs, summarise
+from mnist_tui.run.index import list_runs, summarise, validation_curve
 from mnist_tui.run.status import RunStatus
 from mnist_tui.sinks.course_log import CoursePrinter
 from mnist_tui.tui.app import MnistApp
@@ -190,6 +190,8 @@ def test_the_runs_table_marks_a_newer_log_and_says_why(tmp_path):
     assert newer.newer and says_newer(newer.damaged) and row_cells(newer, False)[2] == "newer"
     assert newer.optimizer == "adam", "its settings still show"
     assert older.damaged is None and row_cells(older, False)[2] == "finished"
+    assert validation_curve(newer.path) == [], "the compare view draws nothing it would misread"
+    assert [acc for _step, acc, _loss in validation_curve(older.path)] == [0.234375]
 
 
 def test_the_viewers_tail_stops_at_a_newer_life_and_says_so_once(tmp_path):
