@@ -97,14 +97,15 @@ def bench_config(images: int, **changes) -> TrainConfig:
                        **changes)
 
 
-def engine_run(data: Mnist, images: int, **changes) -> float:
+def engine_run(data: Mnist, images: int, env: dict[str, str] | None = None, **changes) -> float:
     """Our engine, headless, in a process of its own (as in use: a process is one rank, and starts
     the others), one epoch over `images` images; returns images per second, measured from its run
-    folder's event log exactly as for `app_run`. `data` is read again there from the bundled copy."""
+    folder's event log exactly as for `app_run`. `data` is read again there from the bundled copy.
+    `env`: added to that process's environment (and so its ranks'), for levers set there."""
     with tempfile.TemporaryDirectory() as runs:
         config = json.dumps(bench_config(images, **changes).to_dict())
         subprocess.run([sys.executable, "-m", "tools.bench", "--engine-once", config, runs], check=True, cwd=REPO,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
         (events,) = Path(runs).glob("*/events.jsonl")
         return events_throughput(events)
 
@@ -682,6 +683,11 @@ def main(argv: list[str] | None = None) -> int:
         contenders["engine_to_static"] = lambda: engine_run(data, images, to_static=True)
         contenders["engine_sync_every_batch"] = lambda: engine_run(data, images, metrics_interval_s=0.0)
         contenders["engine_one_rank_2_threads"] = lambda: engine_run(data, images, nproc=1, threads=2)
+        # Paddle reads these flags at its import; in dygraph they pick no oneDNN kernel (BENCHMARKS.md).
+        onednn = {"FLAGS_use_mkldnn": "1", "FLAGS_use_onednn": "1"}
+        contenders["engine_onednn"] = lambda: engine_run(data, images, env=onednn)
+        contenders["engine_one_rank_onednn"] = lambda: engine_run(data, images, env=onednn, nproc=1)
+        contenders["engine_gradient_overlap"] = lambda: engine_run(data, images, env={ranks.OVERLAP_ENV: "1"})
     course_loop(data, 640)  # warm-up: oneDNN kernels, allocator
     engine_run(data, 640)
     results = alternate(contenders, repeats)
@@ -695,6 +701,11 @@ def main(argv: list[str] | None = None) -> int:
         ratios = [x / y for x, y in zip(results[a], results[b])]
         summary[f"{name}_per_round"] = [round(r, 3) for r in ratios]
         summary[f"{name}_median_of_rounds"] = round(median(ratios), 3)
+    for lever in (name for name in results if name.startswith("engine_") and name != "engine_one_rank"):
+        base = "engine_one_rank" if lever.startswith("engine_one_rank_") else "engine"
+        ratios = [x / y for x, y in zip(results[lever], results[base])]
+        summary[f"{lever}_vs_{base}_per_round"] = [round(r, 3) for r in ratios]
+        summary[f"{lever}_vs_{base}_median_of_rounds"] = round(median(ratios), 3)
     try:
         latencies = key_latency_in_terminal()
         summary["key_latency_measured_in"] = "tmux, 80x24"
