@@ -178,7 +178,7 @@ def saved_config(run: RunDir, saved: dict) -> TrainConfig:
         raise RunDirError(f"{run.path / CONFIG}: not a usable run configuration ({exc})") from None
 
 
-def plan_resume(lines: list[bytes], checkpoints: list[dict]) -> tuple[dict | None, list[bytes], list[str]]:
+def plan_resume(lines: list[bytes], saved: list[dict]) -> tuple[dict | None, list[bytes], list[str]]:
     """Where a resume goes on from: (the checkpoint, the log lines to keep, warnings for the log).
 
     A checkpoint counts when its files match their checksums and its CheckpointSaved record is
@@ -192,12 +192,12 @@ def plan_resume(lines: list[bytes], checkpoints: list[dict]) -> tuple[dict | Non
                      and isinstance(record.get("step"), int)), default=-1)
     notes: list[str] = []
     meta, cut = None, 0
-    for candidate in checkpoints:
+    for candidate in saved:
         name = Path(candidate["stem"]).name
         why = checkpoints.damage(candidate)
         if why is None and candidate["step"] in saved_at:
             meta, cut = candidate, saved_at[candidate["step"]] + 1
-        elif why is None and candidate is checkpoints[0] and last_step < candidate["step"]:
+        elif why is None and candidate is saved[0] and last_step < candidate["step"]:
             meta, cut = candidate, len(lines)  # saved, then killed before its record was written
         if meta is not None:
             break
