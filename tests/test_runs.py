@@ -11,7 +11,7 @@ import pytest
 from scripted import ScriptedTrainer, fixed_events, screen_text
 from textual.widgets import DataTable, Static
 
-from mnist_tui.host.sweep import plan
+from mnist_tui.cli.sweep import plan
 from mnist_tui.run import events as ev
 from mnist_tui.run.folder import read_events
 from mnist_tui.run.index import differing_settings, list_runs, sort_runs, summarise, validation_curve
@@ -95,8 +95,9 @@ async def test_runs_table_sorts_opens_marks_and_compares(tmp_path):
 def test_sweep_checks_every_combination_first():
     _, runs = plan(["--optimizer", "sgd,adam", "--lr", "0.01,0.003", "--l2", "fc=1e-3;conv1=1e-4,fc=1e-3"])
     assert len(runs) == 8
-    assert runs[0] == ("optimizer=sgd_lr=0.01_l2=fc=1e-3",
-                       ["--optimizer", "sgd", "--lr", "0.01", "--l2", "fc=1e-3"])
+    assert runs[0][:2] == ("optimizer=sgd_lr=0.01_l2=fc=1e-3",
+                           ["--optimizer", "sgd", "--lr", "0.01", "--l2", "fc=1e-3"])
+    assert (runs[0].config.optimizer, runs[0].config.lr, runs[0].config.l2) == ("sgd", 0.01, {"fc": 1e-3})
     from mnist_tui.errors import UsageError
 
     with pytest.raises(UsageError, match="--optimizer"):

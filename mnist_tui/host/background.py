@@ -16,6 +16,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from mnist_tui import exit_codes
 from mnist_tui.run.control import hold_trainer_lock
 from mnist_tui.run.folder import LOG, RunDir, open_for_writing
 
@@ -68,10 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_headless(session, lock=lock, start_paused=args.paused, hold_for_viewers=True)
     except UsageError as exc:
         _report(run, f"{exc}", "")
-        return 2
+        return exit_codes.USAGE
     except Exception as exc:  # noqa: BLE001 - written where the viewer reads it
         _report(run, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-        return 1
+        return exit_codes.FAILED
     finally:
         lock.close()  # after any report: a viewer never sees the run without a trainer and without an end
 

@@ -13,11 +13,11 @@ import sys
 import threading
 import time
 
+from mnist_tui import exit_codes
 from mnist_tui.engine.session import Session
 from mnist_tui.run.control import COMMANDS, ControlError, ControlServer, hold_trainer_lock
+from mnist_tui.run.status import status_of
 from mnist_tui.sinks.course_log import CoursePrinter
-
-EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 2, 3, 130
 
 
 class Controls:
@@ -111,7 +111,7 @@ def run_headless(session: Session, check_shape: bool = False, err=None, out=None
             lock.close()
     if status == "error":
         print(f"mnist-tui: {why_it_failed(session)}", file=err)
-    return {"done": EXIT_OK, "diverged": EXIT_DIVERGED, "stopped": EXIT_INTERRUPTED}.get(status, 1)
+    return exit_codes.of_run(status_of(engine_status=None, finished_status=status, alive=True))
 
 
 def why_it_failed(session: Session) -> str:

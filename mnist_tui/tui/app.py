@@ -17,7 +17,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.scrollbar import ScrollBar, ScrollBarRender
 
-from mnist_tui.run.status import RunStatus
+from mnist_tui import exit_codes
 from mnist_tui.tui.controller import RunController
 from mnist_tui.tui.screens.run_screen import RunScreen
 
@@ -29,8 +29,6 @@ class WholeCellScrollBar(ScrollBarRender):
     tables of a monitor full of sparklines they read as stray data cells. Whole cells only."""
 
     VERTICAL_BARS: ClassVar[list[str]] = [" "] * 8
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DIVERGED, EXIT_STOPPED = 0, 1, 2, 3, 130  # docs/usage.md's table
 
 
 class MnistApp(App):
@@ -149,15 +147,8 @@ class MnistApp(App):
     def exit_status(self) -> int:
         """The shown run's end, as headless gives it (130: stopped); 0 while it still trains."""
         if self.detached or self.controller is None:
-            return EXIT_OK
-        status = self.controller.status
-        if status is RunStatus.DIVERGED:
-            return EXIT_DIVERGED
-        if status in (RunStatus.ERROR, RunStatus.CRASHED):
-            return EXIT_ERROR
-        if status is RunStatus.STOPPED:
-            return EXIT_STOPPED
-        return EXIT_OK
+            return exit_codes.OK
+        return exit_codes.of_run(self.controller.status)
 
     def action_interrupt(self) -> None:
         """Ctrl+C, SIGTERM: the app that started the run stops it (with a checkpoint) and leaves

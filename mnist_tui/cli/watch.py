@@ -1,4 +1,4 @@
-"""`mnist-tui watch`, `runs` and `sweep`: the commands that work on run folders.
+"""`mnist-tui watch [RUN_DIR]`: open a run folder, live or finished, or a sweep folder.
 
 A viewer never trains and never imports Paddle: it reads a folder (live or finished) and steers
 its trainer, if one lives, through the folder's control channel.
@@ -6,10 +6,9 @@ its trainer, if one lives, through the folder's control channel.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from mnist_tui.cli.main import EXIT_USAGE, OneLineParser, require_terminal
+from mnist_tui.cli.usage import OneLineParser, fail, require_terminal
 from mnist_tui.errors import UsageError
 from mnist_tui.run.folder import CONFIG, check_event_log, read_regular
 
@@ -23,7 +22,7 @@ def newest_run(runs_dir: Path) -> Path:
     return runs[0].path
 
 
-def watch(argv: list[str]) -> int:
+def main(argv: list[str]) -> int:
     p = OneLineParser(prog="mnist-tui watch", description="Open a run folder, live or finished, from any shell.")
     p.add_argument("run_dir", nargs="?", help="a run folder, or a sweep folder (default: the newest run)")
     p.add_argument("--runs-dir", default="runs", help="where runs are looked for (default ./runs)")
@@ -44,31 +43,9 @@ def watch(argv: list[str]) -> int:
             check_event_log(path)
         require_terminal()
     except UsageError as exc:
-        print(f"mnist-tui: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail(str(exc))
     except OSError as exc:  # an unreadable folder
-        print(f"mnist-tui: {exc.filename or path}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail(f"{exc.filename or path}: {exc.strerror or exc}")
     if sweep:
         return run_app(MnistApp(path, show_runs=True, compare=[path]))
     return run_app(MnistApp(path.parent, RunController(path)))
-
-
-def runs(argv: list[str]) -> int:
-    p = OneLineParser(prog="mnist-tui runs", description="The runs under --runs-dir: sort, open, mark and compare.")
-    p.add_argument("--runs-dir", default="runs", help="default ./runs")
-    args = p.parse_args(argv)
-    try:
-        require_terminal()
-    except UsageError as exc:
-        print(f"mnist-tui: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    from mnist_tui.tui.app import MnistApp, run_app
-
-    return run_app(MnistApp(args.runs_dir, show_runs=True))
-
-
-def sweep(argv: list[str]) -> int:
-    from mnist_tui.host.sweep import main
-
-    return main(argv)
