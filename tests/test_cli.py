@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -105,7 +106,7 @@ def run_cli(*args, cwd):
 
 
 def test_headless_prints_the_course_lines(tmp_path):
-    result = run_cli("--headless", "--check-shape", "--train-limit", "640", "--val-limit", "200",
+    result = run_cli("--headless", "--nproc", "1", "--check-shape", "--train-limit", "640", "--val-limit", "200",
                      "--test-limit", "200", "--epochs", "1", "--runs-dir", "runs", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -124,10 +125,12 @@ def test_headless_prints_the_course_lines(tmp_path):
 
 
 def test_diverging_run_exits_3(tmp_path):
-    result = run_cli("--headless", "--lr", "1e4", "--optimizer", "sgd", "--schedule", "constant",
+    result = run_cli("--headless", "--nproc", "1", "--lr", "1e4", "--optimizer", "sgd", "--schedule", "constant",
                      "--train-limit", "640", "--val-limit", "64", "--epochs", "2", "--runs-dir", "runs", cwd=tmp_path)
-    assert result.returncode == 3
-    assert "training diverged at epoch 1, batch 10: loss exploded: median" in result.stdout
+    assert result.returncode == 3, result.stdout + result.stderr
+    # Which of the watch's signs comes first at this rate (the loss exploding, or turning non-finite)
+    # depends on the CPU's float kernels; tests/test_diagnosis.py tests each sign on its own.
+    assert re.search(r"^error: training diverged at epoch 1, batch \d+: .+; try a lower --lr$", result.stdout, re.MULTILINE)
     (run,) = (tmp_path / "runs").iterdir()
     assert not list((run / "checkpoints").glob("*.pdparams"))
 
