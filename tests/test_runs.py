@@ -104,6 +104,20 @@ def test_sweep_checks_every_combination_first():
         plan(["--optimizer", "sgd,rmsprop"])
 
 
+def test_one_table_of_training_options_serves_training_and_sweeps():
+    from mnist_tui.cli.options import TRAINING
+    from mnist_tui.cli.sweep import build_parser as sweep_parser
+    from mnist_tui.cli.train import build_parser as train_parser
+    from mnist_tui.run.config import TrainConfig
+
+    assert {o.name for o in TRAINING} - set(TrainConfig.__dataclass_fields__) == {"preset"}  # each reaches the config
+    train_flags = {f for a in train_parser()._actions for f in a.option_strings}
+    sweep_flags = {f for a in sweep_parser()._actions for f in a.option_strings}
+    assert {o.flag for o in TRAINING} <= train_flags & sweep_flags
+    _, runs = plan(["--checkpoint-every", "0.5,2"])  # a flag whose setting has another name
+    assert [run.config.checkpoint_minutes for run in runs] == [0.5, 2.0]
+
+
 def test_headless_sweep_ends_with_a_table_of_both_runs(tmp_path):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     result = subprocess.run([sys.executable, "-m", "mnist_tui", "sweep", "--optimizer", "sgd,adam", "--epochs", "1",
