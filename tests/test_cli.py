@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import re
 import shutil
@@ -10,9 +11,13 @@ import subprocess
 import sys
 
 import pytest
+from scripted import fixed_events
 
 from mnist_tui.cli.main import main
 from mnist_tui.engine.data import TEST_LABELS, bundled_dir
+from mnist_tui.run import events as ev
+from mnist_tui.sinks.course_log import CoursePrinter
+from mnist_tui.tui.state import RunState
 
 
 def exit_status(args) -> int:
@@ -113,7 +118,8 @@ def test_headless_prints_the_course_lines(tmp_path):
     assert "conv1-- kernel_size:[20, 1, 5, 5], padding:2, stride:[1, 1]" in out
     assert "inputs_shape: [64, 1, 28, 28]" in out and "outputs8_shape: [64, 10]" in out
     assert "epoch: 0, batch: 0, loss is: [" in out
-    assert "[validation] epoch: 0" in out and "test accuracy: " in out
+    assert "[validation] epoch: 0, batch: 10, " in out and "test accuracy: " in out
+    assert "[test] epoch: 0, batch: 10, " in out, "the test is numbered as the validation before it"
     lines = out.splitlines()
     after = lines[next(i for i, line in enumerate(lines) if line.startswith("[validation]")) + 1]
     assert after.startswith("[diagnosis] ") and "train " in after and "vs validation" in after
@@ -122,6 +128,28 @@ def test_headless_prints_the_course_lines(tmp_path):
     (run,) = (tmp_path / "runs").iterdir()
     assert {p.name for p in run.iterdir()} >= {"config.json", "events.jsonl", "checkpoints", "snapshots",
                                               "model.pdparams", "run.log"}
+
+
+def test_headless_prints_the_lines_the_apps_log_shows_layer_flags_included():
+    events = [*fixed_events(), ev.Alert("error", "training diverged at epoch 2, batch 41: loss exploded"),
+              ev.StatusChanged("diverged", "training diverged at epoch 2, batch 41: loss exploded"),
+              ev.CheckpointSaved("runs/fixed/checkpoints/step-150.pdparams", 2, 0, 200),
+              ev.EvalResult("test", 2, 0, 200, 0.2, 0.94, size=1000), ev.Finished("done", 0.94, 0.2)]
+    out = io.StringIO()
+    printer = CoursePrinter(check_shape=False, out=out)
+    for event in events:
+        printer(event)
+    state = RunState()
+    state.apply(events)
+    lines = out.getvalue().splitlines()
+    assert lines == list(state.log_lines)
+    assert "[layers] epoch: 0, batch: 12, relu2: 2 dead channels · pool2: 2 dead channels" in lines
+    assert sum(line.startswith("[layers]") for line in lines) == 1, "more dead channels later are not news"
+    assert lines.count("error: training diverged at epoch 2, batch 41: loss exploded") == 1
+    assert not [line for line in lines if line.startswith("diverged:")], "the alert is not said twice"
+    assert lines[-4:] == ["checkpoint at epoch 2, batch 100: runs/fixed/checkpoints/step-150.pdparams",
+                          "[test] epoch: 1, batch: 100, loss=0.200000, acc=0.940000", "test accuracy: 0.9400",
+                          "finished: done"]
 
 
 def test_diverging_run_exits_3(tmp_path):

@@ -17,7 +17,7 @@ from mnist_tui.engine.session import Session
 from mnist_tui.run import diagnosis
 from mnist_tui.run import events as ev
 from mnist_tui.run.config import TrainConfig
-from mnist_tui.run.diagnosis import CollapseWatch, diagnose
+from mnist_tui.run.diagnosis import CollapseWatch, LayerFlags, diagnose
 
 SMALL = TrainConfig(epochs=1, train_limit=640, val_limit=300, test_limit=300, seed=1, stats_every=0)
 
@@ -35,6 +35,27 @@ def test_diagnosis_reads_the_gap_against_noise():
     # The same 1.5-point gap is a finding on 10,000 images, noise on 200.
     assert diagnose(0.90, 10_000, 0.915, 10_000)[0] == "under-trained"
     assert diagnose(0.90, 200, 0.915, 200)[0] == "fine"
+
+
+def flag_row(name, peak, dead=0.0):
+    return {"name": name, "mean": 0.1, "std": 0.1, "min": 0.0, "max": peak, "dead_frac": dead, "grad_norm": None}
+
+
+def test_layer_flags_tell_when_a_kind_of_trouble_appears_not_each_change_of_count():
+    flags = LayerFlags()
+    flags.start([{"name": "relu", "output_shape": [64, 20, 14, 14]}, {"name": "fc", "output_shape": [64, 10]}])
+    assert flags.update([flag_row("relu", 1.0), flag_row("fc", 1.0)]) == {"relu": "ok", "fc": "ok"}
+    assert flags.appeared == {}
+    flags.update([flag_row("relu", 1.0, dead=0.1), flag_row("fc", 1.0)])
+    assert flags.appeared == {"relu": "2 dead channels"}
+    flags.update([flag_row("relu", 1.0, dead=0.15), flag_row("fc", 1.0)])
+    assert flags.now["relu"] == "3 dead channels" and flags.appeared == {}
+    flags.update([flag_row("relu", 1.0, dead=0.15), flag_row("fc", 500.0)])
+    assert flags.appeared == {"fc": "exploding: x500 since last refresh"}
+    flags.update([flag_row("relu", float("nan")), flag_row("fc", 500.0, dead=0.1)])
+    assert flags.appeared == {"relu": "non-finite values", "fc": "1 dead unit"}
+    flags.update([flag_row("relu", 1.0), flag_row("fc", 500.0)])
+    assert flags.now == {"relu": "ok", "fc": "ok"} and flags.appeared == {}
 
 
 def test_over_fitting_advice_names_the_l2_flags_and_their_values():

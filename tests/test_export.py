@@ -44,6 +44,22 @@ def test_tensorboard_export_has_every_batch_and_evaluation(tmp_path):
     assert [round(s.value, 1) for s in acc.Scalars("ranks/0/step_ms")] == [41.2]
 
 
+def test_tensorboard_and_visualdl_get_the_layer_flags_in_words(tmp_path):
+    """relu2 (and pool2 after it) start dying at the second statistics refresh: one text entry there."""
+    from visualdl import LogReader
+
+    run = finished_run(tmp_path)
+    assert main(["export", str(run), "--tensorboard", str(tmp_path / "tb"), "--visualdl", str(tmp_path / "vdl")]) == 0
+    acc = EventAccumulator(str(tmp_path / "tb"), size_guidance={"tensors": 0})
+    acc.Reload()
+    texts = acc.Tensors("layers/flags/text_summary")
+    assert [(t.step, t.tensor_proto.string_val[0].decode()) for t in texts] == [
+        (12, "relu2: 2 dead channels\n\npool2: 2 dead channels")]
+    reader = LogReader(file_path=glob.glob(str(tmp_path / "vdl" / "vdlrecords.*"))[0])
+    assert [(r.id, r.text.encoded_text_string) for r in reader.get_data("text", "layers/flags")] == [
+        (12, "relu2: 2 dead channels\n\npool2: 2 dead channels")]
+
+
 def test_visualdl_export_is_read_back_by_visualdl(tmp_path):
     from visualdl import LogReader
 

@@ -13,6 +13,7 @@ from scripted import ScriptedTrainer, loss_only_events, screen_text
 
 from mnist_tui.engine.monitor import accuracy_name, infer_task
 from mnist_tui.run import events as ev
+from mnist_tui.sinks.course_log import batch_line, eval_line
 from mnist_tui.tui.state import RunState
 
 
@@ -30,11 +31,11 @@ def test_the_accuracy_is_the_first_metric_named_so(names, expected):
 
 def test_log_lines_name_every_metric_as_paddle_does():
     batch = ev.BatchMetrics(0, 3, 3, 0.5, 0.75, 100.0, 1.0, {"acc_top1": 0.75, "acc_top5": 1.0})
-    assert batch.course_line() == "epoch: 0, batch: 3, loss is: [0.500000], acc_top1 is [0.750000], acc_top5 is [1.000000]"
-    assert ev.BatchMetrics(0, 3, 3, 0.5, None, 100.0, 1.0).course_line() == "epoch: 0, batch: 3, loss is: [0.500000]"
-    assert ev.BatchMetrics(0, 3, 3, 0.5, 0.25, 100.0, 1.0).course_line().endswith("acc is [0.250000]")  # our trainer's
+    assert batch_line(batch) == "epoch: 0, batch: 3, loss is: [0.500000], acc_top1 is [0.750000], acc_top5 is [1.000000]"
+    assert batch_line(ev.BatchMetrics(0, 3, 3, 0.5, None, 100.0, 1.0)) == "epoch: 0, batch: 3, loss is: [0.500000]"
+    assert batch_line(ev.BatchMetrics(0, 3, 3, 0.5, 0.25, 100.0, 1.0)).endswith("acc is [0.250000]")  # our trainer's
     val = ev.EvalResult("val", 1, 0, 20, 0.25, None, size=100)
-    assert val.line() == "[validation] epoch: 1, batch: 0, loss=0.250000" and val.gap is None
+    assert eval_line(val) == "[validation] epoch: 1, batch: 0, loss=0.250000" and val.gap is None
 
 
 def test_a_log_written_before_metrics_had_names_still_opens():
@@ -48,7 +49,7 @@ def test_a_log_written_before_metrics_had_names_still_opens():
             "acc": None}]
     first, batch, nan_batch, val = [ev.from_json(r) for r in old]
     assert first.task == ev.CLASSIFICATION and first.accuracy == "acc" and first.metrics == []
-    assert batch.acc == 0.5 and batch.metrics == {} and batch.course_line().endswith("acc is [0.500000]")
+    assert batch.acc == 0.5 and batch.metrics == {} and batch_line(batch).endswith("acc is [0.500000]")
     assert nan_batch.acc is None and val.acc is None  # an older Monitor wrote NaN (or null) for "no metric"
     state = RunState()
     state.apply([first, nan_batch, val])

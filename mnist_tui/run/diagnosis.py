@@ -89,3 +89,62 @@ class CollapseWatch:
                 return (f"accuracy stuck at chance: {100 * mean:.1f}% over the last {CHANCE_WINDOW} batches "
                         f"(chance {100 * self.chance:.0f}%) after {self.seen} batches")
         return None
+
+
+OK = "ok"
+EXPLODE_FACTOR = 100.0  # a layer's largest |activation| growing this much between two refreshes
+
+
+class LayerFlags:
+    """Each layer's health in words at every statistics refresh (dead units, explosive growth
+    since the previous refresh, non-finite figures, else "ok"), computed once here so the app,
+    the headless log and the exports say the same. Fed the run's layers (their output shapes)
+    and then every LayerStats' rows in order: growth is measured between refreshes."""
+
+    def __init__(self) -> None:
+        self.shapes: dict[str, list] = {}
+        self.now: dict[str, str] = {}  # the newest refresh's flag per layer
+        self.appeared: dict[str, str] = {}  # the layers that the newest refresh gave a kind of flag they had not
+        self._kinds: dict[str, set[str]] = {}  # per layer, the kinds of flag at the previous refresh
+        self._peak: dict[str, float] = {}  # largest |activation| per layer at the previous refresh
+
+    def start(self, layers: list[dict]) -> None:
+        """The layers as the run describes them (RunStarted.layers)."""
+        self.shapes = {}
+        for row in layers:
+            self.shapes.setdefault(row["name"], row.get("output_shape"))
+
+    def update(self, rows: list[dict]) -> dict[str, str]:
+        """The flags of one refresh. A layer "appears" when it gets a kind of flag it had not at the
+        previous refresh (one more dead unit is not news; a layer that starts dying is)."""
+        self.now, self.appeared = {}, {}
+        for row in rows:
+            name, found = row["name"], self._flags(row)
+            self.now[name] = ", ".join(words for _kind, words in found) or OK
+            kinds = {kind for kind, _words in found}
+            if kinds - self._kinds.get(name, set()):
+                self.appeared[name] = self.now[name]
+            self._kinds[name] = kinds
+        return self.now
+
+    def _flags(self, row: dict) -> list[tuple[str, str]]:
+        """(kind, words) for each thing wrong with one layer."""
+        name, found = row["name"], []
+        figures = [row[k] for k in ("mean", "std", "min", "max")] + [row.get("grad_norm") or 0.0]
+        if not all(math.isfinite(v) for v in figures):
+            found.append(("non-finite", "non-finite values"))
+        shape = self.shapes.get(name)
+        if row["dead_frac"] > 0:
+            channels = shape[1] if shape and len(shape) > 1 else 0
+            dead = round(row["dead_frac"] * channels) if channels else None
+            unit = "channel" if shape and len(shape) == 4 else "unit"
+            found.append(("dead", f"{dead} dead {unit}{'s' if dead != 1 else ''}" if dead is not None else
+                                  f"{100 * row['dead_frac']:.0f}% dead {unit}s"))
+        finite = math.isfinite(row["min"]) and math.isfinite(row["max"])
+        peak = max(abs(row["min"]), abs(row["max"])) if finite else None
+        before = self._peak.get(name)
+        if peak is not None and before and peak / before >= EXPLODE_FACTOR:
+            found.append(("exploding", f"exploding: x{peak / before:.0f} since last refresh"))
+        if peak is not None:
+            self._peak[name] = peak
+        return found

@@ -91,10 +91,6 @@ class BatchMetrics(Event):
     metrics: dict[str, float] = field(default_factory=dict)  # every metric by its own name, accuracy included
     lr: float | None = None  # the optimizer's learning rate for this batch; None: not known (a loop without one)
 
-    def course_line(self) -> str:
-        """The course's batch log line, shared by the headless printer and the app's log."""
-        return f"epoch: {self.epoch}, batch: {self.batch}, loss is: [{self.loss:.6f}]" + _metric_words(self, " is ")
-
 
 @dataclass
 class EvalProgress(Event):
@@ -135,22 +131,6 @@ class EvalResult(Event):
     @property
     def gap(self) -> float | None:
         return None if self.train_acc is None or self.acc is None else self.train_acc - self.acc
-
-    def line(self) -> str:
-        """The headless printer's and the app's log line for this evaluation."""
-        label = "validation" if self.split == "val" else "test"
-        return f"[{label}] epoch: {self.epoch}, batch: {self.batch}, loss={self.loss:.6f}" + _metric_words(self, "=")
-
-
-def _metric_words(event: BatchMetrics | EvalResult, sep: str) -> str:
-    """", acc is [0.9]"-style words for every metric under its own name; none without metrics."""
-    if event.metrics:
-        figures = event.metrics.items()
-    else:
-        figures = [] if event.acc is None else [("acc", event.acc)]
-    if sep == " is ":
-        return "".join(f", {name} is [{value:.6f}]" for name, value in figures)
-    return "".join(f", {name}={value:.6f}" for name, value in figures)
 
 
 @dataclass
@@ -230,11 +210,6 @@ class RankTimes(Event):
     batches: int
     step_ms: list[float]  # per rank: a whole training step (forward, backward, all-reduce, update)
     allreduce_ms: list[float]  # per rank: the part spent in the gradient all-reduce, waiting included
-
-    def line(self) -> str:
-        """One log line, for the headless printer and the app's log."""
-        ranks = " · ".join(f"{r}: {s:.1f} ({a:.1f})" for r, (s, a) in enumerate(zip(self.step_ms, self.allreduce_ms)))
-        return f"[ranks] ms a batch (in the all-reduce): {ranks}"  # fits 80 columns for two ranks
 
 
 @dataclass

@@ -10,14 +10,21 @@ from pathlib import Path
 import numpy as np
 
 from mnist_tui.run import events as ev
+from mnist_tui.run.diagnosis import LayerFlags
 
 IMAGE_TAGS = {"kernel": "kernel", "feature_map": "feature_map", "matrix": "weights"}  # panel kind: tag
 STAT_SCALARS = ("mean", "std", "min", "max", "zero_frac", "dead_frac", "grad_norm", "update_ratio_log10")
+FLAGS_TAG = "layers/flags"  # a text entry at each refresh where a layer's flag appears
 EXPORT_HINT = "pip install 'mnist-tui[export]' (tensorboardX for TensorBoard, visualdl for VisualDL)"
 
 
 class BoardSink:
-    """Called with each event (live: from the bus; export: with the time it was logged at)."""
+    """Called with each event (live: from the bus; export: with the time it was logged at).
+    The layers' flags (diagnosis.LayerFlags) go in as text, one entry at each statistics refresh
+    where a flag other than "ok" appears, in the words the app and the headless log use."""
+
+    def __init__(self) -> None:
+        self.flags = LayerFlags()
 
     def scalar(self, tag: str, value: float, step: int, when: float | None) -> None:
         raise NotImplementedError
@@ -29,11 +36,16 @@ class BoardSink:
         """`grey`: a 2-D uint8 picture."""
         raise NotImplementedError
 
+    def text(self, tag: str, text: str, step: int, when: float | None) -> None:
+        raise NotImplementedError
+
     def close(self) -> None:
         raise NotImplementedError
 
     def __call__(self, event: ev.Event, when: float | None = None) -> None:
-        if isinstance(event, ev.BatchMetrics):
+        if isinstance(event, ev.RunStarted):
+            self.flags.start(event.layers)
+        elif isinstance(event, ev.BatchMetrics):
             self._scalar("train/loss", event.loss, event.step, when)
             self._scalar("train/lr", event.lr, event.step, when)
             for name, value in _named_metrics(event):
@@ -47,6 +59,10 @@ class BoardSink:
             for row in event.layers:
                 for key in STAT_SCALARS:
                     self._scalar(f"layers/{row['name']}/{key}", row.get(key), event.step, when)
+            self.flags.update(event.layers)
+            if self.flags.appeared:
+                lines = [f"{name}: {words}" for name, words in self.flags.appeared.items()]
+                self.text(FLAGS_TAG, "\n\n".join(lines), event.step, when)  # a paragraph each in Markdown
         elif isinstance(event, ev.RankTimes):
             for rank, (step_ms, allreduce_ms) in enumerate(zip(event.step_ms, event.allreduce_ms)):
                 self._scalar(f"ranks/{rank}/step_ms", step_ms, event.step, when)

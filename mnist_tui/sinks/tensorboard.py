@@ -19,6 +19,7 @@ class TensorBoardSink(BoardSink):
             from tensorboardX import SummaryWriter
         except ImportError as exc:
             raise UsageError(f"--tensorboard needs {exc.name}: {EXPORT_HINT}") from None
+        super().__init__()
         self.writer = SummaryWriter(logdir=str(logdir))
 
     def scalar(self, tag: str, value: float, step: int, when: float | None) -> None:
@@ -29,6 +30,9 @@ class TensorBoardSink(BoardSink):
 
     def image(self, tag: str, grey: np.ndarray, step: int, when: float | None) -> None:
         self.writer.add_image(tag, grey, step, walltime=when, dataformats="HW")
+
+    def text(self, tag: str, text: str, step: int, when: float | None) -> None:
+        self.writer.add_text(tag, text, step, walltime=when)
 
     def close(self) -> None:
         self.writer.close()

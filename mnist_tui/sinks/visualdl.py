@@ -19,6 +19,7 @@ class VisualDLSink(BoardSink):
             from visualdl import LogWriter
         except ImportError as exc:
             raise UsageError(f"--visualdl needs {exc.name}: {EXPORT_HINT}") from None
+        super().__init__()
         self.writer = LogWriter(logdir=str(logdir))
 
     def scalar(self, tag: str, value: float, step: int, when: float | None) -> None:
@@ -29,6 +30,9 @@ class VisualDLSink(BoardSink):
 
     def image(self, tag: str, grey: np.ndarray, step: int, when: float | None) -> None:
         self.writer.add_image(tag=tag, img=np.repeat(grey[:, :, None], 3, axis=2), step=step, walltime=_ms(when))
+
+    def text(self, tag: str, text: str, step: int, when: float | None) -> None:
+        self.writer.add_text(tag=tag, text_string=text, step=step, walltime=_ms(when))
 
     def close(self) -> None:
         self.writer.close()

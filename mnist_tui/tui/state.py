@@ -9,36 +9,17 @@ import collections
 import math
 
 from mnist_tui.run import events as ev
+from mnist_tui.sinks.course_log import CourseLog, at_done, part_off
 from mnist_tui.tui.history import History, Window
 from mnist_tui.tui.pace import Pace, evaluations_due
 
-COURSE_LOG_EVERY = 200  # the course prints a log line every 200 batches
 STATS_KEPT = 1000  # layer-statistics refreshes kept for the health map
 NO_EVALUATION = "No evaluation yet: press v to validate now, or wait for the end of the epoch."
-EXPLODE_FACTOR = 100.0  # activations growing this much between two refreshes are flagged
-
-
-def at_done(epoch: int, batches_done: int, bpe: int = 0) -> str:
-    """A position given as (epoch index, batches done in it), as evaluations and checkpoints give
-    it, for people: epochs count from 1, so the end of the first epoch is "epoch 1, batch 781"."""
-    if batches_done == 0 and epoch > 0 and bpe:  # at an epoch's start: the end of the previous one
-        return f"epoch {epoch}, batch {bpe}"
-    return f"epoch {epoch + 1}, batch {batches_done}"
-
-
-def at_index(epoch: int, batch: int) -> str:
-    """A position given as the indexes of the last batch run (statistics, snapshots), for people."""
-    return f"epoch {epoch + 1}, batch {batch + 1}"
 
 
 def figure(name: str, value: float) -> str:
     """A metric's value for people: an accuracy-like one in %, any other with 4 decimals."""
     return f"{100 * value:.2f}%" if ev.accuracy_like(name) else f"{value:.4f}"
-
-
-def log_every(batches_per_epoch: int) -> int:
-    """The course's 200, or less on small subsets so an epoch still shows a few lines."""
-    return COURSE_LOG_EVERY if batches_per_epoch >= 4 * COURSE_LOG_EVERY else max(1, batches_per_epoch // 4)
 
 
 class RunState:
@@ -67,8 +48,7 @@ class RunState:
         self.layer_stats: ev.LayerStats | None = None
         self.stats_history: collections.deque[ev.LayerStats] = collections.deque(maxlen=STATS_KEPT)
         self.mistakes: ev.Mistakes | None = None
-        self.flags: dict[str, str] = {}
-        self._peak: dict[str, float] = {}  # largest |activation| per layer at the previous refresh
+        self.course_log = CourseLog()  # the log lines, and the layers' flags they report
         self.snapshots: list[ev.SnapshotTaken] = []  # user-triggered, so few
         self.new_snapshot: ev.SnapshotTaken | None = None
         self.checkpoints = 0
@@ -77,6 +57,11 @@ class RunState:
         self.dirty: set[str] = set()
 
     # ---- derived figures ----
+    @property
+    def flags(self) -> dict[str, str]:
+        """Each layer's flag at the newest statistics refresh (diagnosis.LayerFlags): words or "ok"."""
+        return self.course_log.flags.now
+
     @property
     def task(self) -> str:
         """What the network does (events.TASKS), as the run recorded it; classification for older logs."""
@@ -178,6 +163,8 @@ class RunState:
     # ---- folding events ----
     def apply(self, events: list[ev.Event]) -> None:
         for event in events:
+            for line in self.course_log.lines(event):
+                self._log(line)
             handler = getattr(self, "_on_" + type(event).__name__, None)
             if handler:
                 handler(event)
@@ -193,15 +180,12 @@ class RunState:
         self.epoch, self.steps_done = e.start_epoch, e.start_step
         self.step = max(e.start_step - 1, 0)
         self.dirty |= {"header", "layers"}
-        self._log(f"run {e.run_dir} on {e.device}: {e.train_size} train, {e.val_size} validation images")
 
     def _on_StatusChanged(self, e: ev.StatusChanged) -> None:
         self.dirty.add("header")  # the status itself is the run controller's (tui/controller.py)
         self.validating = e.status == "validating"
         if e.status not in ("validating", "testing"):
             self.eval_progress = None
-        if e.detail:
-            self._log(f"{e.status}: {e.detail}")
 
     def _on_BatchMetrics(self, e: ev.BatchMetrics) -> None:
         self.epoch, self.batch, self.step = e.epoch, e.batch, e.step
@@ -227,8 +211,6 @@ class RunState:
             if name != self.accuracy_name and value is not None:
                 self.metric_windows.setdefault(name, Window(self._window)).add(value)
         self.dirty |= {"header", "metrics"}
-        if e.batch % log_every(self.bpe or 1) == 0:
-            self._log(e.course_line())
 
     def _trainer_clock(self, elapsed_s: float) -> None:
         """The run's elapsed time from a trainer's clock; a resumed trainer's starts again from 0."""
@@ -250,38 +232,12 @@ class RunState:
             self.test = e
         else:
             self.evals.append(e)
-        self._log(e.line())
-        if e.split == "val" and e.diagnosis:
-            self._log(f"[diagnosis] {e.diagnosis}")
         self.dirty.add("evals")
 
     def _on_LayerStats(self, e: ev.LayerStats) -> None:
-        self.flags = {row["name"]: self._flag(row) for row in e.layers}
         self.layer_stats = e
         self.stats_history.append(e)
         self.dirty.add("layers")
-
-    def _flag(self, row: dict) -> str:
-        """Dead channels, explosive growth since the previous refresh, non-finite figures, in words."""
-        name, words = row["name"], []
-        figures = [row[k] for k in ("mean", "std", "min", "max")] + [row.get("grad_norm") or 0.0]
-        if not all(math.isfinite(v) for v in figures):
-            words.append("non-finite values")
-        shape = next((r["output_shape"] for r in (self.started.layers if self.started else []) if r["name"] == name),
-                     None)
-        if row["dead_frac"] > 0:
-            channels = shape[1] if shape and len(shape) > 1 else 0
-            dead = round(row["dead_frac"] * channels) if channels else None
-            unit = "channel" if shape and len(shape) == 4 else "unit"
-            words.append(f"{dead} dead {unit}{'s' if dead != 1 else ''}" if dead is not None else
-                         f"{100 * row['dead_frac']:.0f}% dead {unit}s")
-        peak = max(abs(row["min"]), abs(row["max"])) if math.isfinite(row["min"]) and math.isfinite(row["max"]) else None
-        before = self._peak.get(name)
-        if peak is not None and before and peak / before >= EXPLODE_FACTOR:
-            words.append(f"exploding: x{peak / before:.0f} since last refresh")
-        if peak is not None:
-            self._peak[name] = peak
-        return ", ".join(words) or "ok"
 
     def _on_Mistakes(self, e: ev.Mistakes) -> None:
         self.mistakes = e
@@ -291,17 +247,11 @@ class RunState:
         self.snapshots.append(e)
         self.new_snapshot = e
         self.dirty.add("snapshots")
-        self._log(f"snapshot at {at_index(e.epoch, e.batch)}: {e.path}")
-
-    def _on_RankTimes(self, e: ev.RankTimes) -> None:
-        self._log(e.line())
 
     def _on_CheckpointSaved(self, e: ev.CheckpointSaved) -> None:
         self.checkpoints += 1
-        self._log(f"checkpoint at {self.at(e)}: {e.path}")
 
     def _on_Alert(self, e: ev.Alert) -> None:
-        self._log(f"{e.level}: {e.message}")
         self.dirty.add("alert")
         self.last_alert = e
 
@@ -309,16 +259,10 @@ class RunState:
         if e.part:  # a part of the Monitor is off; the training goes on
             self.monitor_off[e.part] = e.message
             self.dirty.add("layers")
-            self._on_Alert(ev.Alert("error", f"the Monitor's {e.part} failed and is off, training goes on: "
-                                             f"{e.message} (traceback in {e.log_path})"))
+            self._on_Alert(ev.Alert("error", part_off(e)))
             return
         self.error = e
         self.dirty.add("error")
-        self._log(f"error: {e.message} (traceback in {e.log_path})")
 
     def _on_Finished(self, e: ev.Finished) -> None:
         self.dirty |= {"header", "evals"}
-        text = f"finished: {e.status}"
-        if e.test_acc is not None and math.isfinite(e.test_acc):
-            text += f", test accuracy {100 * e.test_acc:.2f}%"
-        self._log(text)

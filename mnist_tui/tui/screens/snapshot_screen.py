@@ -22,7 +22,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from mnist_tui.run.events import SnapshotTaken
-from mnist_tui.tui.state import at_index
+from mnist_tui.sinks.course_log import at_index
 from mnist_tui.tui.widgets.heatmap import heatmap
 from mnist_tui.tui.widgets.key_bar import KeyBar
 

@@ -10,7 +10,8 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from mnist_tui.tui.state import RunState, at_index
+from mnist_tui.sinks.course_log import at_index
+from mnist_tui.tui.state import RunState
 from mnist_tui.tui.widgets.fitted_text import FittedText
 from mnist_tui.tui.widgets.health_map import METRICS, health_map
 
