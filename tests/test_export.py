@@ -14,6 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from mnist_tui.cli.main import main
 from mnist_tui.run import events as ev
+from mnist_tui.tui.state import RunState
 
 
 def finished_run(tmp_path):
@@ -69,6 +70,23 @@ def test_visualdl_export_is_read_back_by_visualdl(tmp_path):
     loss = reader.get_data("scalar", "train/loss")
     assert [r.id for r in loss] == list(range(150))
     assert [round(r.value, 3) for r in reader.get_data("scalar", "eval/acc")] == [0.93, 0.95]
+
+
+def test_the_course_log_export_is_what_headless_training_prints_and_the_app_shows(tmp_path, capsys):
+    run = finished_run(tmp_path)
+    capsys.readouterr()
+    assert main(["export", str(run), "--course-log", "-"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    state = RunState()
+    state.apply([ev.from_json(json.loads(line)) for line in (run / "events.jsonl").read_text().splitlines()])
+    assert printed == list(state.log_lines)
+    assert "[layers] epoch: 0, batch: 12, relu2: 2 dead channels · pool2: 2 dead channels" in printed
+    assert "[test] epoch: 1, batch: 100, loss=0.200000, acc=0.940000" in printed
+    out = tmp_path / "course.log"
+    assert main(["export", str(run), "--course-log", str(out)]) == 0
+    assert out.read_text().splitlines() == printed
+    assert main(["export", str(run), "--course-log", str(out)]) == 2
+    assert "already exists; --overwrite replaces it" in capsys.readouterr().err
 
 
 def test_export_refuses_what_is_not_a_run(tmp_path, capsys):

@@ -1,18 +1,22 @@
-"""`mnist-tui export RUN_DIR --tensorboard OUT --visualdl OUT`: a run's log in other tools' formats,
-written by the same sinks a live run uses (mnist_tui/sinks/)."""
+"""`mnist-tui export RUN_DIR --tensorboard OUT --visualdl OUT --course-log FILE`: a run's log in
+other tools' formats, or as headless training prints it, written by the same sinks a live run
+uses (mnist_tui/sinks/)."""
 
 from __future__ import annotations
 
-import argparse
+import io
 import os
 import sys
 import warnings
 from pathlib import Path
 
+from mnist_tui import exit_codes
+from mnist_tui.cli.usage import OneLineParser, fail, os_error_line
 from mnist_tui.errors import UsageError
 from mnist_tui.run import events as ev
 from mnist_tui.run.folder import EVENTS, read_events
 from mnist_tui.sinks import tensorboard, visualdl
+from mnist_tui.sinks.course_log import CoursePrinter
 
 SINKS = {"tensorboard": tensorboard, "visualdl": visualdl}  # option: the sink's module
 NAMES = {"tensorboard": "TensorBoard", "visualdl": "VisualDL"}
@@ -53,32 +57,52 @@ def _time(record: dict) -> float | None:
     return when if isinstance(when, (int, float)) and not isinstance(when, bool) else None
 
 
+def export_course_log(events: list[tuple[ev.Event, float | None]], out: str) -> int:
+    """Write the course log headless training prints (sinks/course_log.py) to the file `out`, or
+    to stdout for "-"; returns the lines written."""
+    text = io.StringIO()
+    printer = CoursePrinter(check_shape=False, out=text)
+    for event, _when in events:
+        printer(event)
+    if out == "-":
+        sys.stdout.write(text.getvalue())
+    else:
+        Path(out).write_text(text.getvalue(), encoding="utf-8")
+    return text.getvalue().count("\n")
+
+
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="mnist-tui export", description="Write a run's log for TensorBoard or VisualDL.")
+    p = OneLineParser(prog="mnist-tui export",
+                      description="Write a run's log for TensorBoard or VisualDL, or its course log as headless training prints it.")
     p.add_argument("run_dir")
     p.add_argument("--tensorboard", metavar="OUT", help="write TensorBoard event files to OUT")
     p.add_argument("--visualdl", metavar="OUT", help="write VisualDL records to OUT")
-    p.add_argument("--overwrite", action="store_true", help="replace an earlier export in OUT (else refused)")
+    p.add_argument("--course-log", metavar="FILE", help="write the course's log lines to FILE (- for stdout)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier export in OUT or FILE (else refused)")
     args = p.parse_args(argv)
     if not os.path.lexists(Path(args.run_dir) / EVENTS):
-        print(f"mnist-tui: {args.run_dir}: no {EVENTS} there (not a run folder)", file=sys.stderr)
-        return 2
-    if not (args.tensorboard or args.visualdl):
-        print("mnist-tui: export: name --tensorboard OUT and/or --visualdl OUT", file=sys.stderr)
-        return 2
+        return fail(f"{args.run_dir}: no {EVENTS} there (not a run folder)")
+    if not (args.tensorboard or args.visualdl or args.course_log):
+        return fail("export: name --tensorboard OUT, --visualdl OUT and/or --course-log FILE")
     wanted = [(kind, getattr(args, kind)) for kind in ("tensorboard", "visualdl") if getattr(args, kind)]
     for kind, out in wanted:
         if previous_export(kind, out) and not args.overwrite:
-            print(f"mnist-tui: export: {out} already holds a {NAMES[kind]} export (its curves would be doubled); "
-                  "--overwrite replaces it", file=sys.stderr)
-            return 2
+            return fail(f"export: {out} already holds a {NAMES[kind]} export (its curves would be doubled); "
+                        "--overwrite replaces it")
+    if args.course_log not in (None, "-") and os.path.lexists(args.course_log) and not args.overwrite:
+        return fail(f"export: {args.course_log} already exists; --overwrite replaces it")
     try:
         events = read_run_log(args.run_dir)  # before any output folder is made or emptied
         for kind, out in wanted:
             for old in previous_export(kind, out):
                 old.unlink()
             print(f"{kind}: {export(events, kind, out)} events written to {out}")
+        if args.course_log:
+            lines = export_course_log(events, args.course_log)
+            if args.course_log != "-":
+                print(f"course log: {lines} lines written to {args.course_log}")
     except UsageError as exc:
-        print(f"mnist-tui: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return fail(str(exc))
+    except OSError as exc:
+        return fail(os_error_line(exc))
+    return exit_codes.OK
