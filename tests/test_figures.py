@@ -150,8 +150,10 @@ async def test_a_loss_only_run_shows_no_accuracy_word_on_any_view(tmp_path):
         text = await shown(app, pilot, "13")
         mistakes = str(app.screen.query_one("#mistakes-title").render())
         text += await shown(app, pilot, "4")
+        while not app.screen.loaded:  # the runs table reads its folder in a thread
+            await pilot.pause(0.05)
         await pilot.press("space", "space", "c")  # the compare view of the two
-        while type(app.screen).__name__ != "CompareScreen":
+        while type(app.screen).__name__ != "CompareScreen" or not app.screen.loaded:  # read in a thread
             await pilot.pause(0.05)
         await pilot.pause()
         text += screen_text(app)

@@ -121,7 +121,8 @@ async def test_runs_table_and_compare_view_show_names_and_settings_literally(tmp
         shown = on_screen(app)
         assert FOLDER in shown and "[red]" in shown and MARKED in shown, shown  # names, the optimiser
         await pilot.press("space", "space", "c")
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), what="the compare view")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.loaded,
+                       what="the compare view")
         await pilot.pause()
         table = text_of(app, "#compare-table")
         assert FOLDER in table and "[red]" in table, table

@@ -19,6 +19,7 @@ from textual.scrollbar import ScrollBar, ScrollBarRender
 
 from mnist_tui import exit_codes
 from mnist_tui.tui.controller import RunController
+from mnist_tui.tui.messages import OpenRun, QuitFromRuns, RequestQuit, ShowTab, StopAndLeave
 from mnist_tui.tui.screens.run_screen import RunScreen
 
 MIN_SIZE = (60, 20)
@@ -58,7 +59,6 @@ class MnistApp(App):
         self.owns_run = owns_run
         self.show_runs_first = show_runs or controller is None
         self.compare_first = compare
-        self.leave_when_ended = False
         self.detached = False
 
     def on_mount(self) -> None:
@@ -86,9 +86,6 @@ class MnistApp(App):
         small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
         self.set_class(small, "-too-small")
         self.set_class(height >= 40, "-tall")
-        for screen in self.screen_stack:
-            if isinstance(screen, RunScreen):
-                screen.state.dirty.add("header")
 
     def notify(self, message: str, *, title: str = "", severity: str = "information",
                timeout: float | None = None, markup: bool = False) -> None:
@@ -96,8 +93,12 @@ class MnistApp(App):
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     # ---- runs ----
-    def open_run(self, path: Path) -> None:
+    def _run_screen(self) -> RunScreen | None:
+        return next((s for s in self.screen_stack if isinstance(s, RunScreen)), None)
+
+    def on_open_run(self, message: OpenRun) -> None:
         """Show another run (from the runs table): its own controller, a fresh run view."""
+        path = message.path
         if self.controller is not None and self.controller.run_path == Path(path):
             self._back_to_run_screen()
             return
@@ -115,9 +116,13 @@ class MnistApp(App):
         while len(self.screen_stack) > 1 and not isinstance(self.screen, RunScreen):
             self.pop_screen()
 
+    def on_quit_from_runs(self, _message: QuitFromRuns) -> None:
+        self._back_to_run_screen()
+        self.screen.post_message(RequestQuit())
+
     def action_show_tab(self, tab: str) -> None:
         """Back to the run view, whatever is on top of it, at that tab."""
-        run_screen = next((s for s in self.screen_stack if isinstance(s, RunScreen)), None)
+        run_screen = self._run_screen()
         if run_screen is None:
             from mnist_tui.tui.screens.runs_screen import NO_RUN_OPEN
 
@@ -125,7 +130,7 @@ class MnistApp(App):
             return
         while self.screen is not run_screen:
             self.pop_screen()
-        run_screen.action_show_tab(tab)
+        run_screen.post_message(ShowTab(tab))
 
     def action_show_runs(self) -> None:
         from mnist_tui.tui.screens.runs_screen import RunsScreen
@@ -133,11 +138,6 @@ class MnistApp(App):
         if isinstance(self.screen, RunsScreen):
             return
         self.push_screen(RunsScreen(self.runs_dir, can_go_back=self.controller is not None))
-
-    def run_status_changed(self, controller: RunController) -> None:
-        """Called each frame by the run view: leave once a requested stop has been carried out."""
-        if self.leave_when_ended and (controller.status.ended or not controller.alive):
-            self.leave()
 
     # ---- leaving ----
     def leave(self, detached: bool = False) -> None:
@@ -153,9 +153,9 @@ class MnistApp(App):
     def action_interrupt(self) -> None:
         """Ctrl+C, SIGTERM: the app that started the run stops it (with a checkpoint) and leaves
         once it has; a watcher just leaves, the training goes on."""
-        run_screen = next((s for s in self.screen_stack if isinstance(s, RunScreen)), None)
+        run_screen = self._run_screen()
         if self.owns_run and run_screen is not None and self.controller.alive and not self.controller.status.ended:
-            run_screen.stop_and_leave()
+            run_screen.post_message(StopAndLeave())
         else:
             self.leave(detached=self.controller is not None and self.controller.alive)
 

@@ -1,9 +1,11 @@
 """A viewer's side of one run: its events as the log grows, its status, and its controls.
 
-The one owner of the run's status in a viewer (engine/run_status.py decides it from the log and
-the trainer's lock). No Textual here; the app polls it once a frame. The control channel is used
-from a thread of its own (connecting, sending, waiting for answers), never from the caller's: a
-trainer stopped by the OS would otherwise freeze the viewer.
+The one owner of the run's status in a viewer (run/status.py decides it from the log and the
+trainer's lock). No Textual here. The folder is read with `read` from any thread (the app: a
+worker, once a frame) and what it found is taken in with `take` on the viewer's own thread, so the
+status is never seen half-updated. The control channel is used from a thread of its own
+(connecting, sending, waiting for answers), never from the caller's: a trainer stopped by the OS
+would otherwise freeze the viewer.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_tui.run.control import AnotherRunsTrainer, ControlClient, ControlError, trainer_alive
@@ -29,12 +32,23 @@ RETRY_S, BACK_OFF_S = 0.25, 2.0  # reconnecting: soon after a refusal, later aft
 Answered = Callable[[str | None], None]  # None: carried out; else why not, for the screen
 
 
+@dataclass(frozen=True)
+class FolderRead:
+    """What one read of the run folder found: new events, whether the log was rewritten, whether
+    the trainer lived (looked at first: see `RunController.read`)."""
+
+    events: list[Event]
+    restarted: bool
+    alive: bool
+
+
 class RunController:
     def __init__(self, run_path: str | Path, process=None) -> None:
         self.run_path = Path(run_path)
         self.process = process  # the background trainer, when this viewer started it (subprocess.Popen)
         self._wall = WallTime()
-        self._created: float | None = None  # config.json's, read once with the wall time
+        self._created: float | None = None  # config.json's, read by `read` once the file is there
+        self._config_read = False
         self._tail = EventTail(self.run_path / "events.jsonl", on_record=lambda record: self._wall.add(record),
                                on_restart=lambda: self._wall.clear())
         self._client = ControlClient(self.run_path)
@@ -69,12 +83,14 @@ class RunController:
     @property
     def wall_s(self) -> float | None:
         """The run's wall time as the runs table gives it (runs_index.WallTime)."""
-        if self._created is None:
-            try:
-                self._created = float(json.loads(read_regular(self.run_path / CONFIG)).get("created") or 0) or None
-            except (RunDirError, ValueError, TypeError, AttributeError):
-                self._created = None
         return self._wall.seconds(self._created)
+
+    def _read_created(self) -> None:
+        try:
+            self._created = float(json.loads(read_regular(self.run_path / CONFIG)).get("created") or 0) or None
+            self._config_read = True
+        except (RunDirError, ValueError, TypeError, AttributeError):
+            self._created = None
 
     @property
     def status(self) -> RunStatus:
@@ -82,20 +98,33 @@ class RunController:
 
     def poll(self) -> tuple[list[Event], bool]:
         """New events, and whether the log was rewritten (a resume: the caller starts over)."""
+        return self.take(self.read())
+
+    def read(self) -> FolderRead:
+        """Read the folder (from any thread): blocks as long as the disk does. Changes no status."""
         # Liveness first: a trainer found gone has written all it ever will, so the read below sees
         # its Finished event if there is one, and a clean end is never shown as a crash.
-        self.alive = trainer_alive(self.run_path)
-        with self._reading:
-            events, restarted = self._tail.read()
-        if restarted:
+        alive = trainer_alive(self.run_path)
+        if not self._config_read:
+            self._read_created()  # here rather than in the header's `wall_s`, on the viewer's thread
+        with self._reading:  # closed meanwhile (the view has gone): the tail is not opened again
+            events, restarted = ([], False) if self._closed.is_set() else self._tail.read()
+        return FolderRead(events, restarted, alive)
+
+    def take(self, read: FolderRead) -> tuple[list[Event], bool]:
+        """Take in what `read` found (on the viewer's thread): the status follows it."""
+        self.alive = read.alive
+        if read.restarted:
             self.engine_status, self.finished = None, None
-        self.engine_status, self.finished = newest_status(events, self.engine_status, self.finished)
-        return events, restarted
+        self.engine_status, self.finished = newest_status(read.events, self.engine_status, self.finished)
+        return read.events, read.restarted
 
     def newest(self) -> list[Event]:
         """The log's latest start and last events (rundir.newest_events), the status set as they
         tell it: what a view shows of a long log while `read_history` reads it."""
         events = newest_events(self.run_path / "events.jsonl")
+        if not self._config_read:
+            self._read_created()
         self.alive = trainer_alive(self.run_path)
         self.engine_status, self.finished = newest_status(events, None, None)
         return events

@@ -1,7 +1,8 @@
 """Marked runs side by side: validation accuracy and loss curves overlaid, final figures, and
 the settings in which the runs differ. On a sweep folder it follows the sweep as runs appear:
 the runs still to train are listed as pending, and each run keeps its marker (its place in the
-sweep's plan) however many have appeared."""
+sweep's plan) however many have appeared. The run folders are read in a thread, the figures
+drawn when the read comes back, so a slow folder never holds the keys."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import HorizontalScroll, VerticalScroll
 from textual.content import Content
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
 from mnist_tui.run.index import RunSummary, differing_settings, list_runs, planned_runs, summarise, validation_curve
 from mnist_tui.tui.widgets.charts import CachedPlot
+from mnist_tui.tui.widgets.column_scroll import scroll_a_column
 from mnist_tui.tui.widgets.key_bar import KeyBar
 
 REFRESH_S = 3.0
@@ -84,6 +87,17 @@ def _pct(value: float | None) -> str:
     return f"{100 * value:.2f}%" if value is not None else "-"
 
 
+Curves = list[tuple[str, list]]  # (name, its validation points (epoch, acc, loss)), in marker order
+
+
+class FiguresRead(Message):
+    """What a read of the compared runs found (posted from the reading thread)."""
+
+    def __init__(self, entries: list[tuple[str, RunSummary | None]], curves: Curves) -> None:
+        super().__init__()
+        self.entries, self.curves = entries, curves
+
+
 class CompareScreen(Screen):
     BINDINGS: ClassVar = [
         Binding("escape,q", "back", "Back", key_display="Esc"),
@@ -97,6 +111,8 @@ class CompareScreen(Screen):
         super().__init__()
         self.paths = [Path(p) for p in paths]
         self.live = live
+        self.loaded = False  # a first read has come back
+        self._reading = False  # a read is under way: a hung folder gets one thread, not one per tick
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="compare-body"):
@@ -123,10 +139,26 @@ class CompareScreen(Screen):
             ((name, run) for name, run in found.items() if name not in planned), key=lambda entry: entry[0])
 
     def refresh_figures(self) -> None:
-        entries = self.entries()
+        """Read the runs again in a thread; the figures follow when the read comes back."""
+        if self._reading:
+            return
+        self._reading = True
+        self.run_worker(self._read_figures, thread=True, exclusive=True, group="compare-read")
+
+    def _read_figures(self) -> None:
+        try:
+            entries = self.entries()
+            curves = [(name, [] if r is None else [
+                (step / r.batches_per_epoch if r.batches_per_epoch else step, acc, loss)
+                for step, acc, loss in validation_curve(r.path)]) for name, r in entries]
+        finally:
+            self._reading = False
+        self.post_message(FiguresRead(entries, curves))
+
+    def on_figures_read(self, read: FiguresRead) -> None:
+        self.loaded = True
+        entries, curves = read.entries, read.curves
         runs = [run for _, run in entries if run is not None]
-        curves = [(name, [] if r is None else [(step / r.batches_per_epoch if r.batches_per_epoch else step, acc, loss)
-                                               for step, acc, loss in validation_curve(r.path)]) for name, r in entries]
         ended = sum(run.status.ended for run in runs)
         where = f"sweep {self.paths[0]} ({ended} of {len(entries)} runs ended)" if self.live else f"{len(runs)} runs"
         self.query_one("#compare-title", Static).update(Content.from_markup(
@@ -143,12 +175,7 @@ class CompareScreen(Screen):
         box, table = self.query_one("#compare-table-box"), self.query_one("#compare-table", Static)
         header = str(table.render()).split("\n", 1)[0]
         edges = [0] + [i for i in range(2, len(header)) if header[i] != " " and header[i - 2 : i] == "  "]
-        now = round(box.scroll_x)
-        if delta > 0:
-            target = next((edge for edge in edges if edge > now), now)
-        else:
-            target = max((edge for edge in edges if edge < now), default=0)
-        box.scroll_to(x=min(target, box.max_scroll_x), animate=False)
+        scroll_a_column(box, edges, delta)
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 2:

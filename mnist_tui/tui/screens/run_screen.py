@@ -1,7 +1,8 @@
 """One run, live or finished: header, the Training, Layers and Validation tabs, and the run's keys.
 
-It reads the run folder through its RunController once a frame (4 a second), folds new events
-into `RunState` and redraws only what changed, inside one `batch_update`; controls go out through
+It reads the run folder through its RunController once a frame (4 a second), in a worker thread
+(a slow or hung disk never holds the keys), folds the new events into `RunState` when the read
+comes back and redraws only what changed, inside one `batch_update`; controls go out through
 the same controller's thread: a key is answered "sent" at once, then with the trainer's answer
 (a message from that thread), or shown as pending in the header while the trainer is slow to
 answer. The plotext charts are rebuilt on a slower timer, and only when visible.
@@ -21,6 +22,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
@@ -29,8 +31,9 @@ from mnist_tui.run import checkpoints
 from mnist_tui.run.config import AUTO_STATS_EVERY
 from mnist_tui.run.folder import RunDir
 from mnist_tui.run.status import RunStatus
-from mnist_tui.tui.controller import STARTING_HINT, RunController
+from mnist_tui.tui.controller import STARTING_HINT, FolderRead, RunController
 from mnist_tui.tui.history import SMOOTHING_LEVELS
+from mnist_tui.tui.messages import RequestQuit, ShowTab, StopAndLeave
 from mnist_tui.tui.screens.help_screen import HelpScreen
 from mnist_tui.tui.screens.quit_screen import QuitChoice, QuitScreen
 from mnist_tui.tui.screens.snapshot_screen import LayerPicker, SnapshotPicker, SnapshotScreen
@@ -70,6 +73,22 @@ class ControlLate(Message):
         self.command = command
 
 
+class Polled(Message):
+    """One frame's read of the run folder (posted from the reading thread)."""
+
+    def __init__(self, read: FolderRead) -> None:
+        super().__init__()
+        self.read = read
+
+
+class CrashAdvice(Message):
+    """How to go on with a crashed run, once the folder has told (posted from a worker thread)."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
+
+
 class RunScreen(Screen):
     BINDINGS: ClassVar = [
         Binding("tab", "cycle_tab(1)", "Next tab", show=False, priority=True),
@@ -102,13 +121,18 @@ class RunScreen(Screen):
     TAB_ACTIONS: ClassVar = {"t_smoothing": "training", "t_log_scale": "training", "t_refresh_stats": "layers",
                              "t_auto_stats": "layers", "t_open_snapshot": "layers", "t_health_metric": "layers"}
 
+    smoothing = var(3, init=False)
+    """The loss chart's smoothing: an index into SMOOTHING_LEVELS (+ and -)."""
+    log_loss = var(False, init=False)
+    """The loss chart on a log scale (l)."""
+    auto_every: var[int | None] = var(None, init=False)
+    """Automatic layer statistics every so many batches, as the trainer has it: from the run's
+    settings, then `a`; 0 off; None not known yet. The Layers tab shows it."""
+
     def __init__(self, controller: RunController) -> None:
         super().__init__()
         self.controller = controller
         self.state = RunState()
-        self.smoothing = 3
-        self.log_loss = False
-        self.auto_every: int | None = None  # as the trainer has it: from the run's settings, then `a`
         self._open_next_snapshot = False
         self.snapshot_layer = ""  # picked with S; "": the first two convolutions
         self._shown_status: tuple[RunStatus, bool] | None = None
@@ -119,6 +143,10 @@ class RunScreen(Screen):
         self._shown_refusal: str | None = None
         self.reading: float | None = None  # the fraction of a long history read so far, while a worker reads it
         self._newest: RunState | None = None  # what the log's last lines tell, shown while `reading`
+        self._opened = False  # the first read has told whether the log is long (read apart) or not
+        self._polling = False  # a frame's read is under way: at most one at a time, however slow the disk
+        self._leave_when_ended = False  # a stop asked for by quitting: the app leaves once it is carried out
+        self._header_width: int | None = None  # the width the header was fitted to
 
     # ---- layout ----
     def compose(self) -> ComposeResult:
@@ -144,14 +172,8 @@ class RunScreen(Screen):
         self.state.dirty |= {"header", "settings", "metrics", "log", "layers", "evals", "mistakes"}
         self.set_interval(FRAME_S, self._frame)
         self.set_interval(CHART_S, self._replot)
-        try:
-            long_log = (self.controller.run_path / "events.jsonl").stat().st_size > HISTORY_IN_WORKER_BYTES
-        except OSError:
-            long_log = False
-        if long_log:
-            self._show_reading(0.0)
-            self.run_worker(self._read_history, thread=True, name="history")
-        self._frame()
+        self._polling = True
+        self.run_worker(self._open, thread=True, name="history")
         self.on_resize()
 
     def on_resize(self, _event=None) -> None:
@@ -161,25 +183,57 @@ class RunScreen(Screen):
 
     @property
     def status(self) -> RunStatus:
-        return self.controller.status
+        """The run's status; "starting" until the first read of its folder has come back."""
+        return self.controller.status if self._opened else RunStatus.STARTING
 
     @property
     def stopping(self) -> bool:
         return self.controller.stop_sent and not self.status.ended and self.controller.alive
 
     # ---- frames ----
+    def _open(self) -> None:
+        """The worker of the first read: a long log's history is read apart (`_read_history`), a
+        short one is read as every frame reads."""
+        try:
+            long_log = (self.controller.run_path / "events.jsonl").stat().st_size > HISTORY_IN_WORKER_BYTES
+        except OSError:
+            long_log = False
+        if long_log:
+            self.app.call_from_thread(self._show_reading, 0.0)
+            self._read_history()
+        else:
+            self._poll()
+
     def _frame(self) -> None:
-        """Read what the trainer wrote since the last frame and redraw what changed."""
+        """Each frame: read what the trainer wrote since the last one, in a worker; `on_polled`
+        draws it. While a read is still under way (a slow disk), what keys changed is drawn now."""
+        if self._starting_over or self.reading is not None or not self._opened:
+            return
+        if self._polling:
+            self._draw()
+            return
+        self._polling = True
+        self.run_worker(self._poll, thread=True, group="poll")
+
+    def _poll(self) -> None:
+        self.post_message(Polled(self.controller.read()))
+
+    def on_polled(self, polled: Polled) -> None:
+        self._polling, self._opened = False, True
         if self._starting_over or self.reading is not None:
             return
-        events, restarted = self.controller.poll()
+        events, restarted = self.controller.take(polled.read)
         if restarted:  # the run was resumed: its log starts again from its checkpoint
             self._starting_over = True
             self.call_next(self._start_over, events)
             return
-        state = self.state
         if events:
-            state.apply(events)
+            self.state.apply(events)
+        self._draw()
+
+    def _draw(self) -> None:
+        """Redraw what changed since the last frame (no I/O)."""
+        state = self.state
         if state.started and self.auto_every is None:
             self.auto_every = state.started.config.get("stats_every", 0)
         if (self.status, self.controller.alive) != self._shown_status:
@@ -192,7 +246,11 @@ class RunScreen(Screen):
             self._shown_refusal = self.controller.refused
             if self._shown_refusal:
                 self.app.notify(self._shown_refusal, severity="warning", timeout=8)
-        self.app.run_status_changed(self.controller)
+        if self._leave_when_ended and (self.status.ended or not self.controller.alive):
+            self.app.leave()  # the stop asked for by quitting has been carried out
+        if self.app.size.width != self._header_width:
+            self._header_width = self.app.size.width
+            state.dirty.add("header")
         dirty, state.dirty = state.dirty, set()
         if not dirty or not self._header.is_attached:  # nothing new, or the screen is closing
             return
@@ -245,7 +303,7 @@ class RunScreen(Screen):
         self._show_reading(self.reading or 0.0)
 
     def _show_reading(self, fraction: float) -> None:
-        self.reading = fraction
+        self.reading, self._opened = fraction, True
         self.add_class("-reading")
         percent = int(100 * fraction)
         self.query_one("#reading-history", Static).update(
@@ -260,12 +318,15 @@ class RunScreen(Screen):
     def _history_read(self, folded: RunState) -> None:
         """The whole history is in: the views are drawn from it, and the log is followed as usual."""
         self.state, self.reading = folded, None
+        self._opened, self._polling = True, False
         self.remove_class("-reading")
+        if self.focused is None:  # the tabs were hidden while the history was read
+            self._focus_tab()
         folded.dirty |= {"header", "settings", "metrics", "log", "layers", "evals", "mistakes"}
         folded.new_log_lines = list(folded.log_lines)
         self._charts_dirty |= {"history-chart", "validation-chart"}
         self._shown_status = None
-        self._frame()
+        self._draw()
         self.call_after_refresh(self._replot)
 
     async def _start_over(self, events: list) -> None:
@@ -324,6 +385,10 @@ class RunScreen(Screen):
             log=error.log_path))
 
     def _show_crash(self) -> None:
+        self.run_worker(self._advise_on_crash, thread=True, group="crash")
+
+    def _advise_on_crash(self) -> None:
+        """The worker: how to go on depends on the run's settings and checkpoints (read from its folder)."""
         path = self.controller.run_path
         if not self.controller.resumable:
             how = "It was trained by your own code: run it again there."
@@ -331,9 +396,14 @@ class RunScreen(Screen):
             how = f"It has no checkpoint yet: mnist-tui --resume {path} starts it again from its settings."
         else:
             how = f"Go on from its newest checkpoint: mnist-tui --resume {path}"
+        self.post_message(CrashAdvice(how))
+
+    def on_crash_advice(self, advice: CrashAdvice) -> None:
+        if self.status is not RunStatus.CRASHED:  # resumed meanwhile
+            return
         self._error_panel(Content.from_markup(
             "[b]The trainer is gone[/b] without finishing the run (killed or crashed).\n$how\nx hides this panel.",
-            how=how))
+            how=advice.how))
 
     def _error_panel(self, content: Content) -> None:
         panel = self.query_one("#error-panel", Static)
@@ -390,13 +460,23 @@ class RunScreen(Screen):
             self.app.action_show_runs()
             return
         self._last_tab = tabs.active
-        tab = {"training": TrainingTab, "layers": LayersTab, "validation": ValidationTab}[tabs.active]
-        self.query_one(tab).focus_main()
+        self._focus_tab()
         self.refresh_bindings()
         self.call_after_refresh(self._replot)
 
-    def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+    def _focus_tab(self) -> None:
+        """Focus the shown tab's main widget: its keys then work at once."""
+        tab = {"training": TrainingTab, "layers": LayersTab, "validation": ValidationTab}[self._last_tab]
+        self.query_one(tab).focus_main()
+
+    def on_show_tab(self, message: ShowTab) -> None:
+        self.query_one(TabbedContent).active = message.tab
+
+    def on_request_quit(self, _message: RequestQuit) -> None:
+        self.action_request_quit()
+
+    def on_stop_and_leave(self, _message: StopAndLeave) -> None:
+        self.stop_and_leave()
 
     def action_cycle_tab(self, delta: int) -> None:
         tabs = self.query_one(TabbedContent)
@@ -427,7 +507,7 @@ class RunScreen(Screen):
             if answer.command == "request_snapshot":
                 self._open_next_snapshot = False
             elif answer.command == "stop":
-                self.app.leave_when_ended = False
+                self._leave_when_ended = False
                 self.state.dirty.add("header")
             self.app.notify(answer.why, severity="warning", timeout=4)
             return
@@ -493,7 +573,6 @@ class RunScreen(Screen):
 
         def toggled() -> None:
             self.auto_every = every if on else 0
-            self.state.dirty.add("layers")
 
         self._control("toggle_auto_stats", f"Automatic layer statistics every {every} batches." if on else
                       "Automatic layer statistics off.", then=toggled)
@@ -516,13 +595,20 @@ class RunScreen(Screen):
                             f"({SMOOTHING_LEVELS[self.smoothing]:g}).", timeout=2)
             return
         self.smoothing = wanted
-        self._charts_dirty.add("history-chart")
-        self._replot()
 
     def action_log_scale(self) -> None:
         self.log_loss = not self.log_loss
+
+    def watch_smoothing(self) -> None:
         self._charts_dirty.add("history-chart")
         self._replot()
+
+    def watch_log_loss(self) -> None:
+        self._charts_dirty.add("history-chart")
+        self._replot()
+
+    def watch_auto_every(self) -> None:
+        self.state.dirty.add("layers")
 
     def action_hide_error(self) -> None:
         panel = self.query_one("#error-panel")
@@ -558,5 +644,5 @@ class RunScreen(Screen):
             self.app.notify(why, severity="warning", timeout=4)
             return
         self.app.notify("Stopping after the current batch, saving a checkpoint…", timeout=4)
-        self.app.leave_when_ended = True
+        self._leave_when_ended = True
         self.state.dirty.add("header")

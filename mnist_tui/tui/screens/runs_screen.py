@@ -1,7 +1,8 @@
 """Tab 4, `mnist-tui runs`: the runs under a folder in a table; sort, open, mark and compare.
 
-Read again every few seconds (runs_index.py reads a folder of 50 runs well within a second), so
-live runs move on in the table as they train.
+Read again every few seconds, so live runs move on in the table as they train. The folder is read
+in a thread (a slow or hung disk must not freeze the keys); the table is redrawn from what the
+last read found, so sorting and marking never wait for a read.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from mnist_tui.run.index import COLUMNS, RunSummary, list_runs, sort_runs
+from mnist_tui.tui.messages import OpenRun, QuitFromRuns
+from mnist_tui.tui.widgets.column_scroll import scroll_a_column
 from mnist_tui.tui.widgets.header import clock
 from mnist_tui.tui.widgets.key_bar import KeyBar
 
@@ -40,6 +44,14 @@ def row_cells(run: RunSummary, marked: bool) -> tuple[str, ...]:
             run.optimizer or "-", lr, run.l2 or "-", epochs, wall, started)
 
 
+class RunsRead(Message):
+    """What a read of the runs folder found (posted from the reading thread)."""
+
+    def __init__(self, runs: list[RunSummary]) -> None:
+        super().__init__()
+        self.runs = runs
+
+
 class RunsScreen(Screen):
     BINDINGS: ClassVar = [
         # priority: the table's own Enter and arrows would take them (and hide them from the key bar)
@@ -58,10 +70,13 @@ class RunsScreen(Screen):
         super().__init__()
         self.runs_dir = Path(runs_dir)
         self.can_go_back = can_go_back
-        self.runs: list[RunSummary] = []
+        self.runs: list[RunSummary] = []  # as shown: sorted
+        self._found: list[RunSummary] = []  # as the last read found them (list_runs' order)
         self.marked: set[Path] = set()
         self.sort_column = "started"
         self.sort_reverse = True
+        self.loaded = False  # a first read has come back
+        self._reading = False  # a read is under way: a hung folder gets one thread, not one per tick
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-title")
@@ -74,11 +89,31 @@ class RunsScreen(Screen):
             table.add_column(label, key=label)
         self.refresh_runs()
         self.set_interval(REFRESH_S, self.refresh_runs)
+        self._show_title()
         table.focus()
 
     def refresh_runs(self) -> None:
+        """Read the folder again in a thread; the table follows when the read comes back."""
+        if self._reading:
+            return
+        self._reading = True
+        self.run_worker(self._read_runs, thread=True, exclusive=True, group="runs-read")
+
+    def _read_runs(self) -> None:
+        try:
+            runs = list_runs(self.runs_dir)
+        finally:
+            self._reading = False
+        self.post_message(RunsRead(runs))
+
+    def on_runs_read(self, read: RunsRead) -> None:
+        self._found, self.loaded = read.runs, True
+        self._show_runs()
+
+    def _show_runs(self) -> None:
+        """The table from the runs last read, in the chosen order; no I/O."""
         cursor = self.current().path if self.current() else None  # the run under the cursor, before rows move
-        self.runs = sort_runs(list_runs(self.runs_dir), self.sort_column, self.sort_reverse)
+        self.runs = sort_runs(self._found, self.sort_column, self.sort_reverse)
         table = self.query_one(DataTable)
         table.clear()
         for run in self.runs:
@@ -86,9 +121,12 @@ class RunsScreen(Screen):
             table.add_row(*map(Text, row_cells(run, run.path in self.marked)), key=str(run.path))
         if cursor is not None and str(cursor) in [str(r.path) for r in self.runs]:
             table.move_cursor(row=table.get_row_index(str(cursor)))
+        self._show_title()
+
+    def _show_title(self) -> None:
         arrow = "↓" if self.sort_reverse else "↑"
         self.query_one("#runs-title", Static).update(Content.from_markup(
-            f"[b]Runs in $folder[/b] · {len(self.runs)} · sorted by {self.sort_column} {arrow} · "
+            f"[b]Runs in $folder[/b] · {len(self.runs) if self.loaded else 'reading…'} · sorted by {self.sort_column} {arrow} · "
             f"{len(self.marked)} marked (space) · Enter opens · c compares", folder=str(self.runs_dir)))
 
     def current(self) -> RunSummary | None:
@@ -102,7 +140,7 @@ class RunsScreen(Screen):
         if column in COLUMNS:
             self.sort_reverse = not self.sort_reverse if column == self.sort_column else False
             self.sort_column = column
-            self.refresh_runs()
+            self._show_runs()
 
     def on_data_table_row_selected(self, _event) -> None:
         self.action_open()
@@ -115,7 +153,7 @@ class RunsScreen(Screen):
         if run.damaged:
             self.app.notify(f"Cannot open it: {run.damaged}", severity="error", markup=False, timeout=6)
             return
-        self.app.open_run(run.path)
+        self.post_message(OpenRun(run.path))
 
     def action_mark(self) -> None:
         run = self.current()
@@ -137,11 +175,11 @@ class RunsScreen(Screen):
 
     def action_sort(self) -> None:
         self.sort_column = COLUMNS[(COLUMNS.index(self.sort_column) + 1) % len(COLUMNS)]
-        self.refresh_runs()
+        self._show_runs()
 
     def action_reverse(self) -> None:
         self.sort_reverse = not self.sort_reverse
-        self.refresh_runs()
+        self._show_runs()
 
     def key_label(self, action: str, description: str) -> str | None:
         return None if action == "back" and not self.can_go_back else description
@@ -153,12 +191,7 @@ class RunsScreen(Screen):
         for column in table.ordered_columns:
             edges.append(x)
             x += column.get_render_width(table)
-        now = round(table.scroll_x)
-        if delta > 0:
-            target = next((edge for edge in edges if edge > now), now)
-        else:
-            target = max((edge for edge in edges if edge < now), default=0)
-        table.scroll_to(x=min(target, table.max_scroll_x), animate=False)
+        scroll_a_column(table, edges, delta)
 
     def action_back(self) -> None:
         if not self.can_go_back:
@@ -167,8 +200,7 @@ class RunsScreen(Screen):
         self.app.pop_screen()
 
     def action_quit_app(self) -> None:
-        if self.can_go_back:  # the run view decides (it may ask about a run still training)
-            self.app.pop_screen()
-            self.app.screen.action_request_quit()
+        if self.can_go_back:
+            self.post_message(QuitFromRuns())
         else:
             self.app.leave()
