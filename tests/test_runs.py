@@ -6,9 +6,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
+from helpers import wait_for
 from scripted import ScriptedTrainer, fixed_events, screen_text
 from textual.widgets import DataTable, Static
 
@@ -26,13 +26,6 @@ from mnist_tui.tui.screens.runs_screen import RunsScreen
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
-
-
-async def until(pilot, condition, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
-        await pilot.pause(0.02)
 
 
 def finished_run(root, name, acc, optimizer="adam", exit_=True):
@@ -79,7 +72,7 @@ async def test_runs_table_sorts_opens_marks_and_compares(tmp_path):
     app = MnistApp(tmp_path, show_runs=True)
     async with app.run_test(size=(80, 24)) as pilot:
         assert isinstance(app.screen, RunsScreen)
-        await until(pilot, lambda: app.screen.loaded, "the folder read")  # read in a thread
+        await wait_for(pilot, lambda: app.screen.loaded, "the folder read")  # read in a thread
         table = app.screen.query_one(DataTable)
         assert table.row_count == 2
         screen = app.screen
@@ -92,7 +85,7 @@ async def test_runs_table_sorts_opens_marks_and_compares(tmp_path):
         assert [str(cell) for cell in table.get_row_at(0)[1:4]] == ["b-adam", "finished", "99.00"]  # best val next to the name
         await pilot.press("space", "space", "c")
         assert isinstance(app.screen, CompareScreen)
-        await until(pilot, lambda: app.screen.loaded, "the runs read")
+        await wait_for(pilot, lambda: app.screen.loaded, "the runs read")
         text = str(app.screen.query_one("#compare-table", Static).render())
         assert "b-adam" in text and "a-sgd" in text and "They differ in: optimizer" in text
         assert "99.00%" in text and "97.00%" in text
@@ -169,7 +162,7 @@ async def test_runs_table_scrolls_a_whole_column_at_a_time(tmp_path):
     app = MnistApp(tmp_path, show_runs=True)
     async with app.run_test(size=(80, 24)) as pilot:
         table = app.screen.query_one(DataTable)
-        await until(pilot, lambda: app.screen.loaded, "the folder read")
+        await wait_for(pilot, lambda: app.screen.loaded, "the folder read")
         await pilot.pause(0.1)
         assert table.max_scroll_x > 0, "wider than 80 columns"
         edges = [0]
@@ -195,7 +188,7 @@ async def test_compare_table_scrolls_a_whole_column_at_a_time(tmp_path):
     app = MnistApp(tmp_path, compare=[tmp_path])  # the folder's runs, as a sweep's
     async with app.run_test(size=(80, 24)) as pilot:
         assert isinstance(app.screen, CompareScreen)
-        await until(pilot, lambda: app.screen.loaded, "the runs read")
+        await wait_for(pilot, lambda: app.screen.loaded, "the runs read")
         await pilot.pause(0.2)
         box = app.screen.query_one("#compare-table-box")
         header = str(app.screen.query_one("#compare-table", Static).render()).splitlines()[0]

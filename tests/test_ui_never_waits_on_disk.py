@@ -5,9 +5,9 @@ what it found shows."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
+from helpers import notified, wait_for
 from scripted import ScriptedTrainer, fixed_events
 from textual.widgets import DataTable, Static, TabbedContent
 
@@ -23,13 +23,6 @@ from mnist_tui.tui.screens.runs_screen import NO_RUN_OPEN, RunsScreen
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
-
-
-async def wait_for(pilot, condition, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
-        await pilot.pause(0.02)
 
 
 class Gate:
@@ -98,7 +91,7 @@ async def test_the_compare_view_answers_keys_while_its_runs_are_read(tmp_path, m
             screen = app.screen
             assert isinstance(screen, CompareScreen) and not screen.loaded
             await pilot.press("1")  # no run open: the app says so, at once
-            assert NO_RUN_OPEN in "\n".join(n.message for n in app._notifications)
+            assert NO_RUN_OPEN in notified(app)
             assert text(screen.query_one("#compare-table", Static)) == ""
             gate.opened.set()
             await wait_for(pilot, lambda: screen.loaded, "the read's result")
@@ -129,7 +122,7 @@ async def test_the_run_view_takes_keys_and_controls_while_its_log_read_hangs(tmp
             await pilot.press("p")  # the control goes out on the controller's thread, not the folder read
             await wait_for(pilot, lambda: trainer.commands == ["toggle_pause"], "the trainer got p")
             await wait_for(pilot, lambda: "The trainer took p (pause/resume)." in
-                           "\n".join(n.message for n in app._notifications), "its answer shown")
+                           notified(app), "its answer shown")
             assert "paused" in text(header), "the status waits for the read, which is still held up"
             gate.opened.set()
             await wait_for(pilot, lambda: "training" in text(header), "the resumed run shown once the read is let go")
