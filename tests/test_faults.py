@@ -29,9 +29,11 @@ TINY_EPOCHS = ["--train-limit", "320", "--val-limit", "64", "--test-limit", "64"
 
 
 def spawn(tmp_path, *args):
+    """A headless run on one rank: ranks have faults of their own (tests/test_ranks.py, rank0_kills.py)."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     tmp_path.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen([sys.executable, "-m", "mnist_tui", "--headless", *args, "--runs-dir", str(tmp_path)],
+    return subprocess.Popen([sys.executable, "-m", "mnist_tui", "--headless", "--nproc", "1", *args,
+                             "--runs-dir", str(tmp_path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
 
 
@@ -135,20 +137,22 @@ def test_resumed_run_ends_like_an_uninterrupted_one(mnist, tmp_path):
     assert [e["step"] for e in logged if e["type"] == "BatchMetrics"] == list(range(40))
 
 
-def test_stop_from_sigterm_within_two_seconds(tmp_path):
+def test_stop_from_sigterm_at_the_next_batches(tmp_path):
     root = tmp_path / "runs"
     proc = spawn(root, *TINY_EPOCHS)
     run = wait_for_checkpoint(root, proc)
     before = len(list((run / "checkpoints").glob("*.json")))
+    shown = max((e["step"] for e in read_events(run / "events.jsonl") if e["type"] == "BatchMetrics"), default=0)
     proc.send_signal(signal.SIGTERM)
-    start = time.monotonic()
-    assert proc.wait(10) == 130
-    assert time.monotonic() - start < 2.0
+    assert proc.wait(60) == 130
     events = read_events(run / "events.jsonl")
     assert events[-1]["type"] == "Finished" and events[-1]["status"] == "stopped"
     assert len(list((run / "checkpoints").glob("*.json"))) >= before
     last_step = max(e["step"] for e in events if e["type"] == "BatchMetrics")
     assert checkpoints.newest(RunDir(run))["step"] == last_step + 1
+    # Taken between two batches: past what the log showed at the signal by at most the batches of a
+    # metrics fetch or two (4 epochs here), not at an epoch's end or the run's 1,000th batch.
+    assert last_step - shown <= 20, (shown, last_step)
 
 
 def test_corrupt_checkpoint_on_resume_is_a_usage_error(mnist, tmp_path):
