@@ -27,7 +27,7 @@ from mnist_tui.tui.screens.quit_screen import QuitScreen
 from mnist_tui.tui.screens.run_screen import RunScreen
 from mnist_tui.tui.screens.snapshot_screen import SnapshotScreen
 
-SMALL = TrainConfig(epochs=1, train_limit=640, val_limit=200, test_limit=200, seed=1)
+SMALL = TrainConfig(epochs=1, train_limit=640, val_limit=200, test_limit=200, seed=1, nproc=1)  # ranks: test_ranks.py
 LONG = SMALL.with_(epochs=30)  # long enough to act on while it trains
 
 
@@ -84,7 +84,7 @@ async def test_the_apps_background_trainer_obeys_and_stops_with_a_checkpoint(tmp
 def test_a_headless_run_is_watched_and_paused_from_outside(tmp_path):
     """What `mnist-tui watch` does, without the screen: read the log as it grows, pause through the channel."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.Popen([sys.executable, "-m", "mnist_tui", "--headless", "--epochs", "30", "--train-limit", "640",
+    proc = subprocess.Popen([sys.executable, "-m", "mnist_tui", "--headless", "--nproc", "1", "--epochs", "30", "--train-limit", "640",
                              "--val-limit", "200", "--test-limit", "200", "--runs-dir", str(tmp_path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
