@@ -18,6 +18,7 @@ from mnist_tui.run import diagnosis
 from mnist_tui.run import events as ev
 from mnist_tui.run.config import TrainConfig
 from mnist_tui.run.diagnosis import CollapseWatch, LayerFlags, diagnose
+from mnist_tui.run.status import RunStatus
 
 SMALL = TrainConfig(epochs=1, train_limit=640, val_limit=300, test_limit=300, seed=1, stats_every=0)
 
@@ -98,7 +99,7 @@ def test_validation_measures_train_and_val_the_same_way(mnist, tmp_path):
     session = Session.new(SMALL, tmp_path, data=mnist)
     rec = Recorder(session)
     trainer = session.make_trainer()
-    assert session.run_trainer() == "done"
+    assert session.run_trainer() is RunStatus.FINISHED
     (val,) = [e for e in rec.of(ev.EvalResult) if e.split == "val"]
     assert (val.size, val.train_size) == (300, 640)  # the whole training split when under 10,000
     assert val.running_acc is not None and val.running_loss is not None

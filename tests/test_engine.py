@@ -17,6 +17,7 @@ from mnist_tui.run import checkpoints
 from mnist_tui.run import events as ev
 from mnist_tui.run.config import TrainConfig
 from mnist_tui.run.folder import read_events
+from mnist_tui.run.status import RunStatus
 
 SMALL = TrainConfig(epochs=1, train_limit=640, val_limit=300, test_limit=300, seed=1)
 
@@ -45,7 +46,7 @@ def test_200_batches_lower_the_loss_and_pass_85_percent(mnist, tmp_path):
     session = Session.new(cfg, tmp_path, data=mnist)
     rec = Recorder(session)
     session.make_trainer()
-    assert session.run_trainer() == "done"
+    assert session.run_trainer() is RunStatus.FINISHED
     batches = rec.of(ev.BatchMetrics)
     assert len(batches) == 200 and batches[199].step == 199
     first, late = batches[:20], batches[180:200]
@@ -308,8 +309,8 @@ def test_evaluations_report_their_progress_and_the_rate_leaves_them_out(mnist, t
         time.sleep(0.3)  # an evaluation long enough that counting it would show in the next rate
         return real_evaluate(*args, **kwargs)
 
-    monkeypatch.setattr("mnist_tui.engine.trainer.evaluate", slow_evaluate)
-    assert session.run_trainer() == "done"
+    monkeypatch.setattr("mnist_tui.engine.loop.evaluate", slow_evaluate)
+    assert session.run_trainer() is RunStatus.FINISHED
     started = rec.of(ev.RunStarted)[0]
     assert (started.train_eval_size, started.test_size) == (400, 200)
     progress = rec.of(ev.EvalProgress)

@@ -24,6 +24,7 @@ from mnist_tui.run import checkpoints
 from mnist_tui.run import events as ev
 from mnist_tui.run.config import TrainConfig
 from mnist_tui.run.folder import RunDir, read_events
+from mnist_tui.run.status import RunStatus
 
 TINY_EPOCHS = ["--train-limit", "320", "--val-limit", "64", "--test-limit", "64", "--epochs", "200"]
 
@@ -129,7 +130,7 @@ def test_resumed_run_ends_like_an_uninterrupted_one(mnist, tmp_path):
     first, _ = run_to_end(Session.new(cfg, tmp_path / "b", data=mnist), stop_at_step=13)
     assert first.status == "stopped" and first.step < 20
     resumed, rest = run_to_end(Session.resume(first.run_dir.path, data=mnist))
-    assert resumed.status == "done"
+    assert resumed.status is RunStatus.FINISHED
     final = {name: [e for e in events if isinstance(e, ev.EvalResult) and e.split == "val"][-1]
              for name, events in (("whole", whole), ("resumed", rest))}
     assert abs(final["whole"].acc - final["resumed"].acc) <= 0.003
@@ -217,7 +218,7 @@ def test_checkpoints_also_come_every_few_minutes_of_training(mnist, tmp_path):
                       checkpoint_every_epoch=False)
     trainer, rec = run_to_end(Session.new(cfg, tmp_path, data=mnist))
     saved = [e for e in rec if isinstance(e, ev.CheckpointSaved)]
-    assert trainer.status == "done"
+    assert trainer.status is RunStatus.FINISHED
     assert sum(0 < e.batch < 20 for e in saved) >= 2, "mid-epoch, by the clock"
 
 
@@ -339,7 +340,7 @@ def test_a_resumed_run_goes_on_past_a_damaged_line_and_a_corrupt_checkpoint(mnis
     lost = json.loads(run.events_path.read_text().splitlines()[4])
     damage_line(run, 5)
     resumed, _rec = run_to_end(Session.resume(run.path, data=mnist))
-    assert resumed.status == "done"
+    assert resumed.status is RunStatus.FINISHED
     logged = read_events(run.events_path)
     steps = [e["step"] for e in logged if e["type"] == "BatchMetrics"]
     assert steps == [s for s in range(30) if not (lost["type"] == "BatchMetrics" and s == lost["step"])], \
@@ -403,7 +404,7 @@ def test_a_full_disk_ends_the_run_as_error_in_one_line_and_it_resumes(mnist, tmp
     assert summarise(session.run.path).status.value == "error"
     monkeypatch.undo()  # space freed
     resumed, _ = run_to_end(Session.resume(session.run.path, data=mnist))
-    assert resumed.status == "done"
+    assert resumed.status is RunStatus.FINISHED
 
 
 def test_a_checkpoint_that_does_not_fit_leaves_no_temporary_file_and_the_run_ends_as_error(mnist, tmp_path,

@@ -16,6 +16,7 @@ from mnist_tui.engine.session import Session
 from mnist_tui.run import events as ev
 from mnist_tui.run.config import TrainConfig
 from mnist_tui.run.folder import read_events
+from mnist_tui.run.status import RunStatus
 from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.controller import RunController
 from mnist_tui.tui.screens.run_screen import RunScreen
@@ -27,7 +28,7 @@ def test_the_trainer_logs_each_batchs_cosine_learning_rate(mnist, tmp_path):
                       nproc=1, train_eval_limit=300)
     session = Session.new(cfg, tmp_path, data=mnist)
     session.make_trainer()
-    assert session.run_trainer() == "done"
+    assert session.run_trainer() is RunStatus.FINISHED
     session.close()
     batches = [e for e in read_events(session.run.events_path) if e["type"] == "BatchMetrics"]
     total = 2 * (640 // 64)

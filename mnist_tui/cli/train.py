@@ -87,7 +87,7 @@ def main(argv: list[str]) -> int:
         if rank > 0:  # started by paddle.distributed.launch: rank 0 owns the run folder, this one follows
             if cfg is None:
                 raise UsageError("--resume across machines: resume on one machine (the run folder is on rank 0's)")
-            from mnist_tui.engine.ranks import follow_settings
+            from mnist_tui.host.rank_main import follow_settings
 
             return follow_settings(cfg, load_mnist(args.data_dir))
         # Headless loads and checks the data before anything else; the app's trainer does it in

@@ -32,3 +32,13 @@ def _choose(spec: str) -> tuple[str, str]:
     if index >= count:
         raise DeviceError(f"--device {spec}: {count} GPU(s) visible")
     return f"gpu:{index}", f"gpu:{index} ({paddle.device.cuda.get_device_name(index)})"
+
+
+def describe_ranks(device: str, name: str, world: int) -> str:
+    """`name` (from choose_device) for `world` ranks, e.g. "CPU ×2 ranks (auto: no CUDA GPU visible;
+    paddle.DataParallel over gloo)"; unchanged for one."""
+    if world < 2:
+        return name
+    reason = name.partition("(")[2].rstrip(")")
+    engine = f"paddle.DataParallel over {'nccl' if device != 'cpu' else 'gloo'}"
+    return f"{name.partition(' (')[0]} ×{world} ranks ({reason + '; ' if reason else ''}{engine})"

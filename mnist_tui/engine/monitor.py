@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import sys
-import threading
 import time
 import traceback
 from contextlib import contextmanager
@@ -38,10 +37,11 @@ from paddle.callbacks import Callback
 
 from mnist_tui import __version__
 from mnist_tui.engine.probe import LayerProbe
+from mnist_tui.engine.requests import CHECKPOINT, SNAPSHOT, STATS, Controlled, Requests
 from mnist_tui.engine.snapshot import Snapshots, check_layer
 from mnist_tui.run import checkpoints
 from mnist_tui.run.config import AUTO_STATS_EVERY
-from mnist_tui.run.control import ControlError, ControlServer, PauseAndStop, hold_trainer_lock
+from mnist_tui.run.control import ControlError, ControlServer, hold_trainer_lock
 from mnist_tui.run.events import (
     CLASSIFICATION,
     OTHER,
@@ -58,6 +58,7 @@ from mnist_tui.run.events import (
     accuracy_like,
 )
 from mnist_tui.run.folder import CONFIG, EventLog, RunDir
+from mnist_tui.run.status import RunStatus
 
 
 def networks(network) -> tuple[nn.Layer, dict[str, nn.Layer]]:
@@ -131,7 +132,7 @@ def infer_task(output, labels, loss, has_accuracy: bool) -> str:
     return REGRESSION
 
 
-class Monitor(Callback, PauseAndStop):
+class Monitor(Callback, Controlled):
     def __init__(self, runs_dir: str | Path = "runs", name: str | None = None, stats_every: int = AUTO_STATS_EVERY,
                  seed: int = 0, hold_for_viewers: bool = True, task: str | None = None) -> None:
         """`hold_for_viewers`: when training ends while a viewer is attached, wait (answering `r`
@@ -141,7 +142,7 @@ class Monitor(Callback, PauseAndStop):
         if task is not None and task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, not {task!r}")
         Callback.__init__(self)
-        PauseAndStop.__init__(self)
+        self.requests = Requests()  # what the control channel asked, taken at batch ends
         self.task = task
         self.metric_names: list[str] = []  # as the training code names them, Model.fit's order
         self._accuracy: str | None = None  # Model.fit: the first paddle.metric.Accuracy's first name
@@ -153,9 +154,6 @@ class Monitor(Callback, PauseAndStop):
         self._last_inputs: dict[str, tuple] = {}
         self._input_hooks: list = []
         self.seed = seed
-        self._snapshot_layer = ""
-        self._lock = threading.Lock()
-        self._want = set()  # "stats", "snapshot", "checkpoint", asked through the control channel
         self.network = None
         self.optimizer = None  # its get_lr() is logged with each batch (Model.fit's own; a hand loop may pass one)
         self.epoch = self.step = self.batch_index = 0  # batch_index: within the epoch
@@ -199,7 +197,7 @@ class Monitor(Callback, PauseAndStop):
         self._server = None
         with self._part("control"):
             self._server = ControlServer(self.run.path, self).start()
-        self._write(StatusChanged("running"))
+        self._write(StatusChanged(RunStatus.TRAINING.logged))
 
     # ---- failures: reported, and the part switched off ----
     @contextmanager
@@ -261,13 +259,13 @@ class Monitor(Callback, PauseAndStop):
             hook.remove()
         self._task_hooks, self._seen_output, self._seen_labels = [], None, None
 
-    def _close(self, status: str) -> None:
+    def _close(self, status: RunStatus) -> None:
         """The run ends as it does (even after a part failed), its lock and channel released."""
         if self._trainer_lock is None:  # no run folder was made
             return
         for hook in self._input_hooks:
             hook.remove()
-        self._write(Finished(status))
+        self._write(Finished(status.logged))
         if self._server is not None and self._on("control"):
             with self._part("control"):
                 if self.hold_for_viewers and self._server.viewers and self._last_inputs and self._on("monitor"):
@@ -280,7 +278,7 @@ class Monitor(Callback, PauseAndStop):
                 self.log.close()
         self._trainer_lock.close()
 
-    # ---- controls (the control channel's thread calls these; pause, resume, stop: PauseAndStop) ----
+    # ---- controls (the control channel's thread calls these; pause, resume, stop: requests.Controlled) ----
     def _refuse_if_off(self, *parts: str) -> None:
         for part in parts:
             if not self._on(part):
@@ -289,34 +287,22 @@ class Monitor(Callback, PauseAndStop):
 
     def request_layer_stats(self) -> None:
         self._refuse_if_off("statistics")
-        self._ask("stats")
+        self.requests.ask(STATS)
 
     def request_snapshot(self, layer: str = "") -> None:
         self._refuse_if_off("statistics", "snapshot")
         check_layer(self.probe, layer)
-
-        self._snapshot_layer = layer
-        self._ask("snapshot")
+        self.requests.ask(SNAPSHOT, layer)
 
     def request_checkpoint(self) -> None:
         self._refuse_if_off("checkpoint")
-        self._ask("checkpoint")
+        self.requests.ask(CHECKPOINT)
 
     def request_validation(self) -> None:
         raise ControlError("this loop validates on its own schedule (Model.fit: each epoch's end)")
 
     def toggle_auto_stats(self) -> None:
         self.stats_every = 0 if self.stats_every else AUTO_STATS_EVERY
-
-    def _ask(self, what: str) -> None:
-        with self._lock:
-            self._want.add(what)
-
-    def _take(self, what: str) -> bool:
-        with self._lock:
-            wanted = what in self._want
-            self._want.discard(what)
-            return wanted
 
     # ---- the loop's side ----
     def _batch_end(self, loss, metrics, batch_size: int) -> None:
@@ -350,7 +336,7 @@ class Monitor(Callback, PauseAndStop):
         if self.probe is not None and self.probe.armed:
             self._write_stats()
         self._snapshot_pending = False
-        if self._take("checkpoint") and self._on("checkpoint"):
+        if self.requests.take(CHECKPOINT) and self._on("checkpoint"):
             with self._part("checkpoint"):
                 self._checkpoint()
         self.step += 1
@@ -359,8 +345,8 @@ class Monitor(Callback, PauseAndStop):
             with self._part("control"):
                 self._wait_while_paused()
         due = self.stats_every and self.step % self.stats_every == 0
-        snapshot = self._take("snapshot")
-        if (due or self._take("stats") or snapshot) and self._on("statistics"):
+        snapshot = self.requests.take(SNAPSHOT)
+        if (due or self.requests.take(STATS) or snapshot) and self._on("statistics"):
             self._snapshot_pending = snapshot
             with self._part("statistics"):
                 self.probe.arm()  # for the next batch
@@ -386,21 +372,21 @@ class Monitor(Callback, PauseAndStop):
         if stats is None:
             return
         self._write(LayerStats(self.epoch, self.batch_index, self.step, stats))
-        if (self._take("snapshot") or self._snapshot_pending) and self._on("snapshot"):
+        if (self.requests.take(SNAPSHOT) or self._snapshot_pending) and self._on("snapshot"):
             with self._part("snapshot"):
                 self._snapshot()
 
     def _wait_while_paused(self) -> None:
         if not self.paused:
             return
-        self._write(StatusChanged("paused", "at a batch end; requests are served at the next batch"))
-        self._running.wait()
+        self._write(StatusChanged(RunStatus.PAUSED.logged, "at a batch end; requests are served at the next batch"))
+        self.requests.wait_until_running()
         self._t_last = time.perf_counter()
-        self._write(StatusChanged("running"))
+        self._write(StatusChanged(RunStatus.TRAINING.logged))
 
     def _snapshot(self) -> None:
         self._write(self.snapshots.take(self.probe, self.probe.outputs, (self.epoch, self.batch_index, self.step),
-                                        self._snapshot_layer, task=self.task))
+                                        self.requests.snapshot_layer, task=self.task))
 
     def _checkpoint(self) -> None:
         stem = checkpoints.stem(self.run.checkpoints, self.step)
@@ -414,8 +400,8 @@ class Monitor(Callback, PauseAndStop):
         """`r` and `s` on the final weights, each network on its last batch, until the last viewer
         leaves or stops."""
         while self._server.viewers and not self.stop_requested:
-            snapshot = self._take("snapshot")
-            if (snapshot or self._take("stats")) and self._on("statistics"):
+            snapshot = self.requests.take(SNAPSHOT)
+            if (snapshot or self.requests.take(STATS)) and self._on("statistics"):
                 with self._part("statistics"):
                     self.probe.arm(track_updates=False)
                     with paddle.no_grad():
@@ -425,7 +411,7 @@ class Monitor(Callback, PauseAndStop):
                 if snapshot and self._on("snapshot"):
                     with self._part("snapshot"):
                         self._snapshot()
-            if self._take("checkpoint") and self._on("checkpoint"):
+            if self.requests.take(CHECKPOINT) and self._on("checkpoint"):
                 with self._part("checkpoint"):
                     self._checkpoint()
             time.sleep(0.05)
@@ -506,7 +492,7 @@ class Monitor(Callback, PauseAndStop):
             self._evaluated(loss, lambda: self._metrics(logs or {}), self._eval_count)
 
     def on_train_end(self, logs=None) -> None:
-        self._close("stopped" if self.stop_requested else "done")
+        self._close(RunStatus.STOPPED if self.stop_requested else RunStatus.FINISHED)
 
     # ---- hand-written loops ----
     @classmethod
@@ -561,4 +547,4 @@ class Monitor(Callback, PauseAndStop):
         self._evaluated(loss, lambda: self._named(acc, metrics), size)
 
     def close(self) -> None:
-        self._close("stopped" if self.stop_requested else "done")
+        self._close(RunStatus.STOPPED if self.stop_requested else RunStatus.FINISHED)

@@ -6,7 +6,7 @@ it (PADDLE_TRAINER_ID, PADDLE_TRAINERS_NUM, PADDLE_MASTER, ...), on one machine 
 `--nproc N` on one machine, the run's own process is rank 0 and starts ranks 1..N-1 with that same
 environment (`start_local_ranks`): rank 0 must be the process that owns the run folder (its lock,
 event log and control channel), which `paddle.distributed.spawn`'s waiting parent is not. Those
-ranks die with rank 0, however it ends (`die_with_parent`): left alone they would wait in gloo.
+ranks die with rank 0, however it ends (host/rank_main.py, their main): left alone they would wait in gloo.
 
 Each rank takes a fixed share of every global batch (rows [r*B/N, (r+1)*B/N)), so a run with the
 same seed and N repeats bit for bit. Before each batch rank 0 broadcasts one control word over a
@@ -24,11 +24,9 @@ Paddle is imported where it is used: the command line asks `environment()` befor
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -43,8 +41,8 @@ from mnist_tui.run.folder import open_for_writing
 STEP, STEP_AND_FETCH, HOLD, FETCH, END = range(5)
 HOLD_EVERY_S = 1.0
 MAX_AUTO_RANKS = 4
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 OVERLAP_ENV = "MNIST_TUI_GRADIENT_OVERLAP"  # "1": GradientOverlap (a benchmark lever)
+RANK_MAIN = "mnist_tui.host.rank_main"  # what a rank started here runs (python -m): it follows rank 0
 
 
 class RankLost(RuntimeError):
@@ -100,7 +98,7 @@ def local_environments(world: int, gpus: list[int] | None = None) -> list[dict[s
 
 
 def start_local_ranks(world: int, run_path: Path, gpus: list[int] | None = None) -> list[subprocess.Popen]:
-    """Make this process rank 0 of `world` and start ranks 1..world-1 (`python -m mnist_tui.engine.ranks
+    """Make this process rank 0 of `world` and start ranks 1..world-1 (`python -m mnist_tui.host.rank_main
     RUN_DIR RANK0_PID READY_FD`, reading the run's settings), each logging to `rank-N.log` in the run
     folder, each with a pipe on which it says it is ready (`ready`, read by `wait_until_ready`)."""
     first, *others = local_environments(world, gpus)
@@ -109,7 +107,7 @@ def start_local_ranks(world: int, run_path: Path, gpus: list[int] | None = None)
     for rank, env in enumerate(others, start=1):
         ready, tell_ready = os.pipe()
         with os.fdopen(open_for_writing(run_path / f"rank-{rank}.log"), "ab") as log:
-            child = subprocess.Popen([sys.executable, "-m", "mnist_tui.engine.ranks", str(run_path), str(os.getpid()),
+            child = subprocess.Popen([sys.executable, "-m", RANK_MAIN, str(run_path), str(os.getpid()),
                                       str(tell_ready)], env={**os.environ, **env}, stdin=subprocess.DEVNULL,
                                      stdout=log, stderr=log, pass_fds=(tell_ready,))
         os.close(tell_ready)
@@ -317,49 +315,3 @@ class GradientOverlap:
             raise failed
         self.collective(fused_allreduce_gradients, self.late, None)
 
-
-def die_with_parent(parent: int) -> None:
-    """A rank started by rank 0 (`parent`) ends when that process does, however it ends: the
-    kernel sends SIGKILL (a rank may block SIGTERM) when the thread that started it exits, and
-    rank 0 starts its ranks from the thread that waits for them. A parent gone before this call
-    is seen in our parent pid. Then the signals rank 0 blocked while it started are unblocked."""
-    prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)
-    if prctl is not None:  # Linux
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:
-        os._exit(1)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
-
-
-def follow(run_path: Path, ready_fd: int | None = None) -> int:
-    """A rank other than 0 on this machine: train the run's settings on its share of each batch."""
-    from mnist_tui.engine.data import load_mnist
-    from mnist_tui.engine.session import saved_config
-    from mnist_tui.run.folder import RunDir
-
-    run = RunDir(run_path)
-    saved = run.read_config()
-    return follow_settings(saved_config(run, saved), load_mnist(saved.get("data_dir")), ready_fd)
-
-
-def follow_settings(cfg, data, ready_fd: int | None = None) -> int:
-    """A rank other than 0: its events go nowhere, its decisions come from rank 0. `ready_fd`: the
-    pipe on which a rank started by rank 0 says it is about to join the rendezvous."""
-    from mnist_tui.engine.trainer import Trainer
-
-    # A terminal's Ctrl+C or hang-up reaches the whole process group: rank 0 decides, the others follow.
-    for s in (signal.SIGINT, signal.SIGHUP):
-        signal.signal(s, signal.SIG_IGN)
-    trainer = Trainer(cfg, data, None)
-    if ready_fd is not None:
-        def ready() -> None:
-            os.write(ready_fd, b"r")
-            os.close(ready_fd)
-
-        trainer.before_rendezvous = ready
-    return 0 if trainer.run() == "done" else 1
-
-
-if __name__ == "__main__":
-    die_with_parent(int(sys.argv[2]))
-    sys.exit(follow(Path(sys.argv[1]), int(sys.argv[3])))

@@ -124,7 +124,7 @@ class Session:
 
     def make_trainer(self, pause_on_divergence=False, start_paused: bool = False):
         """Load the data and build the trainer (imports Paddle: call it off the UI thread)."""
-        from mnist_tui.engine.trainer import Trainer
+        from mnist_tui.engine.loop import Trainer
 
         self.run.check_writable()  # a read-only checkpoints/ is found now, not at the first checkpoint
         data = self.data or load_mnist(self.data_dir)

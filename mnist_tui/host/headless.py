@@ -16,7 +16,7 @@ import time
 from mnist_tui import exit_codes
 from mnist_tui.engine.session import Session
 from mnist_tui.run.control import COMMANDS, ControlError, ControlServer, hold_trainer_lock
-from mnist_tui.run.status import status_of
+from mnist_tui.run.status import RunStatus
 from mnist_tui.sinks.course_log import CoursePrinter
 
 
@@ -95,7 +95,7 @@ def run_headless(session: Session, check_shape: bool = False, err=None, out=None
                          daemon=True).start()
         status = session.run_trainer()
         if server.viewers and not trainer.stop_requested:
-            print(f"training ended ({status}); the final model answers r, s and v while a viewer is attached",
+            print(f"training ended ({status.logged}); the final model answers r, s and v while a viewer is attached",
                   file=out or sys.stdout, flush=True)
             trainer.serve_final_model()
     finally:
@@ -109,9 +109,9 @@ def run_headless(session: Session, check_shape: bool = False, err=None, out=None
             sink.close()
         if own_lock:
             lock.close()
-    if status == "error":
+    if status is RunStatus.ERROR:
         print(f"mnist-tui: {why_it_failed(session)}", file=err)
-    return exit_codes.of_run(status_of(engine_status=None, finished_status=status, alive=True))
+    return exit_codes.of_run(status)  # a RunStatus: FINISHED, STOPPED, DIVERGED, ERROR or CRASHED
 
 
 def why_it_failed(session: Session) -> str:
@@ -163,7 +163,7 @@ def _let_go_when_nobody_watches(server: ControlServer, trainer, hold_diverged: b
     """A trainer waits for its viewers in two places: serving the final model after the run, and
     (`hold_diverged`) holding a diverged network paused. The last viewer leaving ends either."""
     while not trainer.stop_requested:
-        waiting = trainer.status in ("done", "stopped", "diverged", "error") or (
+        waiting = trainer.status.ended or (
             hold_diverged and trainer.diverged and trainer.paused)
         if waiting and not server.viewers:
             trainer.stop()

@@ -42,39 +42,6 @@ SLOW_ANSWER_S = 1.0  # an answer later than this is reported as pending
 MAX_LINE = 4096
 
 
-class PauseAndStop:
-    """Pause, resume and stop, safe from any thread (the control channel's): a training loop waits
-    on `_running` at its batch boundary and ends when `stop_requested`. Shared by our trainer and
-    the Monitor on other loops."""
-
-    def __init__(self, start_paused: bool = False) -> None:
-        self._running = threading.Event()
-        self._stop = threading.Event()
-        if not start_paused:
-            self._running.set()
-
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    def toggle_pause(self) -> None:
-        self.resume() if self.paused else self.pause()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._running.set()  # a paused loop wakes up to end
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
-
 class ControlError(OSError):
     """The run's trainer cannot be reached (gone, refused, or not ours)."""
 

@@ -1,9 +1,11 @@
-"""The training loop: data resident on the device, metrics fetched at a bounded rate, controls
-that are safe to call from any thread, and events for whoever listens.
+"""The training loop (`Trainer`): epochs and batches, the decisions between two batches, and
+events for whoever listens.
 
-The loop only: the parts it drives work on any `paddle.nn.Layer` and live in their own modules
-(optimisers in optim.py, evaluation in evaluation.py, layer inspection in probe.py, snapshots in
-snapshot.py, checkpoints in checkpoint.py, the diagnosis and the collapse watch in diagnosis.py).
+The loop only: its parts live in their own modules (the step in step.py, the metrics kept on the
+device in metric_buffer.py, what the control channel asked in requests.py, the ranks in ranks.py,
+optimisers in optim.py, evaluation in evaluation.py, layer inspection in probe.py, snapshots in
+snapshot.py, checkpoints in checkpoint.py, the diagnosis and the collapse watch in
+run/diagnosis.py); most of them work on any `paddle.nn.Layer`.
 
 Host syncs are rare and deliberate: one every `metrics_interval_s` for the batch metrics, one per
 validation, one per layer-statistics refresh or snapshot. Everything else stays on the device.
@@ -14,26 +16,25 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import threading
 import time
 import traceback
 from pathlib import Path
 
 import numpy as np
 import paddle
-import paddle.nn.functional as F
 
 from mnist_tui.engine import checkpoint, ranks
 from mnist_tui.engine.data import Mnist, Split
-from mnist_tui.engine.device import choose_device
+from mnist_tui.engine.device import choose_device, describe_ranks
 from mnist_tui.engine.evaluation import Evaluation, evaluate, worst_digits
+from mnist_tui.engine.metric_buffer import STEP_S, MetricBuffer
 from mnist_tui.engine.model import MnistCNN
-from mnist_tui.engine.optim import advance_schedule, build_optimizer
+from mnist_tui.engine.optim import build_optimizer
 from mnist_tui.engine.probe import LayerProbe
+from mnist_tui.engine.requests import CHECKPOINT, SNAPSHOT, STATS, VALIDATION, Controlled, Requests
 from mnist_tui.engine.snapshot import Snapshots, check_layer
-from mnist_tui.errors import UsageError
+from mnist_tui.engine.step import check_options, make_step
 from mnist_tui.run.config import AUTO_STATS_EVERY, TrainConfig
-from mnist_tui.run.control import PauseAndStop
 from mnist_tui.run.diagnosis import CollapseWatch, diagnose
 from mnist_tui.run.events import (
     CLASSIFICATION,
@@ -52,12 +53,12 @@ from mnist_tui.run.events import (
     StatusChanged,
 )
 from mnist_tui.run.folder import MODEL, RunDir
+from mnist_tui.run.status import RunStatus
 
 WORST_SHOWN = 8  # validation mistakes kept per evaluation, highest loss first
-STEP_S, ALLREDUCE_S = 0, 1  # columns of the per-rank times
 
 
-class Trainer(PauseAndStop):
+class Trainer(Controlled):
     """Trains MnistCNN on the given split and emits events on `bus`.
 
     Controls (pause, resume, stop, request_*) may be called from any thread at any moment; they
@@ -80,24 +81,17 @@ class Trainer(PauseAndStop):
         self.test_split = data.test.head(cfg.test_limit)
         self.batches_per_epoch = len(self.train_split) // cfg.batch_size  # the partial last batch is dropped
         self.total_steps = self.batches_per_epoch * cfg.epochs
-        PauseAndStop.__init__(self, start_paused)
-        self._want_val = threading.Event()
-        self._want_stats = threading.Event()
-        self._want_snapshot = threading.Event()
-        self._snapshot_layer = ""  # the layer asked for with the last snapshot request
-        self._want_checkpoint = threading.Event()
+        self.requests = Requests(start_paused)
         self.epoch = 0
         self.batch = 0  # next batch to run within the epoch
         self.step = 0  # batches done in all
-        self.status = "starting"
-        self.error: Exception | None = None  # what ended the run as "error"
+        self.status = RunStatus.STARTING
+        self.error: Exception | None = None  # what ended the run as ERROR
         self.diverged = False
         self.last_finite_loss: float | None = None
         self.stats_every = cfg.stats_every  # 0: only on request, at the first batch and at evaluations
         self._first_step = None  # the first step this trainer runs (statistics are taken there)
         self._period: list[tuple[float, float]] = []  # (loss, acc) since the previous validation
-        self._pending: list = []  # per-batch [loss, acc] tensors not yet fetched
-        self._pending_meta: list[tuple[int, int, int, float]] = []  # epoch, batch, step, learning rate
         self._last_batch = None  # (x, y) of the last batch, for requests served while paused
         self.snapshots = Snapshots(run.snapshots, cfg.seed) if run is not None else None
         self.rank, self.world = ranks.environment()
@@ -105,46 +99,43 @@ class Trainer(PauseAndStop):
         self.link: ranks.Link | None = None
         self.lost_rank = ""  # why the run ended early, when a rank went away
         self.children: list = []  # ranks this process started (headless sets them), to name a lost one
-        self.before_rendezvous = None  # a rank started by rank 0: tells it "ready" (ranks.follow_settings)
+        self.before_rendezvous = None  # a rank started by rank 0: tells it "ready" (host/rank_main.py)
         self.rows = ranks.share(cfg.batch_size, self.rank, self.world)  # this rank's rows of each batch
-        # Seconds in training steps and in their gradient all-reduce (columns STEP_S, ALLREDUCE_S): this
-        # rank's since the last fetch; on rank 0 every rank's, summed at the fetches, until the next report.
-        self._own_times = np.zeros(2)
-        self._times_by_rank = np.zeros((self.world, 2))
-        self._timed_batches = 0
-        self.device, self.device_name = choose_device(cfg.device, cfg.amp)
-        if self.world > 1 and (cfg.to_static or cfg.amp):
-            raise UsageError("--nproc above 1 does not take --to-static or --amp yet")
-        if self.world > 1:  # "CPU ×2 ranks (auto: no CUDA GPU visible; paddle.DataParallel over gloo)"
-            reason = self.device_name.partition("(")[2].rstrip(")")
-            engine = f"paddle.DataParallel over {'nccl' if self.device != 'cpu' else 'gloo'}"
-            self.device_name = (f"{self.device_name.partition(' (')[0]} ×{self.world} ranks "
-                                f"({reason + '; ' if reason else ''}{engine})")
+        self.metrics = MetricBuffer(self.rank, self.world, self.rows, cfg.batch_size)
+        self.device, name = choose_device(cfg.device, cfg.amp)
+        check_options(cfg, self.world)
+        self.device_name = describe_ranks(self.device, name, self.world)
+        # Built by _setup, in the thread that trains.
+        self.model = self.optimizer = self.dp = self.step_fn = self.probe = self.watch = None
+        self.train_x = self.train_y = None  # the training split, on the device
+        self.layers: list[dict] = []  # the model's layer facts (LayerProbe.facts)
+        # Clocks of the training, set when it starts: its start, the last metrics fetch, the last checkpoint.
+        self._t0 = self._t_fetch = self._last_checkpoint = None
+        self._images_since_fetch = 0
 
-    # ---- controls, callable from any thread (pause, resume, stop: PauseAndStop) ----
+    # ---- controls, callable from any thread (pause, resume, stop: requests.Controlled) ----
     def request_validation(self) -> None:
-        self._want_val.set()
+        self.requests.ask(VALIDATION)
 
     def request_layer_stats(self) -> None:
-        self._want_stats.set()
+        self.requests.ask(STATS)
 
     def request_snapshot(self, layer: str = "") -> None:
         """`layer`: a convolution or linear layer to show ("": the first two convolutions)."""
-        if layer and not hasattr(self, "probe"):
+        if layer and self.probe is None:
             raise ValueError("training is starting: its layers are not known yet, try again in a moment")
         if layer:
             check_layer(self.probe, layer)
-        self._snapshot_layer = layer
-        self._want_snapshot.set()
+        self.requests.ask(SNAPSHOT, layer)
 
     def request_checkpoint(self) -> None:
-        self._want_checkpoint.set()
+        self.requests.ask(CHECKPOINT)
 
     def toggle_auto_stats(self) -> None:
         self.stats_every = 0 if self.stats_every else (self.cfg.stats_every or AUTO_STATS_EVERY)
 
     # ---- the loop ----
-    def run(self, resume_from: dict | None = None) -> str:
+    def run(self, resume_from: dict | None = None) -> RunStatus:
         """Train to the end (or until stopped); return the final status. Never raises."""
         try:
             paddle.disable_static()  # dygraph mode is per thread in Paddle; this may be a new thread
@@ -161,11 +152,11 @@ class Trainer(PauseAndStop):
                 self.link = None  # the ranks have parted: no collective from here on
                 if self.leader:
                     self._report_rank_times()  # the batches since the last validation (a stop, a divergence)
-            if not self.leader:  # told to END by rank 0 (or it went away: "stopped")
-                self.status = "done" if self.status == "running" else self.status
+            if not self.leader:  # told to END by rank 0 (or it went away: STOPPED)
+                self.status = RunStatus.FINISHED if self.status is RunStatus.TRAINING else self.status
                 return self.status
-            if self.status == "running":
-                self._set_status("testing")
+            if self.status is RunStatus.TRAINING:
+                self._set_status(RunStatus.TESTING)
                 test = self.evaluate(self.test_split, self._progress("test", len(self.test_split)))
                 self.bus.emit(EvalResult("test", self.epoch, self.batch, self.step, test.loss, test.acc,
                                          size=len(self.test_split)))
@@ -174,33 +165,32 @@ class Trainer(PauseAndStop):
                     os.unlink(final + ".tmp")  # a link planted there is removed, not written through
                 paddle.save(self.model.state_dict(), final + ".tmp")
                 os.replace(final + ".tmp", final)
-                self._set_status("done")
-                self.bus.emit(Finished("done", test.acc, test.loss))
+                self._set_status(RunStatus.FINISHED)
+                self.bus.emit(Finished(RunStatus.FINISHED.logged, test.acc, test.loss))
             else:
-                self.bus.emit(Finished(self.status))
+                self.bus.emit(Finished(self.status.logged))
         except ranks.RanksDidNotStart as failed:
             self._ranks_did_not_start(failed)
         except Exception as exc:  # noqa: BLE001 - reported as an event, the caller decides
-            self.status, self.error = "error", exc
+            self.status, self.error = RunStatus.ERROR, exc
             log = str(self.run_dir.log_path) if self.run_dir is not None else "this rank's output"
             self.bus.emit(ErrorRaised(f"{type(exc).__name__}: {exc}", traceback.format_exc(), log))
-            self.bus.emit(Finished("error"))
+            self.bus.emit(Finished(RunStatus.ERROR.logged))
         return self.status
 
     def serve_final_model(self) -> None:
         """After the run, answer statistics, snapshot and validation requests on the final model
         until stopped, so a finished run stays inspectable while someone is looking at it."""
-        if self.status in ("error", "lost") or not hasattr(self, "model"):
+        if self.status in (RunStatus.ERROR, RunStatus.CRASHED) or self.model is None:
             return
         if self._last_batch is None:  # no batch was run (e.g. resumed at the very end): the first one
             n = self.cfg.batch_size
             self._last_batch = (paddle.to_tensor(self.train_split.images[:n]),
                                 paddle.to_tensor(self.train_split.labels[:n, None]))
-        while not self._stop.wait(0.05):
+        while not self.requests.wait_for_stop(0.05):
             try:
                 self._serve_inspections()
-                if self._want_val.is_set():
-                    self._want_val.clear()
+                if self.requests.take(VALIDATION):
                     self._report_validation()
             except Exception as exc:  # noqa: BLE001 - the run itself is over and fine: say so, keep serving
                 traceback.print_exc()  # fd 2 is the run's log
@@ -222,32 +212,33 @@ class Trainer(PauseAndStop):
 
     def _ranks_did_not_start(self, failed: ranks.RanksDidNotStart) -> None:
         """A rank died while the ranks were starting: said in our words, gloo's in run.log. No
-        Finished event: with no checkpoint yet, `--resume` starts the run again from its settings."""
+        Finished event (a viewer sees the run CRASHED): with no checkpoint yet, `--resume` starts the
+        run again from its settings."""
         print(f"{failed} while the ranks were starting; gloo said: {failed.__cause__ or 'nothing'}", file=sys.stderr,
               flush=True)  # run.log
         self.bus.emit(Alert("error", f"{failed} while the ranks were starting: the run cannot go on; "
                                      f"mnist-tui --resume {self.run_dir.path} starts it again", 0, 0))
         for child in self.children:  # the others would wait for it in gloo
             child.kill()
-        self.status = "lost"
+        self.status = RunStatus.CRASHED
 
     def _on_rank_lost(self, lost: ranks.RankLost) -> None:
         """Another rank died or stalls: rank 0 keeps the last complete step in a checkpoint and
         ends the run as stopped (`--resume` goes on, with any number of ranks); the others end."""
         self.link = None
         if not self.leader:
-            self.status = "stopped"
+            self.status = RunStatus.STOPPED
             return
         self.lost_rank = ranks.lost_rank_message(lost.__cause__ or lost, self.children)
         print(f"{self.lost_rank}; gloo said: {lost.__cause__ or lost}", file=sys.stderr, flush=True)  # run.log
-        unsummed = len(self._pending)
+        unsummed = len(self.metrics)
         self._fetch_metrics()  # the batches run since the last fetch: their sums over the ranks cannot be made
         partial = f"; the last {unsummed} batches' figures are rank 0's share only" if unsummed else ""
         self.bus.emit(Alert("error", f"{self.lost_rank} at epoch {self.epoch + 1}, batch {self.batch}: the run stops "
                                      f"with a checkpoint (--resume goes on, with any --nproc){partial}",
                             self.epoch, self.batch))
         self.save_checkpoint()
-        self._set_status("stopped", self.lost_rank)
+        self._set_status(RunStatus.STOPPED, self.lost_rank)
 
     def _setup(self, resume_from: dict | None) -> None:
         cfg = self.cfg
@@ -291,53 +282,11 @@ class Trainer(PauseAndStop):
             ))
 
     def _make_step(self):
-        model, optimizer = self.model, self.optimizer
-
-        def forward(x, y):
-            logits = model(x)
-            return F.cross_entropy(logits, y), paddle.metric.accuracy(logits, y)
-
-        if self.cfg.to_static:
-            # Compiles the forward pass (loss and accuracy fused in one graph); backward runs the
-            # generated backward program.
-            forward = paddle.jit.to_static(forward, full_graph=True)
-
-        # GPU only (checked in __init__): float16 compute with dynamic loss scaling.
-        scaler = paddle.amp.GradScaler(init_loss_scaling=2.0**15) if self.cfg.amp else None
-
-        lo, hi = self.rows
-        share = (hi - lo) / self.cfg.batch_size  # of the global batch: the loss is weighted by it
-
-        def step(x, y):
-            # Gradients are cleared before the step, not after, so they stay readable for layer stats.
-            optimizer.clear_grad()
-            if self.dp is not None:
-                with self.dp.no_sync():  # averaged below, from Python (see ranks.py)
-                    logits = self.dp(x)
-                    loss, acc = F.cross_entropy(logits, y), paddle.metric.accuracy(logits, y)
-                    (loss * (share * self.world)).backward()
-                begin = time.perf_counter()
-                self.link.average_gradients(model.parameters())
-                self._own_times[ALLREDUCE_S] += time.perf_counter() - begin
-                optimizer.step()
-            elif scaler is None:
-                loss, acc = forward(x, y)
-                loss.backward()
-                optimizer.step()
-            else:
-                with paddle.amp.auto_cast():
-                    loss, acc = forward(x, y)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            advance_schedule(optimizer)
-            return loss, acc
-
-        return step
+        return make_step(self.cfg, self.model, self.optimizer, self.dp, self.link, self.rows, self.world, self.metrics)
 
     def _train(self) -> None:
         cfg = self.cfg
-        self._set_status("running" if not self.paused else "paused")
+        self._set_status(RunStatus.TRAINING if not self.paused else RunStatus.PAUSED)
         self._t0 = self._t_fetch = time.perf_counter()
         self._last_checkpoint = time.monotonic()
         self._images_since_fetch = 0
@@ -358,23 +307,21 @@ class Trainer(PauseAndStop):
                     x = paddle.roll(x, shifts=[int(dy), int(dx)], axis=[2, 3])
                 self._last_batch = (x, y)
                 due_stats = self.step == self._first_step or (self.stats_every and self.step % self.stats_every == 0)
-                want_stats = self.leader and (due_stats or self._want_stats.is_set())
+                want_stats = self.leader and (due_stats or self.requests.asked(STATS))
                 if want_stats:
                     self.probe.keep_weights()  # for this step's update ratio
                 lr = self.optimizer.get_lr()  # this batch's: a Python float, read before the schedule steps
                 begin = time.perf_counter()
                 loss, acc = self.step_fn(x, y)
-                self._own_times[STEP_S] += time.perf_counter() - begin
-                self._pending.append(paddle.stack([loss.detach().reshape([]), acc.reshape([])]))  # detached: frees the graph
-                self._pending_meta.append((self.epoch, self.batch, self.step, lr))
+                self.metrics.add_time(STEP_S, time.perf_counter() - begin)
+                self.metrics.add(loss, acc, (self.epoch, self.batch, self.step, lr))
                 self.batch += 1
                 self.step += 1
                 self._images_since_fetch += cfg.batch_size
                 if want_stats:
-                    self._want_stats.clear()
+                    self.requests.take(STATS)
                     self._emit_layer_stats(x)
-                if self._want_snapshot.is_set():
-                    self._want_snapshot.clear()
+                if self.requests.take(SNAPSHOT):
                     self._take_snapshot(x, y)
                 if word == ranks.STEP_AND_FETCH and not self._fetch_metrics(agreed=True):
                     return
@@ -418,80 +365,60 @@ class Trainer(PauseAndStop):
     def _between_batches(self) -> bool:
         """Serve requests and wait while paused; False when the run must end."""
         while True:
-            if self._stop.is_set():
+            if self.requests.stop_requested:
                 self._fetch_metrics()
                 if not self.diverged:  # a diverged run ends as such, with no checkpoint
                     self.save_checkpoint()
-                    self._set_status("stopped")
+                    self._set_status(RunStatus.STOPPED)
                 return False
-            if self._want_val.is_set() and not self._validate():
+            if self.requests.asked(VALIDATION) and not self._validate():
                 return False
-            if self._want_checkpoint.is_set():
-                self._want_checkpoint.clear()
+            if self.requests.take(CHECKPOINT):
                 self._fetch_metrics()
                 self.save_checkpoint()
-            if self._running.is_set():
+            if not self.requests.paused:
                 if self.diverged:
                     return False
-                if self.status == "paused":
-                    self._set_status("running")
+                if self.status is RunStatus.PAUSED:
+                    self._set_status(RunStatus.TRAINING)
                     self._t_fetch = time.perf_counter()
                     self._images_since_fetch = 0
                 return True
-            if self.status != "paused":
+            if self.status is not RunStatus.PAUSED:
                 self._fetch_metrics()
-                self._set_status("paused")
+                self._set_status(RunStatus.PAUSED)
             if self._last_batch is not None:
                 self._serve_inspections()
             if self.link is not None:
                 self.link.hold()
-            self._running.wait(0.05)
+            self.requests.wait_until_running(0.05)
 
     def _serve_inspections(self) -> None:
         """Statistics and snapshot requests, on the last batch, with no step in between (paused or ended)."""
-        if self._want_stats.is_set():
-            self._want_stats.clear()
+        if self.requests.take(STATS):
             self._emit_layer_stats(self._last_batch[0])
-        if self._want_snapshot.is_set():
-            self._want_snapshot.clear()
+        if self.requests.take(SNAPSHOT):
             self._take_snapshot(*self._last_batch)
 
-    def _set_status(self, status: str, detail: str = "") -> None:
+    def _set_status(self, status: RunStatus, detail: str = "") -> None:
         self.status = status
-        self.bus.emit(StatusChanged(status, detail))
+        self.bus.emit(StatusChanged(status.logged, detail))
 
     def _fetch_metrics(self, agreed: bool = False) -> bool:
         """One host sync for all batches since the last fetch; False if the loss went non-finite.
         With several ranks, every rank sums its share of each batch's figures here: at a fetch
         they agreed on (`agreed`), or else at rank 0's FETCH word."""
-        if not self._pending:
+        if not self.metrics:
             return not self.diverged
-        values = paddle.stack(self._pending).numpy()
-        own_times, self._own_times = self._own_times, np.zeros(2)
-        if self.link is not None:
-            if self.leader and not agreed:
-                self.link.tell(ranks.FETCH)
-            # One all-reduce: the batches' figures weighted by this rank's share, and its own times in its row
-            # (in the figures' float32, so they sum exactly as they did alone).
-            times = np.zeros((self.world, 2), dtype=values.dtype)
-            times[self.rank] = own_times
-            weighted = values * ((self.rows[1] - self.rows[0]) / self.cfg.batch_size)
-            # A lost rank raises here: the batches stay pending, for rank 0 to log as its own share.
-            summed = self.link.sum(np.concatenate([weighted.ravel(), times.ravel()]))
-            if not self.leader:
-                self._pending, self._pending_meta = [], []
-                return True
-            values = summed[: values.size].reshape(values.shape)
-            self._times_by_rank += summed[values.size :].reshape(self.world, 2)
-            self._timed_batches += len(values)
-        meta = self._pending_meta
-        self._pending, self._pending_meta = [], []
+        fetched = self.metrics.fetch(self.link, tell_fetch=self.leader and not agreed)
+        if fetched is None:  # a rank other than 0: its share is in rank 0's sums
+            return True
         now = time.perf_counter()
         rate = self._images_since_fetch / max(now - self._t_fetch, 1e-9)
         self._t_fetch, self._images_since_fetch = now, 0
         elapsed = now - self._t0
         first_bad = None
-        for (epoch, batch, step, lr), (loss, acc) in zip(meta, values):
+        for (epoch, batch, step, lr), (loss, acc) in fetched:
             loss, acc = float(loss), float(acc)
             self.bus.emit(BatchMetrics(epoch, batch, step, loss, acc, rate, elapsed, lr=float(lr)))
             if first_bad is None and not self.diverged:
@@ -514,9 +441,9 @@ class Trainer(PauseAndStop):
         if self.pause_on_divergence():
             # Hold the broken network so its layers can be inspected; returns on stop or resume.
             self.pause()
-            self._set_status("paused", message)
+            self._set_status(RunStatus.PAUSED, message)
             self._between_batches()
-        self._set_status("diverged", message)
+        self._set_status(RunStatus.DIVERGED, message)
 
     # ---- evaluation ----
     def evaluate(self, split: Split, progress=None) -> Evaluation:
@@ -527,13 +454,13 @@ class Trainer(PauseAndStop):
         """A progress callback for `evaluate` that emits EvalProgress; `before`: images of the same
         evaluation already done (a validation's training subset comes after its split)."""
         began = time.perf_counter() if began is None else began
-        t0 = getattr(self, "_t0", began)  # the training clock (none yet: a run resumed at its very end)
+        t0 = began if self._t0 is None else self._t0  # the training clock (none yet: a run resumed at its very end)
         return lambda done: self.bus.emit(EvalProgress(split, before + done, total, time.perf_counter() - began,
                                                        time.perf_counter() - t0))
 
     def _validate(self) -> bool:
         """Validate (see _report_validation); False if the metrics fetched first show a divergence."""
-        self._want_val.clear()
+        self.requests.take(VALIDATION)
         if not self._fetch_metrics():
             return False
         self._report_rank_times()
@@ -542,19 +469,15 @@ class Trainer(PauseAndStop):
 
     def _report_rank_times(self) -> None:
         """Rank 0: each rank's time per batch since the previous report (RankTimes), up to the last batch run."""
-        if self.world > 1 and self._timed_batches:
-            ms = self._times_by_rank * 1000 / self._timed_batches
-            self.bus.emit(RankTimes(*self._position(), self._timed_batches,
-                                    [round(float(v), 2) for v in ms[:, STEP_S]],
-                                    [round(float(v), 2) for v in ms[:, ALLREDUCE_S]]))
-        self._times_by_rank[:] = 0
-        self._timed_batches = 0
+        times = self.metrics.rank_times()
+        if times is not None:
+            self.bus.emit(RankTimes(*self._position(), *times))
 
     def _report_validation(self) -> None:
         """Validation and the fixed training subset, the same way; the diagnosis; what it got wrong;
         the layers' statistics (so every evaluation leaves a full picture)."""
         previous = self.status
-        self._set_status("validating")
+        self._set_status(RunStatus.VALIDATING)
         began, total = time.perf_counter(), len(self.val_split) + len(self.train_eval_split)
         val = self.evaluate(self.val_split, self._progress("val", total, began=began))
         train = self.evaluate(self.train_eval_split, self._progress("val", total, len(self.val_split), began))
@@ -595,7 +518,7 @@ class Trainer(PauseAndStop):
 
     def _take_snapshot(self, x, y) -> None:
         outputs = self.probe.look(x[:1])
-        self.bus.emit(self.snapshots.take(self.probe, outputs, self._position(), self._snapshot_layer,
+        self.bus.emit(self.snapshots.take(self.probe, outputs, self._position(), self.requests.snapshot_layer,
                                           label=int(y[0, 0].numpy()), image=x[0, 0].numpy(), task=CLASSIFICATION))
 
     # ---- checkpoints ----
