@@ -37,6 +37,15 @@ def save(folder: Path, model, optimizer, position: dict) -> Path:
     return base
 
 
+def save_model(model, path: Path) -> None:
+    """The model's weights alone (the trained model, run/folder.py's MODEL), under a temporary name
+    first, then renamed."""
+    tmp = str(path) + ".tmp"
+    _remove(tmp)  # a link planted there is removed, not written through
+    paddle.save(model.state_dict(), tmp)
+    os.replace(tmp, str(path))
+
+
 def _remove(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)

@@ -13,8 +13,6 @@ validation, one per layer-statistics refresh or snapshot. Everything else stays 
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 import time
 import traceback
@@ -160,11 +158,7 @@ class Trainer(Controlled):
                 test = self.evaluate(self.test_split, self._progress("test", len(self.test_split)))
                 self.bus.emit(EvalResult("test", self.epoch, self.batch, self.step, test.loss, test.acc,
                                          size=len(self.test_split)))
-                final = str(self.run_dir.path / MODEL)
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(final + ".tmp")  # a link planted there is removed, not written through
-                paddle.save(self.model.state_dict(), final + ".tmp")
-                os.replace(final + ".tmp", final)
+                checkpoint.save_model(self.model, self.run_dir.path / MODEL)
                 self._set_status(RunStatus.FINISHED)
                 self.bus.emit(Finished(RunStatus.FINISHED.logged, test.acc, test.loss))
             else:
