@@ -13,7 +13,7 @@ import paddle.nn.functional as F
 from paddle import nn
 
 from mnist_tui import Monitor
-from mnist_tui.engine.mnist import load_mnist
+from mnist_tui.engine.data import load_mnist
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ from paddle.vision.datasets import MNIST
 from paddle.vision.models import LeNet
 
 from mnist_tui import Monitor
-from mnist_tui.engine.mnist import bundled_dir
+from mnist_tui.engine.data import bundled_dir
 
 
 def mnist(mode: str, limit: int | None):

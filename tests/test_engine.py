@@ -198,7 +198,7 @@ def test_layer_stats_equal_numpy_on_the_same_batch(mnist, tmp_path):
         assert by_name[name]["grad_norm"] > 0
     # Refresh at a batch while running: the update-to-weight ratios of that step appear too.
     trainer.resume()
-    wait_until(lambda: trainer.status == "running", "running again")
+    wait_until(lambda: trainer.status is RunStatus.TRAINING, "running again")
     trainer.request_layer_stats()
     wait_until(lambda: len(rec.of(ev.LayerStats)) >= taken + 2, "statistics while running")
     fresh = {row["name"]: row for row in rec.of(ev.LayerStats)[taken + 1].layers}
