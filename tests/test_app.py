@@ -342,12 +342,11 @@ async def test_small_terminal_shows_notice_and_resizing_survives(tmp_path):
         assert not notice.display
         for size in ((200, 50), (40, 12), (80, 24), (40, 12)):
             await pilot.resize_terminal(*size)
-            await pilot.pause(0.2)
-        assert app.has_class("-too-small") and notice.display
+            await wait_for(pilot, lambda size=size: app.size == size, f"the app at {size}", now=lambda: app.size)
+        await wait_for(pilot, lambda: app.has_class("-too-small") and notice.display, "the notice at 40x12")
         assert "Enlarge the terminal" in text_of(notice) and not screen.query_one("#main").display
         await pilot.resize_terminal(80, 24)
-        await pilot.pause(0.2)
-        assert not notice.display and screen.query_one("#main").display
+        await wait_for(pilot, lambda: not notice.display and screen.query_one("#main").display, "the view back at 80x24")
 
 
 @pytest.mark.anyio
@@ -357,8 +356,12 @@ async def test_paused_figures_hold_still(tmp_path):
         screen = run_screen(app)
         await wait_for(pilot, lambda: screen.state.step == 149, what="the history")
         state, figures = screen.state, screen.query_one(LiveFigures)
-        await pilot.pause(0.3)
-        loss_row, acc_row, progress = (figures.render_line(y).text for y in range(3))
+
+        def rows() -> list[str]:
+            return [figures.render_line(y).text for y in range(3)]
+
+        await wait_for(pilot, lambda: "now " in rows()[0], "the figures drawn", now=rows)
+        loss_row, acc_row, progress = rows()
         assert loss_row.startswith("loss") and f"now {state.loss_window.current:.4f}" in loss_row
         assert f"best {state.best_acc:.3f}" in acc_row
         assert f"{round(100 * (state.batch + 1) / state.bpe)}%" in progress.split("run")[0]
@@ -564,13 +567,13 @@ async def test_the_log_wraps_and_follows_after_a_resize(tmp_path):
         assert all(len(line) <= log.scrollable_content_region.width for line in log.lines), "wrapped, not cut"
         for size in ((200, 60), (80, 24)):
             await pilot.resize_terminal(*size)
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda size=size: app.size == size, f"the app at {size}", now=lambda: app.size)
         for step in range(150, 200):  # the next epoch's lines arrive after the resizes
             trainer.emit(ev.BatchMetrics(1, step % 100, step, 0.1, 0.9, 600.0, step / 10))
         newest = "epoch: 1, batch: 75"
         await wait_for(pilot, lambda: any(newest in line for line in log.lines), what="the newest line")
-        await pilot.pause(0.3)
-        assert log.scroll_y == log.max_scroll_y and newest in screen_text(app), "the log still follows its end"
+        await wait_for(pilot, lambda: log.scroll_y == log.max_scroll_y and newest in screen_text(app),
+                       "the log still follows its end", now=lambda: (log.scroll_y, log.max_scroll_y))
 
 
 @pytest.mark.anyio
@@ -597,8 +600,6 @@ async def test_the_run_view_shows_its_settings_on_one_line_and_i_expands_them(tm
         await wait_for(pilot, lambda: "batch 64" in text_of(settings), what="the settings line")
         assert settings.size.height == 1 and text_of(settings).endswith("i: all")
         await pilot.press("i")
-        await pilot.pause(0.1)
-        assert "stats_every=100" in text_of(settings) and settings.size.height >= 2
+        await wait_for(pilot, lambda: "stats_every=100" in text_of(settings) and settings.size.height >= 2, "all settings")
         await pilot.press("i")
-        await pilot.pause(0.1)
-        assert settings.size.height == 1 and "stats_every" not in text_of(settings)
+        await wait_for(pilot, lambda: settings.size.height == 1 and "stats_every" not in text_of(settings), "one line again")
