@@ -8,13 +8,12 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import paddle
 import pytest
-from helpers import wait_until
+from helpers import wait_for, wait_until
 from paddle import nn
 from paddle.vision.models import LeNet, resnet18
 from textual.widgets import Static
@@ -150,21 +149,18 @@ async def test_a_53_layer_resnet_scrolls_in_the_layers_tab_at_80x24(tmp_path):
         screen = next(s for s in app.screen_stack if isinstance(s, RunScreen))
         await pilot.press("2")
         tab = screen.query_one(LayersTab)
-        deadline = time.monotonic() + 10
-        while "1.layer4.1.bn2" not in str(screen.query_one("#stats-table", Static).render()):
-            assert time.monotonic() < deadline, "all the layers' statistics shown"
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: "1.layer4.1.bn2" in str(screen.query_one("#stats-table", Static).render()),
+                       "all the layers' statistics shown")
         assert tab.max_scroll_y > len(names) - 20, "the tab scrolls through them"
         await pilot.press("end")
-        await pilot.pause(0.2)
-        assert tab.scroll_y == tab.max_scroll_y > 0
+        await wait_for(pilot, lambda: tab.scroll_y == tab.max_scroll_y > 0, "at the end",
+                       now=lambda: (tab.scroll_y, tab.max_scroll_y))
         # The long names push the last columns (output shape, parameters) past 80 columns: they scroll sideways.
         structure = str(screen.query_one("#structure-table", Static).render())
         assert "1.fc" in structure and "[8, 10]" in structure
         assert tab.max_scroll_x > 0 and tab.scroll_x == 0
         await pilot.press(*["right"] * 10)
-        await pilot.pause(0.2)
-        assert tab.scroll_x > 0
+        await wait_for(pilot, lambda: tab.scroll_x > 0, "scrolled sideways")
 
 
 def test_the_final_model_answers_while_a_viewer_is_attached(tmp_path):
@@ -208,8 +204,9 @@ async def test_a_model_without_convolutions_snapshots_without_maps(tmp_path):
     assert [p["kind"] for p in snap.panels] == ["output"] and len(snap.panels[0]["array"]) == 10
     app = MnistApp(tmp_path, RunController(monitor.run.path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: any(isinstance(s, RunScreen) for s in app.screen_stack), "the run view")
         app.push_screen(SnapshotScreen([snap], 0))
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: isinstance(app.screen, SnapshotScreen) and app.screen.query("#map-0"),
+                       "the snapshot view")
         assert "(no convolution)" in str(app.screen.query_one("#map-0", Static).render())
         assert "predicted" in str(app.screen.query_one("#output-bars", Static).render())

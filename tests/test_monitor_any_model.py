@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import time
 
 import numpy as np
 import paddle
 import pytest
+from helpers import wait_for, wait_until
 from paddle import nn
 
 from mnist_tui import Monitor
@@ -292,10 +292,7 @@ async def test_the_layers_tab_shows_every_network_call_and_recurrent_layer_at_80
         screen = next(s for s in app.screen_stack if isinstance(s, RunScreen))
         await pilot.press("2")
         tab = screen.query_one(LayersTab)
-        deadline = time.monotonic() + 10
-        while tab.cell("stats", "head.fc3", "mean") == "-":
-            assert time.monotonic() < deadline, "the statistics shown"
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: tab.cell("stats", "head.fc3", "mean") != "-", "the statistics shown")
         assert tab.cell("structure", "head.relu", "layer") == "head.relu ×2"
         assert tab.cell("structure", "head.relu", "output shape") == "[6, 16] ×2"
         assert tab.cell("stats", "head.relu", "layer") == "head.relu ×2"
@@ -352,10 +349,8 @@ async def test_the_layers_tab_says_the_statistics_failed_and_are_off(tmp_path, m
     async with app.run_test(size=(80, 24)) as pilot:
         screen = next(s for s in app.screen_stack if isinstance(s, RunScreen))
         await pilot.press("2")
-        deadline = time.monotonic() + 10
-        while "statistics off" not in str(screen.query_one("#taken-at", Static).render()):
-            assert time.monotonic() < deadline, "the Layers tab says the statistics are off"
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: "statistics off" in str(screen.query_one("#taken-at", Static).render()),
+                       "the Layers tab says the statistics are off")
         assert "injected failure" in str(screen.query_one("#taken-at", Static).render())
 
 
@@ -404,15 +399,10 @@ def test_the_final_models_of_several_networks_answer_a_viewer_each_on_its_last_i
     closing = threading.Thread(target=monitor.close)
     closing.start()
     try:
-        deadline = time.monotonic() + 30
-        while not of(events_of(monitor.run.path), ev.Finished):
-            assert time.monotonic() < deadline, "finished"
-            time.sleep(0.05)
+        wait_until(lambda: of(events_of(monitor.run.path), ev.Finished), "finished")
         before = len(of(events_of(monitor.run.path), ev.LayerStats))  # the first batch's
         viewer.send("request_layer_stats")
-        while len(of(events_of(monitor.run.path), ev.LayerStats)) == before:
-            assert time.monotonic() < deadline, "statistics of the final model"
-            time.sleep(0.05)
+        wait_until(lambda: len(of(events_of(monitor.run.path), ev.LayerStats)) > before, "statistics of the final model")
     finally:
         viewer.close()
         closing.join(10)

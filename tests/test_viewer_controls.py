@@ -6,10 +6,9 @@ control.sock that leads to another run's trainer is refused."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
-from helpers import notified, wait_for
+from helpers import notified, wait_for, wait_until
 from scripted import ScriptedTrainer, fixed_events
 from textual.widgets import Static, TabbedContent
 
@@ -107,11 +106,8 @@ def test_a_viewer_closed_while_it_connects_leaves_no_channel_open(tmp_path, monk
     closing.append(controller)
     try:
         RunController.__init__(controller, trainer.path)
-        deadline = time.monotonic() + 20
-        while not (controller._closed.is_set() and trainer.server.viewers == 0) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert controller._closed.is_set(), "the control thread connected"
-        assert trainer.server.viewers == 0, "the channel of a closed viewer is still open"
+        wait_until(lambda: controller._closed.is_set() and trainer.server.viewers == 0,
+                   "the closed viewer's channel closed", now=lambda: (controller._closed.is_set(), trainer.server.viewers))
     finally:
         controller.close()
         trainer.exit()
