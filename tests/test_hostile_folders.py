@@ -179,6 +179,9 @@ def run_with_read_only(folder, command: list[str]) -> subprocess.CompletedProces
     else:
         os.chmod(folder, 0o555)
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    # A child process with a timeout of its own: the file's 20 s guard against blocking reads would
+    # fire while it imports Paddle on a loaded machine.
+    signal.alarm(0)
     try:
         return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
     finally:
