@@ -34,6 +34,7 @@ from mnist_tui.run.folder import (
     read_regular,
     refuse_symlinks,
 )
+from mnist_tui.run.status import RunStatus
 
 
 @dataclass
@@ -137,9 +138,9 @@ class Session:
         self.bus.subscribe(self.event_log)
         self.bus.subscribe(self._log_errors)
         if self.resume_meta:
-            self.bus.emit(StatusChanged("resumed", f"from checkpoint at step {self.resume_meta['step']}"))
+            self.bus.emit(StatusChanged(RunStatus.RESUMED.logged, f"from checkpoint at step {self.resume_meta['step']}"))
         elif self.restarted:
-            self.bus.emit(StatusChanged("resumed", "no checkpoint to resume from: started again from its saved settings"))
+            self.bus.emit(StatusChanged(RunStatus.RESUMED.logged, "no checkpoint to resume from: started again from its saved settings"))
         return self.trainer
 
     def run_trainer(self) -> str:
