@@ -164,20 +164,19 @@ async def test_runs_table_scrolls_a_whole_column_at_a_time(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         table = app.screen.query_one(DataTable)
         await wait_for(pilot, lambda: app.screen.loaded, "the folder read")
-        await pilot.pause(0.1)
-        assert table.max_scroll_x > 0, "wider than 80 columns"
+        await wait_for(pilot, lambda: table.max_scroll_x > 0, "the table wider than 80 columns")
         edges = [0]
         for column in table.ordered_columns:
             edges.append(edges[-1] + column.get_render_width(table))
         seen = [table.scroll_x]
         while table.scroll_x < table.max_scroll_x:
             await pilot.press("right")
-            await pilot.pause(0.05)
+            await wait_for(pilot, lambda: table.scroll_x != seen[-1], "right scrolls", now=lambda: seen)
             seen.append(table.scroll_x)
         assert all(x in edges for x in seen[:-1]) and seen == sorted(set(seen)), seen  # column starts, one by one
         await pilot.press("left")
-        await pilot.pause(0.05)
-        assert table.scroll_x in edges and table.scroll_x < seen[-1]
+        await wait_for(pilot, lambda: table.scroll_x < seen[-1], "left scrolls back")
+        assert table.scroll_x in edges
         assert "←→ Columns" in str(app.screen.query_one("KeyBar").render())
         assert "Esc Run view" not in str(app.screen.query_one("KeyBar").render()), "no run to go back to"
 
@@ -190,19 +189,20 @@ async def test_compare_table_scrolls_a_whole_column_at_a_time(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         assert isinstance(app.screen, CompareScreen)
         await wait_for(pilot, lambda: app.screen.loaded, "the runs read")
-        await pilot.pause(0.2)
         box = app.screen.query_one("#compare-table-box")
+        await wait_for(pilot, lambda: box.max_scroll_x > 0, "the table wider than 80 columns")
         header = str(app.screen.query_one("#compare-table", Static).render()).splitlines()[0]
         assert box.max_scroll_x > 0 and header.rstrip().endswith("optimizer"), "the differing setting is off screen"
         starts = [i for i in range(2, len(header)) if header[i] != " " and header[i - 2:i] == "  "]
         await pilot.press("right")
-        await pilot.pause(0.05)
+        await wait_for(pilot, lambda: box.scroll_x > 0, "right scrolls")
         assert box.scroll_x == starts[0], "to the next column, not a cell"
         while box.scroll_x < box.max_scroll_x:
+            at = box.scroll_x
             await pilot.press("right")
-            await pilot.pause(0.05)
+            await wait_for(pilot, lambda at=at: box.scroll_x > at, "right scrolls on", now=lambda: box.scroll_x)
         shown = screen_text(app)
         assert "optimizer" in shown and "momentum" in shown
         await pilot.press("left")
-        await pilot.pause(0.05)
-        assert box.scroll_x in starts and box.scroll_x < box.max_scroll_x
+        await wait_for(pilot, lambda: box.scroll_x < box.max_scroll_x, "left scrolls back")
+        assert box.scroll_x in starts
