@@ -9,6 +9,7 @@ import math
 import numpy as np
 import paddle
 import pytest
+from helpers import wait_for
 from scripted import ScriptedTrainer, loss_only_events, screen_text
 
 from mnist_tui.engine.monitor import accuracy_name, infer_task
@@ -150,11 +151,10 @@ async def test_a_loss_only_run_shows_no_accuracy_word_on_any_view(tmp_path):
         text = await shown(app, pilot, "13")
         mistakes = str(app.screen.query_one("#mistakes-title").render())
         text += await shown(app, pilot, "4")
-        while not app.screen.loaded:  # the runs table reads its folder in a thread
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: app.screen.loaded, "the runs table's folder read (in a thread)")
         await pilot.press("space", "space", "c")  # the compare view of the two
-        while type(app.screen).__name__ != "CompareScreen" or not app.screen.loaded:  # read in a thread
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CompareScreen" and app.screen.loaded,
+                       "the compare view's runs read (in a thread)")
         await pilot.pause()
         text += screen_text(app)
     assert "loss 3.125" in text and "val loss" in text and "Validation loss 3.1250" in text
@@ -199,8 +199,7 @@ async def test_a_run_that_ended_without_validating_does_not_promise_one(tmp_path
     app = MnistApp(tmp_path, RunController(trainer.path))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = next(s for s in app.screen_stack if isinstance(s, RunScreen))
-        while not screen.status.ended:
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: screen.status.ended, "the end read")
         text = await shown(app, pilot, "3")
     assert "No evaluation: this run ended without validating." in text and "press v" not in text
 

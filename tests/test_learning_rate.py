@@ -4,10 +4,10 @@ as a number on the Training tab, exported with the other scalars."""
 from __future__ import annotations
 
 import math
-import time
 
 import paddle
 import pytest
+from helpers import wait_for
 from paddle import nn
 from scripted import write_run
 
@@ -73,10 +73,8 @@ async def test_the_training_tab_draws_the_learning_rate_and_shows_it(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         screen = next(s for s in app.screen_stack if isinstance(s, RunScreen))
         figures = screen.query_one(LiveFigures)
-        deadline = time.monotonic() + 30
-        while not (screen.status.ended and any(s.name == "lr" for s in figures.shown.sparks)):
-            assert time.monotonic() < deadline, "the lr row shown"
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: screen.status.ended and any(s.name == "lr" for s in figures.shown.sparks),
+                       "the lr row shown")
         await pilot.pause()
         lines = [figures.render_line(y).text for y in range(figures.size.height)]
         (row,) = [line for line in lines if line.startswith("lr ")]

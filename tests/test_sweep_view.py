@@ -5,9 +5,9 @@ differences until there are two runs to tell apart."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
+from helpers import wait_for
 from textual.widgets import Static
 
 from mnist_tui.run import events as ev
@@ -76,14 +76,11 @@ async def test_the_sweep_view_lists_pending_runs_keeps_markers_and_waits_for_two
     write_run(sweep / "optimizer=sgd", {"epochs": 1, "optimizer": "sgd"}, short_run())
     app = MnistApp(tmp_path, compare=[sweep])
     async with app.run_test(size=(100, 30)) as pilot:
-        deadline = time.monotonic() + 20
-
         def table() -> list[str]:
             return str(app.screen.query_one("#compare-table", Static).render()).splitlines()
 
-        while not (isinstance(app.screen, CompareScreen) and "pending" in "\n".join(table())):
-            assert time.monotonic() < deadline, "the sweep view"
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and "pending" in "\n".join(table()),
+                       "the sweep view")
         rows = table()
         assert rows[1].split()[:4] == [MARKERS[0], "optimizer=sgd", "finished", "1/1"]  # its progress in epochs
         assert rows[2].split()[:3] == [MARKERS[1], "optimizer=adam", "pending"]
@@ -93,9 +90,7 @@ async def test_the_sweep_view_lists_pending_runs_keeps_markers_and_waits_for_two
         # adam starts (and sorts before sgd by name): sgd keeps its marker.
         adam = write_run(sweep / "optimizer=adam", {"epochs": 1, "optimizer": "adam"}, short_run(done=False))
         with hold_trainer_lock(adam):  # its trainer lives
-            while table()[2].split()[2] != "training":
-                assert time.monotonic() < deadline + 10, "the second run shown"
-                await pilot.pause(0.05)
+            await wait_for(pilot, lambda: table()[2].split()[2] == "training", "the second run shown", now=table)
             rows = table()
         assert rows[1].split()[:2] == [MARKERS[0], "optimizer=sgd"]
         assert rows[2].split()[:4] == [MARKERS[1], "optimizer=adam", "training", "1/1"]

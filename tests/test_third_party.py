@@ -12,6 +12,7 @@ from pathlib import Path
 
 import paddle
 import pytest
+from helpers import wait_for
 from scripted import screen_text
 
 from mnist_tui.run import events as ev
@@ -96,8 +97,7 @@ async def viewer_text(run: Path) -> str:
     texts = []
     async with app.run_test(size=(80, 24)) as pilot:
         screen = next(s for s in app.screen_stack if isinstance(s, RunScreen))
-        while not screen.status.ended:  # the whole log read, the Finished event included
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: screen.status.ended, "the whole log read, the Finished event included")
         for key in "12rs3":
             await pilot.press(key)
             screen._frame()
