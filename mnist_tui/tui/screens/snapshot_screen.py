@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
+from textual.reactive import var
 from textual.screen import ModalScreen, Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
@@ -79,11 +80,15 @@ class SnapshotScreen(Screen):
         Binding("h", "toggle_shades", "Colour/shades"),
     ]
 
+    index = var(0, init=False)
+    """The snapshot shown, of `snapshots` (Left, Right)."""
+    shades = var(False, init=False)
+    """Heat maps in shade characters instead of colours (h; the default without colour)."""
+
     def __init__(self, snapshots: list[SnapshotTaken], index: int) -> None:
         super().__init__()
         self.snapshots = snapshots
-        self.index = index
-        self.shades = False
+        self.set_reactive(SnapshotScreen.index, index)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="snapshot-body"):
@@ -98,7 +103,13 @@ class SnapshotScreen(Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.shades = self.app.no_color
+        self.set_reactive(SnapshotScreen.shades, self.app.no_color)
+        self.show()
+
+    def watch_index(self) -> None:
+        self.show()
+
+    def watch_shades(self) -> None:
         self.show()
 
     def show(self) -> None:
@@ -137,11 +148,9 @@ class SnapshotScreen(Screen):
 
     def action_browse(self, delta: int) -> None:
         self.index = max(0, min(len(self.snapshots) - 1, self.index + delta))
-        self.show()
 
     def action_toggle_shades(self) -> None:
         self.shades = not self.shades
-        self.show()
 
 
 class ListPicker(ModalScreen):

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.reactive import var
 from textual.widgets import Static
 
 from mnist_tui.sinks.course_log import at_index
@@ -78,8 +79,11 @@ def text_table(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> Text:
 class HealthMap(FittedText):
     """Layers x statistics refreshes, coloured by one figure (`m` cycles): when did a layer start dying?"""
 
+    metric = var(0, init=False)
+    """The figure the map is coloured by: an index into METRICS (m)."""
+
     def on_mount(self) -> None:
-        self.history, self.names, self.metric = [], [], 0
+        self.history, self.names = [], []
 
     def show(self, history, names: list[str]) -> None:
         self.history, self.names = list(history), names
@@ -87,8 +91,10 @@ class HealthMap(FittedText):
 
     def next_metric(self) -> str:
         self.metric = (self.metric + 1) % len(METRICS)
-        self.changed()
         return METRICS[self.metric][1]
+
+    def watch_metric(self) -> None:
+        self.changed()
 
     def fit(self, width: int) -> Text:
         return health_map(self.history, self.names, METRICS[self.metric][0], max(width, 20))
