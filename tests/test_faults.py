@@ -70,7 +70,7 @@ def check_survivor(run):
 
 def test_sigkill_at_random_moments_leaves_a_readable_run(tmp_path):
     rng = random.Random(1234)
-    trials, survivors = 10, []
+    trials, survivors = 6, []  # six fixed moments (the seed) over the 2.5 s after the first checkpoint
     for pair in range(trials // 2):  # two at a time: each waits mostly on Paddle's import
         procs = []
         for i in range(2):
