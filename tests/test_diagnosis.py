@@ -10,6 +10,7 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 import pytest
+from helpers import wait_until
 from test_engine import Recorder
 
 from mnist_tui.engine.evaluation import worst_digits
@@ -186,21 +187,15 @@ def test_finished_run_still_answers_on_the_final_model(mnist, tmp_path):
 
     thread = threading.Thread(target=run_and_serve, daemon=True)
     thread.start()
-    deadline = 120
-    while not rec.of(ev.Finished) and deadline > 0:
-        thread.join(0.1)
-        deadline -= 0.1
+    wait_until(lambda: rec.of(ev.Finished), "the run finished")
     assert rec.of(ev.Finished)[0].status == "done"
     stats, snaps, vals = len(rec.of(ev.LayerStats)), len(rec.of(ev.SnapshotTaken)), len(rec.of(ev.Mistakes))
     trainer.request_layer_stats()
     trainer.request_snapshot()
     trainer.request_validation()
-    for _ in range(600):
-        if len(rec.of(ev.Mistakes)) > vals and len(rec.of(ev.SnapshotTaken)) > snaps and \
-                len(rec.of(ev.LayerStats)) >= stats + 2:
-            break
-        thread.join(0.1)
-    assert len(rec.of(ev.LayerStats)) >= stats + 2  # r, and the one that comes with v
+    # r, s and v answered; two sets of statistics: r's, and the one that comes with v
+    wait_until(lambda: len(rec.of(ev.Mistakes)) > vals and len(rec.of(ev.SnapshotTaken)) > snaps
+               and len(rec.of(ev.LayerStats)) >= stats + 2, "r, s and v answered by the final model")
     snap = rec.of(ev.SnapshotTaken)[-1]
     np.testing.assert_array_equal(np.load(snap.path)["conv1.weight"], trainer.model.conv1.weight.numpy())
     final_val = [e for e in rec.of(ev.EvalResult) if e.split == "val"][-1]
