@@ -129,3 +129,31 @@ async def test_the_run_view_takes_keys_and_controls_while_its_log_read_hangs(tmp
     finally:
         gate.opened.set()
         trainer.exit()
+
+
+@pytest.mark.anyio
+async def test_another_run_opens_while_the_shown_runs_read_hangs(tmp_path, monkeypatch):
+    trainer = ScriptedTrainer(tmp_path, fixed_events(), name="live")
+    ScriptedTrainer(tmp_path, fixed_events(), name="other", serve=False).exit()
+    controller = RunController(trainer.path)
+    gate = Gate(controller._tail.read, shut=False)  # the log's read itself, which holds the tail
+    monkeypatch.setattr(controller._tail, "read", gate)
+    app = MnistApp(tmp_path, controller)
+    try:
+        async with app.run_test(size=(100, 24)) as pilot:
+            screen = next(s for s in app.screen_stack if isinstance(s, RunScreen))
+            await wait_for(pilot, lambda: "paused" in text(screen.query_one("#header", Static)), "the run shown")
+            gate.shut()
+            await wait_for(pilot, lambda: gate.entered.is_set(), "a frame's read held up")
+            await pilot.press("4")
+            await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.loaded, "the runs table")
+            app.screen.query_one(DataTable).move_cursor(row=[r.name for r in app.screen.runs].index("other"))
+            await pilot.press("enter")  # closing the shown run must not wait for its hung read
+            await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.controller.name == "other",
+                           "the other run opened")
+            assert controller.closed and controller._tail._file is not None, "the hung read still holds the log"
+            gate.opened.set()
+            await wait_for(pilot, lambda: controller._tail._file is None, "the log closed once the read ended")
+    finally:
+        gate.opened.set()
+        trainer.exit()

@@ -222,5 +222,16 @@ class RunController:
         self._client.close()
         if self._history is not None:
             self._history.stop()
+        # A read under way (a slow or hung disk) holds the tail: it is closed once that read ends,
+        # by a thread of its own, so that leaving a run never waits on its folder.
+        if self._reading.acquire(blocking=False):
+            try:
+                self._tail.close()
+            finally:
+                self._reading.release()
+        else:
+            threading.Thread(target=self._close_tail, name="mnist-tui-close-log", daemon=True).start()
+
+    def _close_tail(self) -> None:
         with self._reading:
             self._tail.close()
