@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from mnist_tui.run.index import RunSummary, differing_settings, list_runs, planned_runs, summarise, validation_curve
+from mnist_tui.tui.screens.folder_read import OneRead
 from mnist_tui.tui.widgets.charts import CachedPlot
 from mnist_tui.tui.widgets.column_scroll import scroll_a_column
 from mnist_tui.tui.widgets.key_bar import KeyBar
@@ -112,7 +113,7 @@ class CompareScreen(Screen):
         self.paths = [Path(p) for p in paths]
         self.live = live
         self.loaded = False  # a first read has come back
-        self._reading = False  # a read is under way: a hung folder gets one thread, not one per tick
+        self._reads = OneRead(self, self._read_figures, "compare-read")
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="compare-body"):
@@ -140,22 +141,17 @@ class CompareScreen(Screen):
 
     def refresh_figures(self) -> None:
         """Read the runs again in a thread; the figures follow when the read comes back."""
-        if self._reading:
-            return
-        self._reading = True
-        self.run_worker(self._read_figures, thread=True, exclusive=True, group="compare-read")
+        self._reads.start()
 
-    def _read_figures(self) -> None:
-        try:
-            entries = self.entries()
-            curves = [(name, [] if r is None else [
-                (step / r.batches_per_epoch if r.batches_per_epoch else step, acc, loss)
-                for step, acc, loss in validation_curve(r.path)]) for name, r in entries]
-        finally:
-            self._reading = False
-        self.post_message(FiguresRead(entries, curves))
+    def _read_figures(self) -> FiguresRead:
+        """In the worker: the runs' summaries and validation curves."""
+        entries = self.entries()
+        curves = [(name, [] if r is None else [(step / r.batches_per_epoch if r.batches_per_epoch else step, acc, loss)
+                                               for step, acc, loss in validation_curve(r.path)]) for name, r in entries]
+        return FiguresRead(entries, curves)
 
     def on_figures_read(self, read: FiguresRead) -> None:
+        self._reads.done()
         self.loaded = True
         entries, curves = read.entries, read.curves
         runs = [run for _, run in entries if run is not None]

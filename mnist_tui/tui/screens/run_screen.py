@@ -34,6 +34,7 @@ from mnist_tui.run.status import RunStatus
 from mnist_tui.tui.controller import STARTING_HINT, FolderRead, RunController
 from mnist_tui.tui.history import SMOOTHING_LEVELS
 from mnist_tui.tui.messages import RequestQuit, ShowTab, StopAndLeave
+from mnist_tui.tui.screens.folder_read import OneRead
 from mnist_tui.tui.screens.help_screen import HelpScreen
 from mnist_tui.tui.screens.quit_screen import QuitChoice, QuitScreen
 from mnist_tui.tui.screens.snapshot_screen import LayerPicker, SnapshotPicker, SnapshotScreen
@@ -144,7 +145,7 @@ class RunScreen(Screen):
         self.reading: float | None = None  # the fraction of a long history read so far, while a worker reads it
         self._newest: RunState | None = None  # what the log's last lines tell, shown while `reading`
         self._opened = False  # the first read has told whether the log is long (read apart) or not
-        self._polling = False  # a frame's read is under way: at most one at a time, however slow the disk
+        self._reads = OneRead(self, lambda: Polled(self.controller.read()), "poll")  # a frame's read
         self._leave_when_ended = False  # a stop asked for by quitting: the app leaves once it is carried out
         self._header_width: int | None = None  # the width the header was fitted to
 
@@ -172,7 +173,6 @@ class RunScreen(Screen):
         self.state.dirty |= {"header", "settings", "metrics", "log", "layers", "evals", "mistakes"}
         self.set_interval(FRAME_S, self._frame)
         self.set_interval(CHART_S, self._replot)
-        self._polling = True
         self.run_worker(self._open, thread=True, name="history")
         self.on_resize()
 
@@ -202,24 +202,19 @@ class RunScreen(Screen):
             self.app.call_from_thread(self._show_reading, 0.0)
             self._read_history()
         else:
-            self._poll()
+            self.post_message(Polled(self.controller.read()))
 
     def _frame(self) -> None:
         """Each frame: read what the trainer wrote since the last one, in a worker; `on_polled`
         draws it. While a read is still under way (a slow disk), what keys changed is drawn now."""
         if self._starting_over or self.reading is not None or not self._opened:
             return
-        if self._polling:
+        if not self._reads.start():
             self._draw()
-            return
-        self._polling = True
-        self.run_worker(self._poll, thread=True, group="poll")
-
-    def _poll(self) -> None:
-        self.post_message(Polled(self.controller.read()))
 
     def on_polled(self, polled: Polled) -> None:
-        self._polling, self._opened = False, True
+        self._reads.done()
+        self._opened = True
         if self._starting_over or self.reading is not None:
             return
         events, restarted = self.controller.take(polled.read)
@@ -318,7 +313,7 @@ class RunScreen(Screen):
     def _history_read(self, folded: RunState) -> None:
         """The whole history is in: the views are drawn from it, and the log is followed as usual."""
         self.state, self.reading = folded, None
-        self._opened, self._polling = True, False
+        self._opened = True
         self.remove_class("-reading")
         if self.focused is None:  # the tabs were hidden while the history was read
             self._focus_tab()

@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Static
 
 from mnist_tui.run.index import COLUMNS, RunSummary, list_runs, sort_runs
 from mnist_tui.tui.messages import OpenRun, QuitFromRuns
+from mnist_tui.tui.screens.folder_read import OneRead
 from mnist_tui.tui.widgets.column_scroll import scroll_a_column
 from mnist_tui.tui.widgets.header import clock
 from mnist_tui.tui.widgets.key_bar import KeyBar
@@ -76,7 +77,7 @@ class RunsScreen(Screen):
         self.sort_column = "started"
         self.sort_reverse = True
         self.loaded = False  # a first read has come back
-        self._reading = False  # a read is under way: a hung folder gets one thread, not one per tick
+        self._reads = OneRead(self, lambda: RunsRead(list_runs(self.runs_dir)), "runs-read")
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-title")
@@ -94,19 +95,10 @@ class RunsScreen(Screen):
 
     def refresh_runs(self) -> None:
         """Read the folder again in a thread; the table follows when the read comes back."""
-        if self._reading:
-            return
-        self._reading = True
-        self.run_worker(self._read_runs, thread=True, exclusive=True, group="runs-read")
-
-    def _read_runs(self) -> None:
-        try:
-            runs = list_runs(self.runs_dir)
-        finally:
-            self._reading = False
-        self.post_message(RunsRead(runs))
+        self._reads.start()
 
     def on_runs_read(self, read: RunsRead) -> None:
+        self._reads.done()
         self._found, self.loaded = read.runs, True
         self._show_runs()
 
