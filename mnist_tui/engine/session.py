@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mnist_tui.engine import checkpoint
 from mnist_tui.engine.data import Mnist, load_mnist
 from mnist_tui.run import checkpoints, strict_json
 from mnist_tui.run.config import TrainConfig, validate
@@ -125,6 +124,7 @@ class Session:
 
     def make_trainer(self, pause_on_divergence=False, start_paused: bool = False):
         """Load the data and build the trainer (imports Paddle: call it off the UI thread)."""
+        from mnist_tui.engine import checkpoint
         from mnist_tui.engine.loop import Trainer
 
         self.run.check_writable()  # a read-only checkpoints/ is found now, not at the first checkpoint
