@@ -1,6 +1,8 @@
 """mnist-tui: watch, debug and understand a Paddle CNN while it trains on MNIST."""
 
-__version__ = "0.1.0"
+from mnist_tui.version import __version__
+
+__all__ = ["Monitor", "__version__"]
 
 
 def __getattr__(name: str):

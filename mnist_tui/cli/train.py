@@ -13,12 +13,13 @@ import os
 import sys
 from pathlib import Path
 
-from mnist_tui import __version__, exit_codes
+from mnist_tui import exit_codes
 from mnist_tui.cli.options import add_training_options, check_before_the_run_folder, config_from_args
 from mnist_tui.cli.usage import OneLineParser, fail, os_error_line, require_terminal
 from mnist_tui.engine.data import DataError
 from mnist_tui.errors import UsageError
 from mnist_tui.run.folder import open_for_writing
+from mnist_tui.version import __version__
 
 COMMANDS_HELP = """commands (each has its own --help):
   mnist-tui watch [RUN_DIR]  open a run, live or finished, from any shell (default: the newest)

@@ -35,7 +35,6 @@ import paddle
 from paddle import nn
 from paddle.callbacks import Callback
 
-from mnist_tui import __version__
 from mnist_tui.engine.probe import LayerProbe
 from mnist_tui.engine.requests import CHECKPOINT, SNAPSHOT, STATS, Controlled, Requests
 from mnist_tui.engine.snapshot import Snapshots, check_layer
@@ -59,6 +58,7 @@ from mnist_tui.run.events import (
 )
 from mnist_tui.run.folder import CONFIG, EventLog, RunDir
 from mnist_tui.run.status import RunStatus
+from mnist_tui.version import __version__
 
 
 def networks(network) -> tuple[nn.Layer, dict[str, nn.Layer]]:

@@ -152,7 +152,7 @@ class Session:
     def write_config(self, data_source: str) -> None:
         import paddle
 
-        from mnist_tui import __version__
+        from mnist_tui.version import __version__
 
         self.run.write_json(CONFIG, {
             "created": self.run.read_config().get("created"),
