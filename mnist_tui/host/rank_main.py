@@ -12,6 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
+from mnist_tui import exit_codes
 from mnist_tui.run.status import RunStatus
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -26,7 +27,7 @@ def die_with_parent(parent: int) -> None:
     if prctl is not None:  # Linux
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
-        os._exit(1)
+        os._exit(exit_codes.FAILED)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
@@ -56,7 +57,7 @@ def follow_settings(cfg, data, ready_fd: int | None = None) -> int:
             os.close(ready_fd)
 
         trainer.before_rendezvous = ready
-    return 0 if trainer.run() is RunStatus.FINISHED else 1
+    return exit_codes.OK if trainer.run() is RunStatus.FINISHED else exit_codes.FAILED
 
 
 if __name__ == "__main__":
