@@ -150,6 +150,14 @@ def test_a_model_without_convolutions_exports_no_images(tmp_path):
     assert [h.step for h in acc.Histograms("snapshot/output")] == [0, 1]
 
 
+def test_a_moved_run_folder_exports_its_own_snapshot_arrays(tmp_path):
+    run = run_with_snapshots(tmp_path, [conv_panels(3), conv_panels(7)])
+    moved = run.rename(tmp_path / "moved")  # the log still names the old folder's files
+    assert main(["export", str(moved), "--tensorboard", str(tmp_path / "tb")]) == 0
+    histograms = tensorboard_of(tmp_path / "tb").Histograms("snapshot/output")
+    assert [(h.step, h.histogram_value.max) for h in histograms] == [(0, 9.0), (1, 10.0)]
+
+
 def test_one_tag_per_figure_the_channel_in_the_caption_and_trainings_times(tmp_path):
     run = run_with_snapshots(tmp_path, [conv_panels(3), conv_panels(7)])
     assert main(["export", str(run), "--tensorboard", str(tmp_path / "tb")]) == 0

@@ -4,6 +4,7 @@ uses (mnist_tui/sinks/)."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import sys
@@ -14,7 +15,7 @@ from mnist_tui import exit_codes
 from mnist_tui.cli.usage import OneLineParser, fail, os_error_line
 from mnist_tui.errors import UsageError
 from mnist_tui.run import events as ev
-from mnist_tui.run.folder import EVENTS, read_events
+from mnist_tui.run.folder import EVENTS, RunDir, read_events
 from mnist_tui.sinks import tensorboard, visualdl
 from mnist_tui.sinks.course_log import CoursePrinter
 
@@ -44,12 +45,24 @@ def read_run_log(run_dir: str | Path) -> list[tuple[ev.Event, float | None]]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         records = read_events(path)
-    events = [(event, _time(record)) for record in records if (event := ev.from_json(record)) is not None]
+    events = [(in_this_folder(event, run_dir), _time(record)) for record in records
+              if (event := ev.from_json(record)) is not None]
     if not events:
         raise UsageError(f"{path}: holds no event to export")
     for warning in caught:
         print(f"mnist-tui: warning: {warning.message}", file=sys.stderr)
     return events
+
+
+def in_this_folder(event: ev.Event, run_dir: str | Path) -> ev.Event:
+    """A snapshot as this folder holds it: the log records where the run was written, and a folder
+    moved or copied since keeps the arrays in its own snapshots/ (the recorded path is then gone,
+    or another folder's)."""
+    if isinstance(event, ev.SnapshotTaken):
+        here = RunDir(Path(run_dir)).snapshots / Path(event.path).name
+        if here.is_file():
+            return dataclasses.replace(event, path=str(here))
+    return event
 
 
 def _time(record: dict) -> float | None:
