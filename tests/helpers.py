@@ -1,4 +1,4 @@
-"""Waits every test shares: poll a condition on state until it holds, or fail naming what never
+"""What every test shares. Waits: poll a condition on state until it holds, or fail naming what never
 happened. No test proves anything by sleeping; a wait's limit only matters when it fails, so it is
 generous (a loaded 2-core machine runs these tests too)."""
 
@@ -40,3 +40,14 @@ async def wait_for(pilot, condition: Callable[[], object], what: str, timeout: f
 def notified(app) -> str:
     """Every notification the app has shown and not yet dismissed, one a line."""
     return "\n".join(n.message for n in app._notifications)
+
+
+def one_line(capsys, status: int) -> str:
+    """A refusal as the command line gives it: exit status 2 and one line on stderr, no traceback;
+    returns the line."""
+    captured = capsys.readouterr()
+    assert status == 2
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mnist-tui: "), captured.err
+    assert "Traceback" not in captured.err + captured.out
+    return lines[0]

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+from helpers import one_line
 
 from mnist_tui.cli.main import main
 from mnist_tui.run.config import TrainConfig
@@ -64,15 +65,6 @@ def damage(run: RunDir, how: str) -> None:
 
 
 DAMAGE = ["junk", "non-objects", "directory", "fifo", "dev-zero"]
-
-
-def one_line(capsys, status) -> str:
-    captured = capsys.readouterr()
-    assert status == 2
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mnist-tui: "), captured.err
-    assert "Traceback" not in captured.err + captured.out
-    return lines[0]
 
 
 @pytest.mark.parametrize("how", DAMAGE)

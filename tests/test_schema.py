@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import wait_for
+from helpers import one_line, wait_for
 from textual.widgets import Log, Static
 
 from mnist_tui.cli.main import main
@@ -65,15 +65,6 @@ def newer_run(tmp_path: Path, resumed: bool) -> Path:
                         "acc": 0.99, "images_per_s": 1.0, "elapsed_s": 1.0, "metrics": {"acc": 0.99}}) + "\n"
     log.write_text("".join(lines + [newer, batch]) if resumed else "".join([newer, *lines[1:]]))
     return run
-
-
-def one_line(capsys, status: int) -> str:
-    captured = capsys.readouterr()
-    assert status == 2
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mnist-tui: "), captured.err
-    assert "Traceback" not in captured.err + captured.out
-    return lines[0]
 
 
 def says_newer(text: str) -> bool:
