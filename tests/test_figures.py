@@ -69,6 +69,13 @@ def test_a_run_without_a_metric_shows_no_accuracy_anywhere_in_its_state():
     assert state.diagnosis().startswith("Validation loss 1.2500 at epoch 1, batch 1")
 
 
+def test_no_accuracy_is_claimed_before_the_runs_start_is_read():
+    state = RunState()
+    assert not state.has_accuracy  # a regression's chart was titled "accuracy" until its RunStarted came
+    state.apply([started()])
+    assert state.has_accuracy and state.accuracy_words == "accuracy"
+
+
 def test_several_metrics_keep_their_names_and_the_first_accuracy_is_the_apps():
     state = RunState()
     state.apply([started(accuracy="acc_top1", metrics=["acc_top1", "acc_top5"]),

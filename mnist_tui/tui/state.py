@@ -74,10 +74,10 @@ class RunState:
     @property
     def has_accuracy(self) -> bool:
         """Whether the run measures an accuracy: named at its start (older logs: any seen). Without
-        one, no view shows accuracy words or figures."""
+        one, and before the run's start has been read, no view shows accuracy words or figures."""
         if self.started is not None and not self.started.accuracy:
             return False
-        return self._acc_seen or not self._batches_seen
+        return self._acc_seen or (self.started is not None and not self._batches_seen)
 
     @property
     def accuracy_name(self) -> str:
