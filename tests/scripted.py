@@ -10,8 +10,9 @@ import numpy as np
 
 from mnist_tui.run import events as ev
 from mnist_tui.run import strict_json
-from mnist_tui.run.control import COMMANDS, ControlServer, hold_trainer_lock
-from mnist_tui.run.folder import CONFIG, EventLog, RunDir
+from mnist_tui.run.control import COMMANDS
+from mnist_tui.run.folder import CONFIG, RunDir
+from mnist_tui.run.live import LiveRun
 
 LAYERS = [
     ("conv1", "Conv2D", {"kernel": [5, 5], "stride": [1, 1], "padding": 2, "in": 1, "out": 20},
@@ -144,20 +145,21 @@ class ScriptedTrainer:
     def __init__(self, root, events=(), name: str = "fixed", config: dict | None = None, serve: bool = True) -> None:
         self.run = RunDir.create(root, name)
         self.run.write_json(CONFIG, {"config": config or {"epochs": 2, "batch_size": 64}})
-        self.lock = hold_trainer_lock(self.run.path)
-        self.log = EventLog(self.run.events_path)
+        self.live = LiveRun(self.run).hold_lock()
+        self.live.open_log()
         self.commands: list[str] = []
         self.paused = False
         for event in events:
             self.emit(event)
-        self.server = ControlServer(self.run.path, self).start() if serve else None
+        if serve:
+            self.live.serve(self)
 
     @property
     def path(self):
         return self.run.path
 
     def emit(self, event: ev.Event) -> None:
-        self.log(event)
+        self.live.bus.emit(event)
         if isinstance(event, ev.StatusChanged):
             self.paused = event.status == "paused"
 
@@ -191,11 +193,7 @@ class ScriptedTrainer:
 
     def exit(self) -> None:
         """The trainer process ends: the channel closes and the lock goes."""
-        if self.server is not None:
-            self.server.close()
-            self.server = None
-        self.log.close()
-        self.lock.close()
+        self.live.close()
 
 
 # Text shaped like markup, as gloo's messages and tracebacks are: shown as markup it would vanish

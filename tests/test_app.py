@@ -189,7 +189,7 @@ async def test_two_watchers_both_work(tmp_path):
     trainer = ScriptedTrainer(tmp_path, fixed_events())
     first, second = viewer(trainer), viewer(trainer)
     async with first.run_test(size=(80, 24)) as one, second.run_test(size=(80, 24)) as two:
-        await wait_for(one, lambda: trainer.server.viewers == 2, what="both attached")
+        await wait_for(one, lambda: trainer.live.viewers == 2, what="both attached")
         await one.press("p")
         await wait_for(two, lambda: run_screen(second).status is RunStatus.TRAINING, what="the other sees it")
         await two.press("p")

@@ -106,8 +106,8 @@ def test_a_viewer_closed_while_it_connects_leaves_no_channel_open(tmp_path, monk
     closing.append(controller)
     try:
         RunController.__init__(controller, trainer.path)
-        wait_until(lambda: controller._closed.is_set() and trainer.server.viewers == 0,
-                   "the closed viewer's channel closed", now=lambda: (controller._closed.is_set(), trainer.server.viewers))
+        wait_until(lambda: controller._closed.is_set() and trainer.live.viewers == 0,
+                   "the closed viewer's channel closed", now=lambda: (controller._closed.is_set(), trainer.live.viewers))
     finally:
         controller.close()
         trainer.exit()

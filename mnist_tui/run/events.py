@@ -307,6 +307,14 @@ class EventBus:
         with self._lock:
             self._callbacks.append(callback)
 
+    def unsubscribe(self, callback: Callback) -> bool:
+        """Stop calling `callback`; False when it was not subscribed (someone unsubscribed it first)."""
+        with self._lock:
+            if callback not in self._callbacks:
+                return False
+            self._callbacks.remove(callback)
+            return True
+
     def emit(self, event: Event) -> None:
         with self._lock:
             callbacks = list(self._callbacks)
