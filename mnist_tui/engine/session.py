@@ -1,4 +1,5 @@
-"""One run, wired up: run folder, event bus, event log, and a trainer built on demand.
+"""One run, wired up: run folder, its live side (run/live.py: event bus, event log, and for the
+headless trainer the lock and the control channel), and a trainer built on demand.
 
 Building a Session imports neither Paddle nor the data, so a command that is refused leaves
 nothing behind and the app draws its first frame at once; `make_trainer` does the slow part, in
@@ -11,7 +12,7 @@ import contextlib
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_tui.engine.data import Mnist, load_mnist
@@ -20,7 +21,6 @@ from mnist_tui.run.config import TrainConfig, validate
 from mnist_tui.run.events import Alert, ErrorRaised, EventBus, StatusChanged
 from mnist_tui.run.folder import (
     CONFIG,
-    EventLog,
     NewerSchema,
     RunDir,
     RunDirError,
@@ -33,6 +33,7 @@ from mnist_tui.run.folder import (
     read_regular,
     refuse_symlinks,
 )
+from mnist_tui.run.live import LiveRun
 from mnist_tui.run.status import RunStatus
 
 
@@ -43,15 +44,18 @@ class Session:
     data_dir: str | None = None
     resume_meta: dict | None = None
     data: Mnist | None = None  # loaded on demand by make_trainer when not given
-    bus: EventBus = field(default_factory=EventBus)
 
     restarted: bool = False  # resumed with no checkpoint: trains again from its saved settings
     tensorboard: str | None = None  # also write TensorBoard event files here as training goes
 
     def __post_init__(self) -> None:
-        self.event_log: EventLog | None = None  # opened by the process that trains
+        self.live = LiveRun(self.run)  # its log is opened by the process that trains
         self.trainer = None
         self.notes: list[str] = []  # what a resume left out or passed over (also in the log, as warnings)
+
+    @property
+    def bus(self) -> EventBus:
+        return self.live.bus
 
     def _log_errors(self, event) -> None:
         if isinstance(event, ErrorRaised):
@@ -134,8 +138,7 @@ class Session:
             self.resume_meta = checkpoint.load(self.resume_meta)
         self.trainer = Trainer(self.cfg, data, self.run, self.bus, pause_on_divergence, start_paused)
         self.write_config(data.source)
-        self.event_log = EventLog(self.run.events_path)
-        self.bus.subscribe(self.event_log)
+        self.live.open_log()
         self.bus.subscribe(self._log_errors)
         if self.resume_meta:
             self.bus.emit(StatusChanged(RunStatus.RESUMED.logged, f"from checkpoint at step {self.resume_meta['step']}"))
@@ -146,7 +149,7 @@ class Session:
     def run_trainer(self) -> str:
         status = self.trainer.run(self.resume_meta)
         with contextlib.suppress(OSError):  # a full disk: the trainer has ended the run as an error already
-            self.event_log.flush()
+            self.live.log.flush()
         return status
 
     def write_config(self, data_source: str) -> None:
@@ -168,8 +171,7 @@ class Session:
         })
 
     def close(self) -> None:
-        if self.event_log is not None:
-            self.event_log.close()
+        self.live.close()
 
 
 def saved_config(run: RunDir, saved: dict) -> TrainConfig:

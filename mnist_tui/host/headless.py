@@ -15,7 +15,8 @@ import time
 
 from mnist_tui import exit_codes
 from mnist_tui.engine.session import Session
-from mnist_tui.run.control import COMMANDS, ControlError, ControlServer, hold_trainer_lock
+from mnist_tui.run.control import COMMANDS, ControlError
+from mnist_tui.run.live import LiveRun
 from mnist_tui.run.status import RunStatus
 from mnist_tui.sinks.course_log import CoursePrinter
 
@@ -63,17 +64,15 @@ def run_headless(session: Session, check_shape: bool = False, err=None, out=None
     if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # a terminal's hang-up stops a foreground run cleanly
         signals.append(signal.SIGHUP)
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    live = session.live
     session.bus.subscribe(CoursePrinter(check_shape, out))
-    sink = None
     if session.tensorboard:
         from mnist_tui.sinks.tensorboard import TensorBoardSink
 
-        sink = TensorBoardSink(session.tensorboard)
-        session.bus.subscribe(sink)
-    own_lock = lock is None
-    lock = lock or hold_trainer_lock(session.run.path)
+        live.add_sink(TensorBoardSink(session.tensorboard), "tensorboard")
+    live.hold_lock(lock)
     controls = Controls()
-    server = ControlServer(session.run.path, controls).start()  # its thread inherits the blocked signals
+    live.serve(controls)  # its thread inherits the blocked signals
     interrupted = []
 
     def on_signal(signum, _frame):
@@ -84,17 +83,17 @@ def run_headless(session: Session, check_shape: bool = False, err=None, out=None
     children = []
     try:
         children = _start_ranks(session)
-        trainer = session.make_trainer(pause_on_divergence=lambda: hold_for_viewers and server.viewers > 0,
+        trainer = session.make_trainer(pause_on_divergence=lambda: hold_for_viewers and live.viewers > 0,
                                        start_paused=start_paused)
         trainer.children = children
         for s in signals:
             signal.signal(s, on_signal)
         controls.attach(trainer)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)  # a stop that came meanwhile is handled now
-        threading.Thread(target=_let_go_when_nobody_watches, args=(server, trainer, hold_for_viewers),
+        threading.Thread(target=_let_go_when_nobody_watches, args=(live, trainer, hold_for_viewers),
                          daemon=True).start()
         status = session.run_trainer()
-        if server.viewers and not trainer.stop_requested:
+        if live.viewers and not trainer.stop_requested:
             print(f"training ended ({status.logged}); the final model answers r, s and v while a viewer is attached",
                   file=out or sys.stdout, flush=True)
             trainer.serve_final_model()
@@ -103,12 +102,7 @@ def run_headless(session: Session, check_shape: bool = False, err=None, out=None
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         for s, handler in previous.items():
             signal.signal(s, handler)
-        server.close()
-        session.close()
-        if sink is not None:
-            sink.close()
-        if own_lock:
-            lock.close()
+        session.close()  # the channel, the sinks, the log, then the lock (unless the caller's)
     if status is RunStatus.ERROR:
         print(f"mnist-tui: {why_it_failed(session)}", file=err)
     return exit_codes.of_run(status)  # a RunStatus: FINISHED, STOPPED, DIVERGED, ERROR or CRASHED
@@ -159,13 +153,11 @@ def _end_ranks(children: list, wait_s: float = 30.0) -> None:
             child.wait()
 
 
-def _let_go_when_nobody_watches(server: ControlServer, trainer, hold_diverged: bool) -> None:
+def _let_go_when_nobody_watches(live: LiveRun, trainer, hold_diverged: bool) -> None:
     """A trainer waits for its viewers in two places: serving the final model after the run, and
     (`hold_diverged`) holding a diverged network paused. The last viewer leaving ends either."""
-    while not trainer.stop_requested:
-        waiting = trainer.status.ended or (
-            hold_diverged and trainer.diverged and trainer.paused)
-        if waiting and not server.viewers:
-            trainer.stop()
-            return
-        time.sleep(0.2)
+    def waiting() -> bool:
+        return trainer.status.ended or (hold_diverged and trainer.diverged and trainer.paused)
+
+    if live.hold_while_watched(until=lambda: trainer.stop_requested, holding=waiting, every=0.2):
+        trainer.stop()
