@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from helpers import wait_until
 from scripted import ScriptedTrainer, fixed_events
 
 from mnist_tui.host.headless import Controls
@@ -24,7 +25,8 @@ from mnist_tui.run.control import (
     hold_trainer_lock,
     trainer_alive,
 )
-from mnist_tui.run.folder import EventLog, EventTail
+from mnist_tui.run.folder import EventLog, EventTail, RunDir
+from mnist_tui.run.live import LiveRun
 
 
 def test_socket_is_owner_only_and_answers_its_owner(tmp_path):
@@ -232,3 +234,76 @@ def test_commands_of_a_client_that_hung_up_are_not_carried_out(tmp_path):
     assert target.done == ["request_checkpoint", "toggle_pause"]  # the quitter's toggle never happened
     busy.close()
     server.close()
+
+
+class Nothing:
+    """A control target with no commands: the tests below only need the channel up."""
+
+
+def test_a_live_run_gives_back_its_channel_sinks_and_log_before_its_lock(tmp_path):
+    seen = {}
+
+    class Sink(list):
+        def __call__(self, event) -> None:
+            self.append(event)
+
+        def close(self) -> None:  # between the channel and the log
+            seen.update(alive=trainer_alive(tmp_path), channel=(tmp_path / SOCKET).exists())
+
+    sink = Sink()
+    with LiveRun(RunDir(tmp_path)).hold_lock() as live:
+        live.open_log()
+        live.add_sink(sink, "sink")
+        live.serve(Nothing())
+        live.bus.emit(ev.Finished("done"))
+        assert trainer_alive(tmp_path) and (tmp_path / SOCKET).exists()
+    assert seen == {"alive": True, "channel": False} and not trainer_alive(tmp_path)
+    assert [type(e) for e in sink] == [ev.Finished] and len(EventTail(tmp_path / "events.jsonl").read()[0]) == 1
+
+
+def test_a_live_run_leaves_an_adopted_lock_to_its_owner(tmp_path):
+    lock = hold_trainer_lock(tmp_path)
+    with LiveRun(RunDir(tmp_path)).hold_lock(lock):
+        pass
+    assert trainer_alive(tmp_path)
+    lock.close()
+    assert not trainer_alive(tmp_path)
+
+
+def test_a_failing_sink_raises_where_emitted_unless_the_live_run_has_a_failure_handler(tmp_path):
+    def explode(_event) -> None:
+        raise RuntimeError("injected failure")
+
+    plain = LiveRun(RunDir(tmp_path))
+    plain.add_sink(explode, "sink")
+    with pytest.raises(RuntimeError):  # our trainer: its run ends as an error
+        plain.bus.emit(ev.StatusChanged("running"))
+    failures, received = [], []
+    guarded = LiveRun(RunDir(tmp_path), on_failure=lambda part, trace: failures.append((part, trace)))
+    guarded.add_sink(explode, "sink")
+    guarded.add_sink(received.append, "other")
+    guarded.bus.emit(ev.StatusChanged("running"))
+    guarded.bus.emit(ev.StatusChanged("paused"))
+    assert [part for part, _ in failures] == ["sink"] and "injected failure" in failures[0][1]  # once, then off
+    assert [e.status for e in received] == ["running", "paused"]
+
+
+def test_hold_while_watched_holds_while_a_viewer_is_attached(tmp_path):
+    live = LiveRun(RunDir(tmp_path)).serve(Nothing())
+    viewer = ControlClient(tmp_path)
+    viewer.connect()
+    wait_until(lambda: live.viewers == 1, "the viewer attached", now=lambda: live.viewers)
+    looks, outcome = [], []
+    holder = threading.Thread(target=lambda: outcome.append(live.hold_while_watched(
+        until=lambda: False, each=lambda: looks.append(1), every=0.01)))
+    holder.start()
+    wait_until(lambda: len(looks) >= 3, "the holder looked while watched")
+    assert holder.is_alive()
+    viewer.close()
+    holder.join(30)
+    assert outcome == [True]  # nobody watches: let go
+    assert live.hold_while_watched(until=lambda: True) is False  # told to stop first
+    stop_at_third_look = iter([False, False, True])
+    assert live.hold_while_watched(until=lambda: next(stop_at_third_look), holding=lambda: False,
+                                   every=0.01) is False  # not holding (still training): nobody watching is no matter
+    live.close()
