@@ -85,7 +85,7 @@ FAILURES = {  # where the failure is injected -> the part that reports it
     "hook inside the backward": ("mnist_tui.engine.probe.LayerProbe._add_grad", "statistics"),
     "snapshot": ("mnist_tui.engine.snapshot.Snapshots.take", "snapshot"),
     "checkpoint": ("mnist_tui.run.checkpoints.stem", "checkpoint"),
-    "control": ("mnist_tui.engine.monitor.ControlServer.start", "control"),
+    "control": ("mnist_tui.run.control.ControlServer.start", "control"),
 }
 
 
@@ -134,6 +134,61 @@ def test_a_failing_event_log_stops_the_events_not_the_training(tmp_path, monkeyp
     for mine, theirs in zip(net.parameters(), alone.parameters()):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
     assert "event log failed and is off" in (monitor.run.path / "run.log").read_text()
+
+
+def test_a_monitor_run_writes_tensorboard_files_as_it_trains(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    paddle.seed(0)
+    net = make_net()
+    monitor = Monitor.attach(net, runs_dir=tmp_path / "runs", epochs=1, steps_per_epoch=5, batch_size=8, stats_every=1,
+                             tensorboard=tmp_path / "tb")
+    train(net, monitor)
+    monitor.evaluated(0.5, size=40)
+    monitor.close()
+    events = events_of(monitor.run.path)
+    assert not of(events, ev.ErrorRaised) and events[-1].status == "done"
+    board = EventAccumulator(str(tmp_path / "tb"), size_guidance={"scalars": 0, "images": 0})
+    board.Reload()
+    batches = of(events, ev.BatchMetrics)
+    loss = board.Scalars("train/loss")
+    assert [s.step for s in loss] == [b.step for b in batches] == [0, 1, 2, 3, 4]
+    assert [s.value for s in loss] == pytest.approx([b.loss for b in batches], rel=1e-6)  # float32 in the file
+    assert [s.value for s in board.Scalars("eval/loss")] == [0.5]
+    assert [s.step for s in board.Scalars("layers/2/grad_norm")] == [e.step for e in of(events, ev.LayerStats)]
+
+
+class FailsAtThirdEvent:
+    def __init__(self) -> None:
+        self.given = 0
+
+    def __call__(self, event) -> None:
+        self.given += 1
+        if self.given == 3:
+            explode()
+
+
+def test_a_failing_sink_is_reported_and_switched_off_while_training_and_the_other_sinks_go_on(tmp_path):
+    paddle.seed(0)
+    alone = make_net()
+    train(alone, None)
+    paddle.seed(0)
+    net = make_net()
+    failing, received = FailsAtThirdEvent(), []
+    monitor = Monitor.attach(net, runs_dir=tmp_path, epochs=1, steps_per_epoch=5, batch_size=8, stats_every=1,
+                             sinks=[failing, received.append])
+    train(net, monitor)
+    monitor.close()
+    for mine, theirs in zip(net.parameters(), alone.parameters()):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    events = events_of(monitor.run.path)
+    (error,) = of(events, ev.ErrorRaised)
+    assert error.part == "FailsAtThirdEvent" and "injected failure" in error.message
+    assert failing.given == 3 and "FailsAtThirdEvent" in monitor.off
+    assert "FailsAtThirdEvent failed and is off" in (monitor.run.path / "run.log").read_text()
+    assert len(of(events, ev.BatchMetrics)) == 5 and events[-1].status == "done"
+    # The other sink got every event the log did (the report reached it before the event that failed).
+    assert sorted(type(e).__name__ for e in received) == sorted(type(e).__name__ for e in events)
 
 
 def test_an_unwritable_runs_folder_leaves_the_training_alone(tmp_path, capsys):

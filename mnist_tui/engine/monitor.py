@@ -9,15 +9,18 @@
         monitor.evaluated(val_loss, val_acc)
     monitor.close()
 
-It writes the same run folder as our own trainer (events, trainer lock, control channel), so the
-viewer shows the model's layers with their shapes, and `r`, `s`, `c`, `p` and stop reach it at the
-next batch end: statistics and snapshots of the next batch (the layer probe is armed between two
-batches, engine/probe.py), checkpoints through `paddle.Model.save` (or `paddle.save` of the layer),
-pause by waiting at the batch end, stop through `model.stop_training`. On batches nobody asked
-about, it writes one event line.
+It writes the same run folder as our own trainer (events, trainer lock, control channel: a
+run/live.py LiveRun, as the trainer's), so the viewer shows the model's layers with their shapes,
+and `r`, `s`, `c`, `p` and stop reach it at the next batch end: statistics and snapshots of the
+next batch (the layer probe is armed between two batches, engine/probe.py), checkpoints through
+`paddle.Model.save` (or `paddle.save` of the layer), pause by waiting at the batch end, stop
+through `model.stop_training`. On batches nobody asked about, it writes one event line. Its
+events go through the LiveRun's event bus, so other sinks read them as they come:
+`Monitor(tensorboard="tb")` writes TensorBoard's files too, `sinks=[...]` adds any callable that
+takes an event.
 
 It never breaks the training it watches: a failure in one of its parts (statistics, snapshot,
-checkpoint, control, event log) is written to the run (`ErrorRaised` naming the part, the
+checkpoint, control, event log, a sink) is written to the run (`ErrorRaised` naming the part, the
 traceback in run.log), and that part is switched off while the loop goes on.
 """
 
@@ -40,7 +43,7 @@ from mnist_tui.engine.requests import CHECKPOINT, SNAPSHOT, STATS, Controlled, R
 from mnist_tui.engine.snapshot import Snapshots, check_layer
 from mnist_tui.run import checkpoints
 from mnist_tui.run.config import AUTO_STATS_EVERY
-from mnist_tui.run.control import ControlError, ControlServer, hold_trainer_lock
+from mnist_tui.run.control import ControlError
 from mnist_tui.run.events import (
     CLASSIFICATION,
     OTHER,
@@ -56,7 +59,8 @@ from mnist_tui.run.events import (
     StatusChanged,
     accuracy_like,
 )
-from mnist_tui.run.folder import CONFIG, EventLog, RunDir
+from mnist_tui.run.folder import CONFIG, RunDir
+from mnist_tui.run.live import LiveRun
 from mnist_tui.run.status import RunStatus
 from mnist_tui.version import __version__
 
@@ -134,11 +138,14 @@ def infer_task(output, labels, loss, has_accuracy: bool) -> str:
 
 class Monitor(Callback, Controlled):
     def __init__(self, runs_dir: str | Path = "runs", name: str | None = None, stats_every: int = AUTO_STATS_EVERY,
-                 seed: int = 0, hold_for_viewers: bool = True, task: str | None = None) -> None:
+                 seed: int = 0, hold_for_viewers: bool = True, task: str | None = None,
+                 tensorboard: str | Path | None = None, sinks=()) -> None:
         """`hold_for_viewers`: when training ends while a viewer is attached, wait (answering `r`
         and `s` on the final model) until it leaves or stops the run, as our own trainer does.
         `task`: "classification", "regression" or "other" (events.TASKS); None infers it from the
-        first batch."""
+        first batch. `tensorboard`: a folder for TensorBoard's event files, written as training
+        goes (needs `mnist-tui[export]`). `sinks`: callables given every event (run/events.py),
+        closed at the end if they have `close`; one that fails is reported and switched off."""
         if task is not None and task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, not {task!r}")
         Callback.__init__(self)
@@ -151,6 +158,7 @@ class Monitor(Callback, Controlled):
         self._eval_loss_sum, self._eval_count = 0.0, 0
         self.runs_dir, self.name, self.stats_every = Path(runs_dir), name, stats_every
         self.hold_for_viewers = hold_for_viewers
+        self.tensorboard, self.sinks = tensorboard, list(sinks)
         self._last_inputs: dict[str, tuple] = {}
         self._input_hooks: list = []
         self.seed = seed
@@ -158,7 +166,8 @@ class Monitor(Callback, Controlled):
         self.optimizer = None  # its get_lr() is logged with each batch (Model.fit's own; a hand loop may pass one)
         self.epoch = self.step = self.batch_index = 0  # batch_index: within the epoch
         self.roots: dict[str, nn.Layer] = {}
-        self.run = self.log = self._trainer_lock = self._server = None
+        self.run: RunDir | None = None
+        self.live: LiveRun | None = None  # the run's lock, event bus and log, control channel
         self.off: set[str] = set()  # the parts that failed and are switched off
 
     @property
@@ -176,12 +185,14 @@ class Monitor(Callback, Controlled):
             self.run = RunDir.create(self.runs_dir, self.name)
             self.config = config
             self._write_config()
-            self._trainer_lock = hold_trainer_lock(self.run.path)
-            self.log = EventLog(self.run.events_path)
+            self.live = LiveRun(self.run, on_failure=self._failed)
+            self.live.hold_lock()
+            self.live.open_log()
         except Exception as exc:  # noqa: BLE001 - no run folder: the Monitor stays out of the way
             print(f"mnist_tui.Monitor is off, training goes on: {type(exc).__name__}: {exc}", file=sys.stderr)
             self.off.add("monitor")
             return
+        self._add_sinks()
         with self._part("statistics"):
             self.probe = LayerProbe(self.network, self.roots)
             self.probe.arm()  # the first batch gives the output shapes and the first statistics
@@ -194,10 +205,18 @@ class Monitor(Callback, Controlled):
             loss = getattr(getattr(self, "model", None), "_loss", None)
             if isinstance(loss, paddle.nn.Layer):
                 self._task_hooks.append(loss.register_forward_pre_hook(self._see_labels))
-        self._server = None
         with self._part("control"):
-            self._server = ControlServer(self.run.path, self).start()
+            self.live.serve(self)
         self._write(StatusChanged(RunStatus.TRAINING.logged))
+
+    def _add_sinks(self) -> None:
+        if self.tensorboard is not None:
+            with self._part("tensorboard"):
+                from mnist_tui.sinks.tensorboard import TensorBoardSink
+
+                self.live.add_sink(TensorBoardSink(self.tensorboard), "tensorboard")
+        for sink in self.sinks:  # a function is named as such, an object after its class
+            self.live.add_sink(sink, getattr(sink, "__name__", type(sink).__name__))
 
     # ---- failures: reported, and the part switched off ----
     @contextmanager
@@ -222,12 +241,15 @@ class Monitor(Callback, Controlled):
             self._write(ErrorRaised(message, trace, str(self.run.log_path), part=part))
 
     def _write(self, event) -> None:
-        if self.log is None or "event log" in self.off:
-            return
-        try:
-            self.log(event)
-        except Exception:  # noqa: BLE001 - a full disk, a closed file: the events stop, training does not
-            self._failed("event log", traceback.format_exc())
+        """To the log and the sinks; one that fails (a full disk, a closed file) is reported and
+        switched off by the LiveRun, and the events go on to the others."""
+        if self.live is not None:
+            self.live.bus.emit(event)
+
+    @property
+    def log(self):
+        """The run's event log (None before the run folder is made)."""
+        return self.live.log if self.live is not None else None
 
     def _on(self, part: str) -> bool:
         return part not in self.off and "monitor" not in self.off
@@ -261,22 +283,18 @@ class Monitor(Callback, Controlled):
 
     def _close(self, status: RunStatus) -> None:
         """The run ends as it does (even after a part failed), its lock and channel released."""
-        if self._trainer_lock is None:  # no run folder was made
+        if self.live is None or self.live.closed:  # no run folder was made, or closed already
             return
         for hook in self._input_hooks:
             hook.remove()
         self._write(Finished(status.logged))
-        if self._server is not None and self._on("control"):
+        if self.hold_for_viewers and self._on("control") and self.live.viewers and self._last_inputs and \
+                self._on("monitor"):
             with self._part("control"):
-                if self.hold_for_viewers and self._server.viewers and self._last_inputs and self._on("monitor"):
-                    self._serve_final_model()
-                self._server.close()
+                self._serve_final_model()
         if self.probe is not None:
             self.probe.disarm()
-        if self.log is not None:
-            with self._part("event log"):
-                self.log.close()
-        self._trainer_lock.close()
+        self.live.close()  # the channel, the sinks, the log, then the lock
 
     # ---- controls (the control channel's thread calls these; pause, resume, stop: requests.Controlled) ----
     def _refuse_if_off(self, *parts: str) -> None:
@@ -399,22 +417,24 @@ class Monitor(Callback, Controlled):
     def _serve_final_model(self) -> None:
         """`r` and `s` on the final weights, each network on its last batch, until the last viewer
         leaves or stops."""
-        while self._server.viewers and not self.stop_requested:
-            snapshot = self.requests.take(SNAPSHOT)
-            if (snapshot or self.requests.take(STATS)) and self._on("statistics"):
-                with self._part("statistics"):
-                    self.probe.arm(track_updates=False)
-                    with paddle.no_grad():
-                        for name, inputs in self._last_inputs.items():
-                            self.roots[name](*inputs)
-                self._write_stats()
-                if snapshot and self._on("snapshot"):
-                    with self._part("snapshot"):
-                        self._snapshot()
-            if self.requests.take(CHECKPOINT) and self._on("checkpoint"):
-                with self._part("checkpoint"):
-                    self._checkpoint()
-            time.sleep(0.05)
+        self.live.hold_while_watched(until=lambda: self.stop_requested, each=self._answer_final_model, every=0.05)
+
+    def _answer_final_model(self) -> None:
+        """One look of `_serve_final_model`: the requests a viewer made since the last."""
+        snapshot = self.requests.take(SNAPSHOT)
+        if (snapshot or self.requests.take(STATS)) and self._on("statistics"):
+            with self._part("statistics"):
+                self.probe.arm(track_updates=False)
+                with paddle.no_grad():
+                    for name, inputs in self._last_inputs.items():
+                        self.roots[name](*inputs)
+            self._write_stats()
+            if snapshot and self._on("snapshot"):
+                with self._part("snapshot"):
+                    self._snapshot()
+        if self.requests.take(CHECKPOINT) and self._on("checkpoint"):
+            with self._part("checkpoint"):
+                self._checkpoint()
 
     def _evaluated(self, loss, metrics, size: int = 0) -> None:
         """`metrics`: a function giving the figures by name (as for `_batch_end`)."""
@@ -498,7 +518,8 @@ class Monitor(Callback, Controlled):
     @classmethod
     def attach(cls, network, runs_dir: str | Path = "runs", epochs: int = 1, steps_per_epoch: int = 0,
                batch_size: int = 0, name: str | None = None, stats_every: int = AUTO_STATS_EVERY,
-               task: str | None = None, loader=None, optimizer=None, **config) -> Monitor:
+               task: str | None = None, loader=None, optimizer=None, tensorboard: str | Path | None = None,
+               sinks=(), **config) -> Monitor:
         """A monitor for a loop of your own: call `batch` after each step, `evaluated` when you
         validate, and `close`. `network`: a layer, or several in a list or a dict of names (a GAN's
         generator and discriminator). Epochs are counted from `steps_per_epoch`, or from `loader`
@@ -508,7 +529,7 @@ class Monitor(Callback, Controlled):
         loader_steps, loader_batch = loader_facts(loader) if loader is not None else (0, 0)
         steps_per_epoch = steps_per_epoch or loader_steps
         batch_size = batch_size or loader_batch or 1
-        monitor = cls(runs_dir, name, stats_every, task=task)
+        monitor = cls(runs_dir, name, stats_every, task=task, tensorboard=tensorboard, sinks=sinks)
         monitor.model = None
         if hasattr(optimizer, "get_lr"):
             monitor.optimizer = optimizer
