@@ -99,6 +99,8 @@ def test_a_viewer_closed_while_it_connects_leaves_no_channel_open(tmp_path, monk
 
     def connect_then_close(client) -> None:
         client_connect(client)
+        # The trainer counts this viewer first, so that its count back at 0 below shows the channel closed.
+        wait_until(lambda: trainer.live.viewers == 1, "the trainer counting the viewer")
         closing[0]._closed.set()  # the viewer closes during the connect, as close() does
 
     monkeypatch.setattr(ControlClient, "connect", connect_then_close)
