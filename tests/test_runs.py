@@ -124,7 +124,7 @@ def test_one_table_of_training_options_serves_training_and_sweeps():
 def test_headless_sweep_ends_with_a_table_of_both_runs(tmp_path):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     result = subprocess.run([sys.executable, "-m", "mnist_tui", "sweep", "--optimizer", "sgd,adam", "--epochs", "1",
-                             "--train-limit", "640", "--val-limit", "200", "--test-limit", "200", "--nproc", "1",
+                             "--train-limit", "128", "--val-limit", "64", "--test-limit", "64", "--nproc", "1",
                              "--headless", "--runs-dir", str(tmp_path)], capture_output=True, text=True, env=env, timeout=300,
                             check=False)
     assert result.returncode == 0, result.stderr
@@ -133,8 +133,8 @@ def test_headless_sweep_ends_with_a_table_of_both_runs(tmp_path):
     assert [line.split()[:2] for line in table[1:]] == [["optimizer=adam", "finished"], ["optimizer=sgd", "finished"]]
     sweep = next(tmp_path.iterdir())
     assert json.loads((sweep / "sweep.json").read_text())["runs"][0]["argv"] == ["--epochs", "1", "--optimizer", "sgd",
-                                                                                  "--train-limit", "640", "--val-limit",
-                                                                                  "200", "--test-limit", "200",
+                                                                                  "--train-limit", "128", "--val-limit",
+                                                                                  "64", "--test-limit", "64",
                                                                                   "--nproc", "1"]
 
 
