@@ -93,14 +93,24 @@ def test_resume_of_a_folder_that_is_not_a_run(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command", [[], ["watch", "run"], ["runs"], ["sweep", "--optimizer", "sgd,adam"]])
-def test_the_app_without_a_terminal_is_refused_before_anything_is_made(tmp_path, command):
-    """stdin from /dev/null, stdout a pipe: Textual would spin on the empty input; nothing is started."""
+def test_the_app_without_a_terminal_is_refused_before_anything_is_made(tmp_path, command, capsys, monkeypatch):
+    """stdin from /dev/null, stdout captured (not a terminal): Textual would spin on the empty input;
+    nothing is started. In this process: an app started anyway fails the test rather than spinning."""
+    from textual.app import App
+
+    def started(*_args, **_kwargs):
+        raise AssertionError("the app started without a terminal")
+
+    monkeypatch.setattr(App, "run", started)
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "config.json").write_text("{}")  # a run folder to watch
-    result = subprocess.run([sys.executable, "-m", "mnist_tui", *command, "--runs-dir", "runs"], cwd=tmp_path,
-                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "the app needs a terminal" in result.stdout + result.stderr
+    with open(os.devnull) as no_input:
+        monkeypatch.setattr(sys, "stdin", no_input)
+        status = exit_status([*command, "--runs-dir", "runs"])
+    said = capsys.readouterr()
+    assert status == 2, said.out + said.err
+    assert "the app needs a terminal" in said.out + said.err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
