@@ -51,3 +51,24 @@ def one_line(capsys, status: int) -> str:
     assert len(lines) == 1 and lines[0].startswith("mnist-tui: "), captured.err
     assert "Traceback" not in captured.err + captured.out
     return lines[0]
+
+
+async def drawn(pilot) -> None:
+    """Wait until the app shows all it will without a new event: the run view (if any) has read its
+    log and drawn it, no worker (a folder read, the crash panel's advice, the runs table's read) is
+    under way, and the shown tab's chart is drawn now rather than on its timer. A scripted run's
+    log is whole before the app opens, so its first read takes all of it: pictures wait for this."""
+    from mnist_tui.tui.screens.run_screen import RunScreen
+
+    app = pilot.app
+    screen = next((s for s in app.screen_stack if isinstance(s, RunScreen)), None)
+    if screen is not None:
+        await wait_for(pilot, lambda: screen._opened and screen.reading is None and not screen.state.dirty,
+                       "the run's log read and drawn")
+    await wait_for(pilot, lambda: all(w.is_finished for w in app.workers), "no worker under way",
+                   now=lambda: [w.name for w in app.workers if not w.is_finished])
+    if screen is not None and app.screen is screen:
+        screen._charts_dirty |= {"history-chart", "validation-chart"}
+        screen._replot()
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()

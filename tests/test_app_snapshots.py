@@ -4,6 +4,7 @@ so the pictures are stable). Update with `pytest tests/test_app_snapshots.py --s
 from __future__ import annotations
 
 import pytest
+from helpers import drawn, wait_for
 from scripted import STATES, ScriptedTrainer, events_in_state, fixed_events, loss_only_events
 
 from mnist_tui.tui.app import MnistApp
@@ -16,18 +17,12 @@ def make_app(tmp_path) -> MnistApp:
     return MnistApp(tmp_path, RunController(trainer.path))
 
 
-async def settle(pilot) -> None:
-    """Let frames drain the events, then draw the visible chart now rather than on the chart timer."""
-    await pilot.pause(0.3)
-    pilot.app.screen._charts_dirty |= {"history-chart", "validation-chart"}
-    pilot.app.screen._replot()
-    await pilot.pause(0.8)
 
 
 def test_training_tab(snap_compare, tmp_path):
     async def run_before(pilot):
         await pilot.press("1")  # focuses the log, as a tab switch does
-        await settle(pilot)
+        await drawn(pilot)
 
     assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=run_before)
 
@@ -35,7 +30,7 @@ def test_training_tab(snap_compare, tmp_path):
 def test_layers_tab(snap_compare, tmp_path):
     async def run_before(pilot):
         await pilot.press("2")
-        await settle(pilot)
+        await drawn(pilot)
 
     assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=run_before)
 
@@ -43,7 +38,7 @@ def test_layers_tab(snap_compare, tmp_path):
 def test_validation_tab(snap_compare, tmp_path):
     async def run_before(pilot):
         await pilot.press("3")
-        await settle(pilot)
+        await drawn(pilot)
 
     assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=run_before)
 
@@ -52,9 +47,9 @@ def scrolled_to(key: str, widget: str, top: bool = False):
     """A run_before that shows a tab and scrolls it until `widget` is in view."""
     async def run_before(pilot):
         await pilot.press(key)
-        await settle(pilot)
+        await drawn(pilot)
         pilot.app.screen.query_one(widget).scroll_visible(animate=False, top=top)
-        await pilot.pause(0.3)
+        await pilot.pause()
     return run_before
 
 
@@ -73,9 +68,10 @@ def test_validation_tab_wide(snap_compare, tmp_path):
 
 def test_snapshot_view(snap_compare, tmp_path):
     async def open_view(pilot):
-        await settle(pilot)
+        await drawn(pilot)
         await pilot.press("2", "o", "enter")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "SnapshotScreen", "the snapshot view")
+        await drawn(pilot)
 
     assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=open_view)
 
@@ -84,7 +80,7 @@ def test_a_loss_only_run_training_tab(snap_compare, tmp_path):
     """A regression with no metric: one loss sparkline, a loss-only chart, no accuracy anywhere."""
     async def run_before(pilot):
         await pilot.press("1")
-        await settle(pilot)
+        await drawn(pilot)
 
     app = MnistApp(tmp_path, RunController(ScriptedTrainer(tmp_path, loss_only_events()).path))
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
@@ -93,7 +89,7 @@ def test_a_loss_only_run_training_tab(snap_compare, tmp_path):
 def test_a_loss_only_run_validation_tab(snap_compare, tmp_path):
     async def run_before(pilot):
         await pilot.press("3")
-        await settle(pilot)
+        await drawn(pilot)
 
     app = MnistApp(tmp_path, RunController(ScriptedTrainer(tmp_path, loss_only_events()).path))
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
@@ -112,4 +108,4 @@ def app_in_state(tmp_path, state: str, monkeypatch) -> MnistApp:
 @pytest.mark.parametrize("state", STATES)
 def test_run_view_in_each_state(snap_compare, tmp_path, monkeypatch, state, size):
     """The header (status, progress, rate or wall time), settings line and key bar of each state."""
-    assert snap_compare(app_in_state(tmp_path, state, monkeypatch), terminal_size=size, run_before=settle)
+    assert snap_compare(app_in_state(tmp_path, state, monkeypatch), terminal_size=size, run_before=drawn)
