@@ -65,6 +65,8 @@ async def drawn(pilot) -> None:
     if screen is not None:
         await wait_for(pilot, lambda: screen._opened and screen.reading is None and not screen.state.dirty,
                        "the run's log read and drawn")
+    if hasattr(app.screen, "loaded"):  # the runs table and the compare view read their folders in a worker
+        await wait_for(pilot, lambda: app.screen.loaded, f"{type(app.screen).__name__}'s first read")
     await wait_for(pilot, lambda: all(w.is_finished for w in app.workers), "no worker under way",
                    now=lambda: [w.name for w in app.workers if not w.is_finished])
     if screen is not None and app.screen is screen:

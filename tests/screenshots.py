@@ -13,12 +13,16 @@ import tempfile
 from pathlib import Path
 from unittest import mock
 
+from helpers import drawn, wait_for
 from scripted import ScriptedTrainer, fixed_events
+from textual.screen import Screen
 
 from mnist_tui.run import events as ev
 from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.controller import RunController
 from mnist_tui.tui.screens.run_screen import RunScreen
+from mnist_tui.tui.screens.runs_screen import RunsScreen
+from mnist_tui.tui.screens.snapshot_screen import SnapshotScreen
 
 SIZE = (80, 24)
 START = 1_795_000_000.0  # a fixed clock for the events' times, so the runs table reads the same every time
@@ -52,28 +56,19 @@ def finished_run(root: Path, name: str, optimizer: str, lr: float, accs: list[fl
     trainer.exit()
 
 
-async def settle(pilot) -> None:
-    """Let frames drain the events, then draw the run view's charts now rather than on their timer."""
-    await pilot.pause(0.3)
-    screen = pilot.app.screen
-    if isinstance(screen, RunScreen):
-        screen._charts_dirty |= {"history-chart", "validation-chart"}
-        screen._replot()
-    await pilot.pause(0.8)
-
-
-async def shoot(app: MnistApp, out: Path, name: str, keys: tuple[str, ...]) -> None:
+async def shoot(app: MnistApp, out: Path, name: str, keys: tuple[str, ...], shown: type[Screen]) -> None:
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await drawn(pilot)
         await pilot.press(*keys)
-        await settle(pilot)
+        await wait_for(pilot, lambda: isinstance(app.screen, shown), f"the {shown.__name__}")
+        await drawn(pilot)
         app.save_screenshot(f"{name}.svg", str(out))
 
 
 async def main(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    views = [("training", ("1",)), ("layers", ("2",)), ("validation", ("3",)), ("runs", ("4",)),
-             ("snapshot", ("2", "o", "enter"))]
+    views = [("training", ("1",), RunScreen), ("layers", ("2",), RunScreen), ("validation", ("3",), RunScreen),
+             ("runs", ("4",), RunsScreen), ("snapshot", ("2", "o", "enter"), SnapshotScreen)]
     out, cwd = out.resolve(), os.getcwd()
     with tempfile.TemporaryDirectory() as tmp, mock.patch.object(ev, "time", FixedClock()):
         os.chdir(tmp)  # the runs table names its folder: "runs", not a temporary path
@@ -84,8 +79,8 @@ async def main(out: Path) -> list[Path]:
         trainer = ScriptedTrainer(root, fixed_events(), name="20261201-080000",
                                   config={"optimizer": "adam", "lr": 0.003, "schedule": "cosine", "epochs": 2})
         try:
-            for name, keys in views:
-                await shoot(MnistApp(root, RunController(trainer.path)), out, name, keys)
+            for name, keys, shown in views:
+                await shoot(MnistApp(root, RunController(trainer.path)), out, name, keys, shown)
         finally:
             trainer.exit()
             os.chdir(cwd)
