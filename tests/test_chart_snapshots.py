@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+from helpers import drawn, wait_for
 from scripted import evaluations_events, spike_events, write_run
 
 from mnist_tui.tui.app import MnistApp
@@ -17,15 +18,12 @@ def shown(key: str, scrolled_to: str | None = None):
     """A run_before: the finished run and its whole history read, tab `key` shown with its charts drawn."""
     async def run_before(pilot):
         screen = next(s for s in pilot.app.screen_stack if isinstance(s, RunScreen))
-        while not screen.status.ended or screen.reading is not None:
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: screen.status.ended and screen.reading is None, "the whole history read")
         await pilot.press(key)
-        screen._charts_dirty |= {"history-chart", "validation-chart"}
-        screen._replot()
-        await pilot.pause()
+        await drawn(pilot)
         if scrolled_to:
             screen.query_one(scrolled_to).scroll_visible(animate=False, top=True)
-        await pilot.pause(0.3)
+            await pilot.pause()
     return run_before
 
 

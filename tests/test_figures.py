@@ -9,7 +9,7 @@ import math
 import numpy as np
 import paddle
 import pytest
-from helpers import wait_for
+from helpers import drawn, wait_for
 from scripted import ScriptedTrainer, loss_only_events, screen_text
 
 from mnist_tui.engine.monitor import accuracy_name, infer_task
@@ -131,16 +131,12 @@ def anyio_backend():
 
 async def shown(app, pilot, keys: str) -> str:
     """The screen's text after each key, all of it."""
-    from mnist_tui.tui.screens.run_screen import RunScreen
-
     texts = []
     for key in keys:
         await pilot.press(key)
-        await pilot.pause(0.5)
-        if isinstance(app.screen, RunScreen):
-            app.screen._charts_dirty |= {"history-chart", "validation-chart"}
-            app.screen._replot()
-            await pilot.pause(0.3)
+        if key == "4":
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "RunsScreen", "the runs table")
+        await drawn(pilot)
         texts.append(screen_text(app))
     return "\n".join(texts)
 
@@ -154,7 +150,6 @@ async def test_a_loss_only_run_shows_no_accuracy_word_on_any_view(tmp_path):
     ScriptedTrainer(tmp_path, loss_only_events(), name="second", serve=False)  # two runs to compare
     app = MnistApp(tmp_path, RunController(trainer.path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.5)
         text = await shown(app, pilot, "13")
         mistakes = str(app.screen.query_one("#mistakes-title").render())
         text += await shown(app, pilot, "4")
@@ -182,7 +177,6 @@ async def test_top_k_metrics_show_under_their_names(tmp_path):
     events.append(ev.EvalResult("val", 0, 4, 4, 1.5, 0.625, size=64, metrics={"acc_top1": 0.625, "acc_top5": 0.9375}))
     app = MnistApp(tmp_path, RunController(ScriptedTrainer(tmp_path, events).path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.5)
         training = await shown(app, pilot, "1")
         validation = await shown(app, pilot, "3")
         log = "\n".join(app.screen.state.log_lines)
