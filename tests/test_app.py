@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import notified, wait_for
+from helpers import drawn, notified, wait_for
 from scripted import STATES, ScriptedTrainer, events_in_state, fixed_events, screen_text
 from textual.widgets import Log, OptionList, Static, TabbedContent
 
@@ -521,10 +521,9 @@ async def test_no_header_or_key_bar_is_cut_at_80x24(tmp_path, state):
         screen = run_screen(app)
         await wait_for(pilot, lambda: screen.state.started is not None and screen._shown_status is not None
                        and screen.status.value == {"validating": "training"}.get(state, state), what="the state")
-        await pilot.pause(0.3)
         for tab in ("1", "2", "3"):
             await pilot.press(tab)
-            await pilot.pause(0.1)
+            await drawn(pilot)
             header, keys = screen._header_text().plain, key_bar_text(app)
             assert len(header) <= 78 and len(keys) <= 80, (state, tab, header, keys)
             assert keys.endswith("q Quit"), (state, tab, keys)
@@ -548,7 +547,7 @@ async def test_the_quit_dialog_fits_50x15(tmp_path):
     async with app.run_test(size=(50, 15)) as pilot:
         await pilot.press("q")
         assert isinstance(app.screen, QuitScreen)
-        await pilot.pause(0.1)
+        await drawn(pilot)
         box = app.screen.query_one("#confirm-box", Static)
         longest = max(len(line) for line in text_of(box).splitlines())
         assert box.region.x >= 0 and box.region.right <= 50 and box.region.bottom <= 15
