@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from helpers import wait_until
 
+from mnist_tui.engine import ranks
 from mnist_tui.engine.ranks import local_environments, lost_rank_message, share
 from mnist_tui.run.control import ControlClient
 from mnist_tui.run.index import summarise
@@ -38,9 +39,9 @@ def only_run(runs: Path) -> Path:
     return run
 
 
-def headless(runs: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def headless(runs: Path, *args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, "--headless", "--runs-dir", str(runs), *args], check=False, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env={**os.environ, **(env or {})})
 
 
 def test_each_rank_takes_a_fixed_share_of_every_batch():
@@ -119,6 +120,40 @@ def test_two_processes_train_and_repeat_bit_for_bit(tmp_path):
     batch_losses = [e["loss"] for e in of(only_run(tmp_path / "one"), "BatchMetrics")]
     # One rank sums the same gradient in another order: equal up to float rounding.
     assert batch_losses[0] == pytest.approx(figures[0][0][0], rel=1e-5)
+
+
+def test_gradient_sync_is_after_the_backward_pass_unless_the_environment_says_otherwise(monkeypatch):
+    monkeypatch.delenv(ranks.GRADIENT_SYNC_ENV, raising=False)
+    assert ranks.gradient_sync() == ranks.AFTER_BACKWARD
+    monkeypatch.setenv(ranks.GRADIENT_SYNC_ENV, ranks.BUCKETS)
+    assert ranks.gradient_sync() == ranks.BUCKETS
+    monkeypatch.setenv(ranks.GRADIENT_SYNC_ENV, "sometimes")
+    with pytest.raises(ValueError, match="one of after, overlap, buckets"):
+        ranks.gradient_sync()
+
+
+def test_the_last_bucket_holds_exactly_the_first_layers_parameters():
+    from paddle.base import core
+
+    from mnist_tui.engine.model import MnistCNN
+
+    parameters = MnistCNN().parameters()
+    limits = [int(ranks.last_bucket_mb(parameters) * 2**20), 25 * 2**20]  # as DataParallel turns them into bytes
+    # Bucket 0 is filled first and all-reduced last: conv1's weight and bias; the rest in one bucket.
+    assert core.eager_assign_group_by_size(parameters, [False] * len(parameters), limits) == [[0, 1], [2, 3, 4, 5]]
+
+
+def test_every_gradient_sync_trains_to_the_same_figures_to_the_last_digit(tmp_path):
+    """The speed levers on the gradient all-reduce change when it runs, not what it sums."""
+    figures = {}
+    for how in ranks.GRADIENT_SYNCS:
+        done = headless(tmp_path / how, "--nproc", "2", *SMALL, env={ranks.GRADIENT_SYNC_ENV: how})
+        assert done.returncode == 0, done.stdout + done.stderr
+        run = only_run(tmp_path / how)
+        figures[how] = [(e["type"], e["loss"], e["acc"]) for e in events(run) if e["type"] in ("BatchMetrics", "EvalResult")]
+    assert len(figures[ranks.AFTER_BACKWARD]) == 20 + 2  # every batch, the validation and the test
+    assert figures[ranks.OVERLAP] == figures[ranks.AFTER_BACKWARD]
+    assert figures[ranks.BUCKETS] == figures[ranks.AFTER_BACKWARD]
 
 
 def test_pause_validate_and_stop_reach_every_rank(tmp_path):

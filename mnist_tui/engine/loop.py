@@ -254,7 +254,7 @@ class Trainer(Controlled):
         self.model = MnistCNN(cfg.l2)
         self.optimizer = build_optimizer(cfg, self.model.parameters(), self.total_steps)
         # The same weights on every rank from here on: DataParallel starts from rank 0's.
-        self.dp = paddle.DataParallel(self.model) if self.world > 1 else None
+        self.dp = ranks.data_parallel(self.model) if self.world > 1 else None
         self.step_fn = self._make_step()
         # The splits are uploaded once; batches are gathered on the device.
         self.train_x = paddle.to_tensor(self.train_split.images)

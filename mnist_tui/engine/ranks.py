@@ -17,7 +17,11 @@ enough for gloo to time out.
 Gradients are averaged by `fused_allreduce_gradients` (Paddle's own, for DataParallel under
 `no_sync`) called from Python rather than by DataParallel's backward hooks: when a rank dies, the
 collective then raises in rank 0, which checkpoints and ends the run, where the hooks abort the
-whole process.
+whole process (gloo's error is thrown inside the backward pass: `terminate`, SIGABRT). Two other
+ways, measured by the benchmark and chosen with GRADIENT_SYNC_ENV, are off by default
+(BENCHMARKS.md, "Speed levers on the ranks engine"): `overlap` (GradientOverlap) and `buckets`
+(DataParallel's own bucketed all-reduce in its backward hooks; on the CPU gloo runs each bucket's
+all-reduce in the backward pass's own thread, and a lost rank aborts every process).
 
 Paddle is imported where it is used: the command line asks `environment()` before it loads Paddle.
 """
@@ -41,7 +45,8 @@ from mnist_tui.run.folder import open_for_writing
 STEP, STEP_AND_FETCH, HOLD, FETCH, END = range(5)
 HOLD_EVERY_S = 1.0
 MAX_AUTO_RANKS = 4
-OVERLAP_ENV = "MNIST_TUI_GRADIENT_OVERLAP"  # "1": GradientOverlap (a benchmark lever)
+GRADIENT_SYNC_ENV = "MNIST_TUI_GRADIENT_SYNC"  # how gradients are averaged: one of GRADIENT_SYNCS
+AFTER_BACKWARD, OVERLAP, BUCKETS = GRADIENT_SYNCS = ("after", "overlap", "buckets")
 RANK_MAIN = "mnist_tui.host.rank_main"  # what a rank started here runs (python -m): it follows rank 0
 
 
@@ -67,6 +72,39 @@ def auto_nproc(device: str) -> int:
         return max(1, paddle.device.cuda.device_count())
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, min(cores, MAX_AUTO_RANKS))
+
+
+def gradient_sync() -> str:
+    """How this rank averages gradients (GRADIENT_SYNC_ENV; `after` the backward pass by default).
+    Every rank must use the same: the ranks started here inherit rank 0's environment."""
+    found = os.environ.get(GRADIENT_SYNC_ENV, "") or AFTER_BACKWARD
+    if found not in GRADIENT_SYNCS:
+        raise ValueError(f"{GRADIENT_SYNC_ENV}={found!r}: one of {', '.join(GRADIENT_SYNCS)}")
+    return found
+
+
+def first_layer(parameters: list) -> list:
+    """The parameters of the model's first layer ("conv2d_0.w_0" and "conv2d_0.b_0"): their
+    gradients come last in the backward pass."""
+    layer = parameters[0].name.rpartition(".")[0]
+    return [p for p in parameters if p.name.rpartition(".")[0] == layer]
+
+
+def data_parallel(model):
+    """`paddle.DataParallel(model)`, with the `buckets` gradient sync its buckets cut by `last_bucket_mb`."""
+    import paddle
+
+    if gradient_sync() != BUCKETS:
+        return paddle.DataParallel(model)
+    return paddle.DataParallel(model, last_comm_buffer_size=last_bucket_mb(model.parameters()))
+
+
+def last_bucket_mb(parameters) -> float:
+    """DataParallel's `last_comm_buffer_size` that puts exactly the first layer's parameters in the
+    last bucket (all-reduced at the end of the backward pass) and the others before it (all-reduced
+    as soon as their gradients are in): a bucket closes once its bytes reach the limit, and the
+    last one is filled first, from the model's first parameters."""
+    return sum(int(p.size) * p.element_size() for p in first_layer(list(parameters))) / 2**20
 
 
 def share(rows: int, rank: int, world: int) -> tuple[int, int]:
@@ -239,15 +277,15 @@ class Link:
         return tensor.numpy()
 
     def average_gradients(self, parameters) -> None:
-        """After the backward pass: every gradient averaged over the ranks. With the overlap on
-        (OVERLAP_ENV), from the second step on only the first layer's are left to do here: the
+        """After the backward pass: every gradient averaged over the ranks. With the `overlap`
+        gradient sync, from the second step on only the first layer's are left to do here: the
         others were sent while its backward ran (GradientOverlap)."""
         from paddle.distributed.fleet.utils.hybrid_parallel_util import fused_allreduce_gradients
 
         parameters = list(parameters)
         if self.overlap is None:
             self._collective(fused_allreduce_gradients, parameters, None)
-            if os.environ.get(OVERLAP_ENV) == "1":
+            if gradient_sync() == OVERLAP:
                 self.overlap = GradientOverlap(parameters, self._collective)
             return
         self.overlap.finish()
@@ -275,9 +313,8 @@ class GradientOverlap:
         import threading
 
         self.collective = collective
-        first_layer = parameters[0].name.rpartition(".")[0]  # "conv2d_0" of "conv2d_0.w_0"
-        self.late = [p for p in parameters if p.name.rpartition(".")[0] == first_layer]
-        self.early = [p for p in parameters if p.name.rpartition(".")[0] != first_layer]
+        self.late = first_layer(parameters)
+        self.early = [p for p in parameters if all(p is not q for q in self.late)]
         self.ready = 0
         self.sent: queue.Queue = queue.Queue()
         self.done: queue.Queue = queue.Queue()

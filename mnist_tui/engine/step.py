@@ -1,5 +1,5 @@
 """One training step, `step(x, y) -> (loss, acc)` device tensors, in one of four kinds: a rank of
-`paddle.DataParallel` (its gradients averaged from Python, see ranks.py), plain dygraph, the
+`paddle.DataParallel` (its gradients averaged from Python by default, see ranks.py), plain dygraph, the
 forward compiled by `paddle.jit.to_static`, or float16 automatic mixed precision on a GPU.
 
 Each step clears the gradients before it, not after, so they stay readable for layer statistics,
@@ -13,6 +13,7 @@ import time
 import paddle
 import paddle.nn.functional as F
 
+from mnist_tui.engine import ranks
 from mnist_tui.engine.metric_buffer import ALLREDUCE_S, MetricBuffer
 from mnist_tui.engine.optim import advance_schedule
 from mnist_tui.errors import UsageError
@@ -72,6 +73,20 @@ def _rank_step(cfg: TrainConfig, model, optimizer, dp, link, rows: tuple[int, in
                metrics: MetricBuffer):
     lo, hi = rows
     share = (hi - lo) / cfg.batch_size  # of the global batch: the loss is weighted by it
+
+    if ranks.gradient_sync() == ranks.BUCKETS:
+        def bucketed_step(x, y):
+            """DataParallel's own hooks average the gradients during the backward pass (a lost rank
+            aborts the process: see ranks.py); no all-reduce time of their own to report."""
+            optimizer.clear_grad()
+            logits = dp(x)
+            loss, acc = F.cross_entropy(logits, y), paddle.metric.accuracy(logits, y)
+            (loss * (share * world)).backward()
+            optimizer.step()
+            advance_schedule(optimizer)
+            return loss, acc
+
+        return bucketed_step
 
     def step(x, y):
         optimizer.clear_grad()
