@@ -1,9 +1,10 @@
 """Benchmark: the course's loop vs our engine vs our engine under the app, side by side in one run.
 
     python -m tools.bench [--quick]
+    python -m tools.bench --levers-only --images 3200 --repeats 5   # the engine's speed levers alone
 
 Contenders alternate and repeat, so a noisy shared machine hits them alike; only ratios are
-compared. Then what one gradient all-reduce costs two ranks here, and the viewer's own figures: key
+compared (each speed lever against its base, round by round). Then what one gradient all-reduce costs two ranks here, and the viewer's own figures: key
 latency, first frame, UI CPU, a finished run's history loaded by the app, the runs index over 50
 runs, memory. The last line printed is one JSON object with every figure.
 """
@@ -657,12 +658,47 @@ def viewer_figures(repeats: int = 3) -> dict:
     return figures
 
 
+# oneDNN's kernels: Paddle reads these at its import (so they go in the engine process's environment).
+ONEDNN_FLAGS = {"FLAGS_use_mkldnn": "1", "FLAGS_use_onednn": "1"}
+
+
+def speed_levers(data: Mnist, images: int) -> dict:
+    """The ranks engine's speed levers (issue 22), each a contender measured against its base
+    (`engine`, or `engine_one_rank` for the `engine_one_rank_` ones) in the same rounds."""
+    def sync(how: str) -> dict:
+        return {ranks.GRADIENT_SYNC_ENV: how}
+
+    return {"engine_onednn": lambda: engine_run(data, images, env=ONEDNN_FLAGS),
+            "engine_one_rank_onednn": lambda: engine_run(data, images, env=ONEDNN_FLAGS, nproc=1),
+            "engine_gradient_overlap": lambda: engine_run(data, images, env=sync(ranks.OVERLAP)),
+            "engine_gradient_buckets": lambda: engine_run(data, images, env=sync(ranks.BUCKETS))}
+
+
+def per_round(results: dict[str, list[float]], name: str, a: str, b: str) -> dict:
+    """`a` over `b` in each round, and the median of those: neighbours in time share the machine's
+    load, so on a shared machine it is the steadier figure."""
+    ratios = [x / y for x, y in zip(results[a], results[b])]
+    return {f"{name}_per_round": [round(r, 3) for r in ratios], f"{name}_median_of_rounds": round(median(ratios), 3)}
+
+
+def lever_ratios(results: dict[str, list[float]]) -> dict:
+    """Each `engine_*` lever's images per second over its base's (per_round)."""
+    summary = {}
+    for lever in (name for name in results if name.startswith("engine_") and name != "engine_one_rank"):
+        base = "engine_one_rank" if lever.startswith("engine_one_rank_") else "engine"
+        summary.update(per_round(results, f"{lever}_vs_{base}", lever, base))
+    return summary
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench")
     parser.add_argument("--quick", action="store_true", help="a short version (under a minute)")
     parser.add_argument("--images", type=int, help="images per contender and round")
     parser.add_argument("--repeats", type=int, help="rounds (each contender once per round); 5, or 3 with --quick")
-    parser.add_argument("--levers", action="store_true", help="also measure each speed lever on its own")
+    parser.add_argument("--levers", action="store_true", help="also measure the older speed levers (to_static, "
+                        "sync every batch, 2 threads)")
+    parser.add_argument("--levers-only", action="store_true", help="only the engine and its speed levers, each "
+                        "against its base per round; print their figures and stop")
     parser.add_argument("--engine-once", nargs=2, metavar=("CONFIG", "RUNS"), help=argparse.SUPPRESS)
     parser.add_argument("--collective-probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -673,39 +709,33 @@ def main(argv: list[str] | None = None) -> int:
     images = args.images or (1280 if args.quick else 12800)
     repeats = args.repeats or (3 if args.quick else 5)
     data = load_mnist()
-    contenders = {
-        "course": lambda: course_loop(data, images),
-        "engine": lambda: engine_run(data, images),
-        "engine_one_rank": lambda: engine_run(data, images, nproc=1),
-        "app": lambda: app_run(data, images)[0],
-    }
+    contenders = {"engine": lambda: engine_run(data, images),
+                  "engine_one_rank": lambda: engine_run(data, images, nproc=1)}
+    if not args.levers_only:
+        contenders = {"course": lambda: course_loop(data, images), **contenders,
+                      "app": lambda: app_run(data, images)[0]}
+    contenders.update(speed_levers(data, images))
     if args.levers:
         contenders["engine_to_static"] = lambda: engine_run(data, images, to_static=True)
         contenders["engine_sync_every_batch"] = lambda: engine_run(data, images, metrics_interval_s=0.0)
         contenders["engine_one_rank_2_threads"] = lambda: engine_run(data, images, nproc=1, threads=2)
-        # Paddle reads these flags at its import; in dygraph they pick no oneDNN kernel (BENCHMARKS.md).
-        onednn = {"FLAGS_use_mkldnn": "1", "FLAGS_use_onednn": "1"}
-        contenders["engine_onednn"] = lambda: engine_run(data, images, env=onednn)
-        contenders["engine_one_rank_onednn"] = lambda: engine_run(data, images, env=onednn, nproc=1)
-        contenders["engine_gradient_overlap"] = lambda: engine_run(data, images, env={ranks.OVERLAP_ENV: "1"})
-    course_loop(data, 640)  # warm-up: oneDNN kernels, allocator
+    if not args.levers_only:
+        course_loop(data, 640)  # warm-up: kernels, allocator
     engine_run(data, 640)
     results = alternate(contenders, repeats)
     summary = {f"{name}_img_s": round(median(v), 1) for name, v in results.items()}
+    if args.levers_only:
+        summary.update(per_round(results, "engine_vs_one_rank", "engine", "engine_one_rank"))
+        summary.update(lever_ratios(results))
+        summary.update(images_per_round=images, repeats=repeats, load_average=os.getloadavg())
+        print(json.dumps(summary))
+        return 0
     summary["engine_vs_course"] = round(summary["engine_img_s"] / summary["course_img_s"], 3)
     summary["app_vs_engine"] = round(summary["app_img_s"] / summary["engine_img_s"], 3)
-    # Ratios within each round too: neighbours in time share the machine's load, so on a shared
-    # machine the median of these is the steadier figure.
     for name, a, b in (("engine_vs_course", "engine", "course"), ("app_vs_engine", "app", "engine"),
                        ("engine_vs_one_rank", "engine", "engine_one_rank")):
-        ratios = [x / y for x, y in zip(results[a], results[b])]
-        summary[f"{name}_per_round"] = [round(r, 3) for r in ratios]
-        summary[f"{name}_median_of_rounds"] = round(median(ratios), 3)
-    for lever in (name for name in results if name.startswith("engine_") and name != "engine_one_rank"):
-        base = "engine_one_rank" if lever.startswith("engine_one_rank_") else "engine"
-        ratios = [x / y for x, y in zip(results[lever], results[base])]
-        summary[f"{lever}_vs_{base}_per_round"] = [round(r, 3) for r in ratios]
-        summary[f"{lever}_vs_{base}_median_of_rounds"] = round(median(ratios), 3)
+        summary.update(per_round(results, name, a, b))
+    summary.update(lever_ratios(results))
     try:
         latencies = key_latency_in_terminal()
         summary["key_latency_measured_in"] = "tmux, 80x24"
