@@ -39,10 +39,13 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/mnist-tui $(ARGS)
 
+# The tests on two workers (pytest-xdist), each taking the next test as it is free: most tests use
+# one core (a Paddle process, or the app), so two keep a 2-core machine busy. One file alone:
+#   .venv/bin/python -m pytest -q tests/test_app.py
 test: $(STAMP)
 	$(VENV)/bin/ruff check mnist_tui tests tools
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n 2 --dist worksteal
 
 # The README's pictures, drawn by the app itself from fixed events (no Paddle, no training).
 screenshots: $(STAMP)
