@@ -16,6 +16,7 @@ import warnings
 
 import paddle
 import pytest
+from helpers import wait_until
 
 from mnist_tui.engine import checkpoint
 from mnist_tui.engine.model import MnistCNN
@@ -38,15 +39,17 @@ def spawn(tmp_path, *args):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
 
 
-def wait_for_checkpoint(run_root, proc, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for run in run_root.iterdir() if run_root.exists() else []:
-            if list((run / "checkpoints").glob("*.json")):
-                return run
-        assert proc.poll() is None, proc.stderr.read().decode()
-        time.sleep(0.05)
-    raise AssertionError("no checkpoint in time")
+def wait_for_checkpoint(run_root, proc):
+    """The run folder once its first checkpoint is saved; fails at once, with the trainer's stderr,
+    if the trainer ends first."""
+    def saved():
+        run = next((run for run in (run_root.iterdir() if run_root.exists() else [])
+                    if list((run / "checkpoints").glob("*.json"))), None)
+        assert run is not None or proc.poll() is None, proc.stderr.read().decode()
+        return run
+
+    wait_until(saved, "a first checkpoint", timeout=120)
+    return saved()
 
 
 def check_survivor(run):
