@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from helpers import drawn, wait_for
-from scripted import evaluations_events, spike_events, write_run
+from scripted import evaluations_events, write_run
 
 from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.controller import RunController
@@ -35,6 +35,6 @@ def test_24_evaluations_on_the_validation_tab(snap_compare, tmp_path, size):
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_a_100000_batch_history_with_one_spike(snap_compare, tmp_path, size):
-    run = write_run(tmp_path, "long", spike_events())
-    assert snap_compare(MnistApp(tmp_path, RunController(run)), terminal_size=size, run_before=shown("1"))
+def test_a_100000_batch_history_with_one_spike(snap_compare, spike_run, size):
+    assert snap_compare(MnistApp(spike_run.parent, RunController(spike_run)), terminal_size=size,
+                        run_before=shown("1"))

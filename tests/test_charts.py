@@ -9,7 +9,7 @@ import re
 
 import pytest
 from helpers import wait_for
-from scripted import evaluations_events, spike_events, write_run
+from scripted import evaluations_events, write_run
 
 from mnist_tui.run import events as ev
 from mnist_tui.tui.app import MnistApp
@@ -123,9 +123,8 @@ async def shown(pilot, key: str) -> RunScreen:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)])
-async def test_a_spike_in_a_100000_batch_history_shows_on_the_training_chart(tmp_path, size):
-    run = write_run(tmp_path, "long", spike_events())
-    app = MnistApp(tmp_path, RunController(run))
+async def test_a_spike_in_a_100000_batch_history_shows_on_the_training_chart(spike_run, size):
+    app = MnistApp(spike_run.parent, RunController(spike_run))
     async with app.run_test(size=size) as pilot:
         screen = await shown(pilot, "1")
         lines = chart_lines(screen.query_one(HistoryChart))
