@@ -24,6 +24,12 @@ def of_run(status: RunStatus) -> int:
     return _OF_RUN.get(status, OK)
 
 
+def of_returned(status: RunStatus) -> int:
+    """A trainer that has returned: how its run ended, and FAILED when it returned without an
+    ending (a --paused resume with no batch left returns paused), which viewers call an error."""
+    return of_run(status) if status.ended else FAILED
+
+
 def of_sweep(statuses: Iterable[RunStatus], interrupted: bool) -> int:
     """A sweep's: the first of STOPPED (the sweep interrupted, or a run stopped), FAILED, DIVERGED
     that one of its runs has; else OK."""

@@ -371,7 +371,8 @@ def test_app_modules_do_not_import_paddle():
     """The viewer's process, the app's launch included (a Session is built before the background
     trainer starts), never imports Paddle: its import costs seconds and prints warnings."""
     code = ("import sys, mnist_tui.tui.app, mnist_tui.cli.watch, mnist_tui.cli.runs, mnist_tui.tui.screens.runs_screen,"
-            " mnist_tui.tui.screens.compare_screen, mnist_tui.engine.session, mnist_tui.host.background;"
+            " mnist_tui.tui.screens.compare_screen, mnist_tui.cli.train, mnist_tui.engine.session, mnist_tui.engine.ranks,"
+            " mnist_tui.host.background;"
             "print('paddle' in sys.modules, 'mnist_tui.engine.loop' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]

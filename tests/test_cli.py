@@ -13,9 +13,11 @@ import sys
 import pytest
 from scripted import fixed_events
 
+from mnist_tui import exit_codes
 from mnist_tui.cli.main import main
 from mnist_tui.engine.data import TEST_LABELS, bundled_dir
 from mnist_tui.run import events as ev
+from mnist_tui.run.status import RunStatus
 from mnist_tui.sinks.course_log import CoursePrinter
 from mnist_tui.tui.state import RunState
 
@@ -271,3 +273,10 @@ def test_resume_with_more_processes_than_the_batch_has_images(tmp_path, capsys):
     run = Session.new(TrainConfig(batch_size=3), tmp_path).run
     assert exit_status(["--headless", "--resume", str(run.path), "--nproc", "4"]) == 2
     assert "--batch-size: 3 images cannot be shared by --nproc 4" in capsys.readouterr().err
+
+
+def test_a_trainer_that_returns_without_an_ending_exits_failed_as_before_issue_22():
+    assert [exit_codes.of_returned(s) for s in (RunStatus.FINISHED, RunStatus.STOPPED, RunStatus.DIVERGED,
+                                                 RunStatus.ERROR, RunStatus.CRASHED)] == [0, 130, 3, 1, 1]
+    assert exit_codes.of_returned(RunStatus.PAUSED) == exit_codes.of_returned(RunStatus.TRAINING) == 1
+    assert exit_codes.of_run(RunStatus.TRAINING) == 0  # the app leaving a run training

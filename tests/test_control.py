@@ -25,7 +25,7 @@ from mnist_tui.run.control import (
     hold_trainer_lock,
     trainer_alive,
 )
-from mnist_tui.run.folder import EventLog, EventTail, RunDir
+from mnist_tui.run.folder import RESERVE, EventLog, EventTail, RunDir
 from mnist_tui.run.live import LiveRun
 
 
@@ -268,6 +268,24 @@ def test_a_live_run_leaves_an_adopted_lock_to_its_owner(tmp_path):
     assert trainer_alive(tmp_path)
     lock.close()
     assert not trainer_alive(tmp_path)
+
+
+def test_a_sink_that_fails_to_close_leaves_the_log_closed_and_the_lock_released(tmp_path):
+    class Sink:
+        def __call__(self, event) -> None:
+            pass
+
+        def close(self) -> None:
+            raise OSError("injected failure")
+
+    live = LiveRun(RunDir(tmp_path)).hold_lock()
+    live.open_log()
+    live.add_sink(Sink(), "sink")
+    live.bus.emit(ev.Finished("done"))
+    with pytest.raises(OSError, match="injected"):  # our trainer: raised, after everything closed
+        live.close()
+    assert not (tmp_path / RESERVE).exists() and not trainer_alive(tmp_path)  # the log gave its reserve back
+    assert len(EventTail(tmp_path / "events.jsonl").read()[0]) == 1
 
 
 def test_a_failing_sink_raises_where_emitted_unless_the_live_run_has_a_failure_handler(tmp_path):

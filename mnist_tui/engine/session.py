@@ -146,7 +146,7 @@ class Session:
             self.bus.emit(StatusChanged(RunStatus.RESUMED.logged, "no checkpoint to resume from: started again from its saved settings"))
         return self.trainer
 
-    def run_trainer(self) -> str:
+    def run_trainer(self) -> RunStatus:
         status = self.trainer.run(self.resume_meta)
         with contextlib.suppress(OSError):  # a full disk: the trainer has ended the run as an error already
             self.live.log.flush()

@@ -105,7 +105,7 @@ def run_headless(session: Session, check_shape: bool = False, err=None, out=None
         session.close()  # the channel, the sinks, the log, then the lock (unless the caller's)
     if status is RunStatus.ERROR:
         print(f"mnist-tui: {why_it_failed(session)}", file=err)
-    return exit_codes.of_run(status)  # a RunStatus: FINISHED, STOPPED, DIVERGED, ERROR or CRASHED
+    return exit_codes.of_returned(status)
 
 
 def why_it_failed(session: Session) -> str:

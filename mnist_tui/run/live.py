@@ -89,18 +89,22 @@ class LiveRun:
         if self.closed:
             return
         self.closed = True
+        server, self._server = self._server, None
+        parts = [(CONTROL, server.close)] if server is not None else []
+        parts += [(part, sink.close) for part, sink in self._sinks if hasattr(sink, "close")]
+        parts += [(EVENT_LOG, self.log.close)] if self.log is not None else []
+        first_failure = None
         try:
-            server, self._server = self._server, None
-            if server is not None:
-                self._closing(CONTROL, server.close)
-            for part, sink in self._sinks:
-                if hasattr(sink, "close"):
-                    self._closing(part, sink.close)
-            if self.log is not None:
-                self._closing(EVENT_LOG, self.log.close)
+            for part, close in parts:  # a part that raises does not keep the next from closing
+                try:
+                    self._closing(part, close)
+                except Exception as exc:  # noqa: BLE001 - raised below, once all is closed
+                    first_failure = first_failure or exc
         finally:
             if self._own_lock and self._lock is not None:
                 self._lock.close()
+        if first_failure is not None:
+            raise first_failure
 
     def _guarded(self, part: str, sink: Callable[[Event], None]) -> Callable[[Event], None]:
         if self.on_failure is None:
