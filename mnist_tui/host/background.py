@@ -81,11 +81,12 @@ def _report(run: RunDir, message: str, trace: str) -> None:
     """A failure before training began, told in the event log, since no terminal is there to see it."""
     from mnist_tui.run.events import ErrorRaised, Finished
     from mnist_tui.run.folder import EventLog
+    from mnist_tui.run.status import RunStatus
 
     print(f"mnist-tui: {message}\n{trace}", file=sys.stderr)
     log = EventLog(run.events_path)
     log(ErrorRaised(message, trace, str(run.log_path)))
-    log(Finished("error"))
+    log(Finished(RunStatus.ERROR.logged))
     log.close()
 
 

@@ -9,6 +9,7 @@ import collections
 import math
 
 from mnist_tui.run import events as ev
+from mnist_tui.run.status import RunStatus
 from mnist_tui.sinks.course_log import CourseLog, at_done, part_off
 from mnist_tui.tui.history import History, Window
 from mnist_tui.tui.pace import Pace, evaluations_due
@@ -183,8 +184,8 @@ class RunState:
 
     def _on_StatusChanged(self, e: ev.StatusChanged) -> None:
         self.dirty.add("header")  # the status itself is the run controller's (tui/controller.py)
-        self.validating = e.status == "validating"
-        if e.status not in ("validating", "testing"):
+        self.validating = e.status == RunStatus.VALIDATING.logged
+        if e.status not in (RunStatus.VALIDATING.logged, RunStatus.TESTING.logged):
             self.eval_progress = None
 
     def _on_BatchMetrics(self, e: ev.BatchMetrics) -> None:

@@ -17,7 +17,7 @@ from mnist_tui.tui.state import RunState
 
 STATUS_COLOURS = {RunStatus.TRAINING: "green", RunStatus.PAUSED: "yellow", RunStatus.FINISHED: "cyan",
                   RunStatus.ERROR: "red", RunStatus.DIVERGED: "red", RunStatus.CRASHED: "red"}
-EVALUATING = {"validating": "val", "testing": "test"}  # the engine's status → its EvalProgress split
+EVALUATING = {RunStatus.VALIDATING.logged: "val", RunStatus.TESTING.logged: "test"}  # the engine's status → its EvalProgress split
 WIDE_SEPARATOR, NARROW_SEPARATOR = " │ ", "│"
 # What gives way first when the line is too long: (field, its shorter form or None to drop it).
 REDUCTIONS = (("device", "short"), ("separator", "short"), ("elapsed", "short"), ("device", None),
