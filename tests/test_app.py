@@ -147,7 +147,10 @@ async def test_controls_reach_the_trainer_and_its_answers_show(tmp_path):
         await wait_for(pilot, lambda: isinstance(app.screen, SnapshotScreen), what="the snapshot opens")
         await pilot.press("3")  # a tab key leaves the snapshot view for that tab
         assert app.screen is screen and screen.query_one(TabbedContent).active == "validation"
-        await pilot.press("v", "c")
+        await pilot.press("v")  # controls go one at a time: c is pressed once v has been answered
+        await wait_for(pilot, lambda: trainer.commands[-1] == "request_validation" and screen.controller.pending is None,
+                       what="v sent and answered")
+        await pilot.press("c")
         await wait_for(pilot, lambda: trainer.commands[-2:] == ["request_validation", "request_checkpoint"],
                        what="v and c sent")
         for _ in range(8):
