@@ -51,6 +51,20 @@ def viewer(trainer: ScriptedTrainer, **kwargs) -> MnistApp:
 
 
 @pytest.mark.anyio
+async def test_views_drawn_before_the_runs_start_follow_it_once_read(tmp_path):
+    trainer = ScriptedTrainer(tmp_path)  # no event yet: the run's figures are not known
+    app = viewer(trainer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = run_screen(app)
+        await pilot.press("3")
+        result = screen.query_one("#test-result", Static)
+        await wait_for(pilot, lambda: "Test loss: when training ends" in text_of(result), what="no accuracy claimed yet")
+        trainer.emit(fixed_events()[0])  # RunStarted: this run measures an accuracy
+        await wait_for(pilot, lambda: "Test accuracy: when training ends" in text_of(result),
+                       what="the Validation tab redrawn for the run's accuracy", now=lambda: text_of(result))
+
+
+@pytest.mark.anyio
 async def test_keys_switch_tabs_and_help(tmp_path):
     app = viewer(ScriptedTrainer(tmp_path, fixed_events()))
     async with app.run_test(size=(80, 24)) as pilot:

@@ -180,7 +180,8 @@ class RunState:
         self.dirty.add("settings")
         self.epoch, self.steps_done = e.start_epoch, e.start_step
         self.step = max(e.start_step - 1, 0)
-        self.dirty |= {"header", "layers"}
+        # It says which figures the run has (an accuracy or not): every view drawn before it, again.
+        self.dirty |= {"header", "layers", "metrics", "evals"}
 
     def _on_StatusChanged(self, e: ev.StatusChanged) -> None:
         self.dirty.add("header")  # the status itself is the run controller's (tui/controller.py)
