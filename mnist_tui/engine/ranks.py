@@ -247,6 +247,7 @@ class Link:
         self.group = dist.new_group(list(range(world)), backend="gloo") if on_gpu else None
         self._last_told = time.monotonic()
         self.overlap: GradientOverlap | None = None
+        self.sync = gradient_sync()  # read once: every step asks it
 
     def _collective(self, fn, *args):
         try:
@@ -285,7 +286,7 @@ class Link:
         parameters = list(parameters)
         if self.overlap is None:
             self._collective(fused_allreduce_gradients, parameters, None)
-            if gradient_sync() == OVERLAP:
+            if self.sync == OVERLAP:
                 self.overlap = GradientOverlap(parameters, self._collective)
             return
         self.overlap.finish()
